@@ -1,0 +1,232 @@
+//! Reading the document's shape, one piece at a time, so that a bad store does not hide a bad
+//! rule: each section, store, ledger and rule is deserialized on its own and every failure is
+//! recorded with its JSON path.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::{
+    ChartOfAccounts, ConfigIssue, ConnectorConfig, DEFAULT_DOCUMENT_ACCOUNT, LedgerConfig,
+    MappingConfig, OracleAuth, OracleConfig, PostingSettings, RuleConfig, StoreConfig,
+};
+use crate::mapping::AccountRole;
+
+const TOP_LEVEL: &[&str] = &[
+    "schema_version",
+    "description",
+    "stores",
+    "oracle",
+    "posting",
+    "mapping",
+];
+
+/// What could be read; `None` (or a `None` item) where reading failed and an issue was noted.
+pub(super) struct Parts {
+    pub schema_version: Option<u32>,
+    pub stores: Option<Vec<Option<StoreConfig>>>,
+    pub oracle: Option<OracleParts>,
+    pub posting: Option<PostingSettings>,
+    pub mapping: Option<MappingParts>,
+}
+
+pub(super) struct OracleParts {
+    pub base_url: String,
+    pub auth: Option<OracleAuth>,
+    pub ledgers: Vec<Option<LedgerConfig>>,
+    pub journal_source: String,
+    pub journal_category: String,
+    pub document_account: String,
+    pub chart_of_accounts: Option<ChartOfAccounts>,
+}
+
+pub(super) struct MappingParts {
+    pub defaults: Option<BTreeMap<AccountRole, BTreeMap<String, String>>>,
+    pub rules: Vec<Option<RuleConfig>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOracle {
+    base_url: String,
+    auth: Value,
+    ledgers: Vec<Value>,
+    journal_source: String,
+    journal_category: String,
+    #[serde(default)]
+    document_account: Option<String>,
+    chart_of_accounts: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMapping {
+    defaults: Value,
+    #[serde(default)]
+    rules: Vec<Value>,
+}
+
+pub(super) fn issue(path: impl Into<String>, message: impl Into<String>) -> ConfigIssue {
+    ConfigIssue {
+        path: path.into(),
+        message: message.into(),
+    }
+}
+
+fn join(prefix: &str, inner: &str) -> String {
+    match (prefix.is_empty(), inner.is_empty() || inner == ".") {
+        (true, true) => "(document)".to_string(),
+        (true, false) => inner.to_string(),
+        (false, true) => prefix.to_string(),
+        (false, false) if inner.starts_with('[') => format!("{prefix}{inner}"),
+        (false, false) => format!("{prefix}.{inner}"),
+    }
+}
+
+/// Turns serde's wording into "path of the field: what to do".
+fn serde_issue(prefix: &str, err: serde_path_to_error::Error<serde_json::Error>) -> ConfigIssue {
+    let path = join(prefix, &err.path().to_string());
+    let message = err.inner().to_string();
+    let quoted = |rest: &str| rest.split('`').next().unwrap_or_default().to_string();
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        return issue(join(&path, &quoted(rest)), "required field is missing");
+    }
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let field = quoted(rest);
+        let expected = rest.split_once(", ").map(|(_, e)| e).unwrap_or("");
+        let path = if path.ends_with(&field) {
+            path
+        } else {
+            join(&path, &field)
+        };
+        return issue(path, format!("unknown field; {expected}"));
+    }
+    issue(path, message)
+}
+
+fn section<T: DeserializeOwned>(
+    value: &Value,
+    path: &str,
+    issues: &mut Vec<ConfigIssue>,
+) -> Option<T> {
+    serde_path_to_error::deserialize(value)
+        .map_err(|e| issues.push(serde_issue(path, e)))
+        .ok()
+}
+
+fn list<T: DeserializeOwned>(
+    values: &[Value],
+    path: &str,
+    issues: &mut Vec<ConfigIssue>,
+) -> Vec<Option<T>> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| section(v, &format!("{path}[{i}]"), issues))
+        .collect()
+}
+
+fn required<'a>(
+    map: &'a Map<String, Value>,
+    key: &str,
+    issues: &mut Vec<ConfigIssue>,
+) -> Option<&'a Value> {
+    let found = map.get(key);
+    if found.is_none() {
+        issues.push(issue(key, "required field is missing"));
+    }
+    found
+}
+
+pub(super) fn parse(text: &str, issues: &mut Vec<ConfigIssue>) -> Parts {
+    let mut parts = Parts {
+        schema_version: None,
+        stores: None,
+        oracle: None,
+        posting: None,
+        mapping: None,
+    };
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            issues.push(issue("(document)", format!("not valid JSON: {e}")));
+            return parts;
+        }
+    };
+    let Value::Object(map) = value else {
+        issues.push(issue("(document)", "must be a JSON object"));
+        return parts;
+    };
+    for key in map.keys() {
+        if !TOP_LEVEL.contains(&key.as_str()) {
+            issues.push(issue(
+                key.as_str(),
+                format!("unknown field; expected one of {}", TOP_LEVEL.join(", ")),
+            ));
+        }
+    }
+    if let Some(v) = required(&map, "schema_version", issues) {
+        parts.schema_version = section(v, "schema_version", issues);
+    }
+    if let Some(v) = required(&map, "stores", issues) {
+        parts.stores = match v {
+            Value::Array(items) => Some(list(items, "stores", issues)),
+            _ => {
+                issues.push(issue("stores", "must be a list of stores"));
+                None
+            }
+        };
+    }
+    if let Some(v) = required(&map, "oracle", issues) {
+        parts.oracle = section::<RawOracle>(v, "oracle", issues).map(|raw| OracleParts {
+            auth: section(&raw.auth, "oracle.auth", issues),
+            ledgers: list(&raw.ledgers, "oracle.ledgers", issues),
+            chart_of_accounts: section(&raw.chart_of_accounts, "oracle.chart_of_accounts", issues),
+            base_url: raw.base_url,
+            journal_source: raw.journal_source,
+            journal_category: raw.journal_category,
+            document_account: raw
+                .document_account
+                .unwrap_or_else(|| DEFAULT_DOCUMENT_ACCOUNT.to_string()),
+        });
+    }
+    parts.posting = match map.get("posting") {
+        None => Some(PostingSettings::default()),
+        Some(v) => section(v, "posting", issues),
+    };
+    if let Some(v) = required(&map, "mapping", issues) {
+        parts.mapping = section::<RawMapping>(v, "mapping", issues).map(|raw| MappingParts {
+            defaults: section(&raw.defaults, "mapping.defaults", issues),
+            rules: list(&raw.rules, "mapping.rules", issues),
+        });
+    }
+    parts
+}
+
+impl Parts {
+    /// The finished document, when every piece was read.
+    pub(super) fn assemble(self) -> Option<ConnectorConfig> {
+        let oracle = self.oracle?;
+        let mapping = self.mapping?;
+        Some(ConnectorConfig {
+            schema_version: self.schema_version?,
+            stores: self.stores?.into_iter().collect::<Option<_>>()?,
+            oracle: OracleConfig {
+                base_url: oracle.base_url,
+                auth: oracle.auth?,
+                ledgers: oracle.ledgers.into_iter().collect::<Option<_>>()?,
+                journal_source: oracle.journal_source,
+                journal_category: oracle.journal_category,
+                document_account: oracle.document_account,
+                chart_of_accounts: oracle.chart_of_accounts?,
+            },
+            posting: self.posting?,
+            mapping: MappingConfig {
+                defaults: mapping.defaults?,
+                rules: mapping.rules.into_iter().collect::<Option<_>>()?,
+            },
+        })
+    }
+}

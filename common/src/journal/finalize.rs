@@ -1,0 +1,240 @@
+//! The last step of every order-based builder: round, reconcile, map, check.
+
+use rust_decimal::Decimal;
+
+use super::{Journal, JournalContext, JournalError, JournalFlag, JournalLine, Side};
+use crate::bigcommerce::{OrderBundle, OrderProduct};
+use crate::config::MismatchPolicy;
+use crate::mapping::{AccountRole, MappingContext, ProductRef};
+use crate::money::{Money, round_preserving_total};
+
+/// One amount on its way into a journal, before rounding and mapping.
+pub(crate) struct Leg<'b> {
+    pub role: AccountRole,
+    pub side: Side,
+    /// Exact amount; a negative amount belongs on the other side.
+    pub amount: Decimal,
+    /// Money that changed hands (receivable, tenders, refund payments), as opposed to the
+    /// components that explain it. The two must agree; that is the totals check.
+    pub tender: bool,
+    pub product: Option<&'b OrderProduct>,
+    pub payment_provider: Option<&'b str>,
+    pub description: String,
+    pub reference: String,
+}
+
+impl<'b> Leg<'b> {
+    pub fn new(
+        role: AccountRole,
+        side: Side,
+        amount: Decimal,
+        description: impl Into<String>,
+        reference: impl Into<String>,
+    ) -> Self {
+        Self {
+            role,
+            side,
+            amount,
+            tender: false,
+            product: None,
+            payment_provider: None,
+            description: description.into(),
+            reference: reference.into(),
+        }
+    }
+
+    /// Marks the leg as money that changed hands.
+    pub fn tender(mut self) -> Self {
+        self.tender = true;
+        self
+    }
+
+    /// Ties the leg to an order line, so product, SKU and category rules can map it.
+    pub fn for_product(mut self, line: &'b OrderProduct) -> Self {
+        self.product = Some(line);
+        self
+    }
+
+    /// Names the payment provider the money went through (refund payments).
+    pub fn via(mut self, provider: &'b str) -> Self {
+        self.payment_provider = Some(provider);
+        self
+    }
+
+    fn signed_toward(&self, side: Side) -> Decimal {
+        if self.side == side {
+            self.amount
+        } else {
+            -self.amount
+        }
+    }
+}
+
+/// Turns exact legs into the journal's lines.
+///
+/// Amounts are rounded per side so that the rounded lines add up to the rounded side total
+/// (largest remainder), which keeps rounding drift to at most a minor unit per side. What is
+/// left between the sides is BigCommerce's own inconsistency: within the rounding tolerance it
+/// goes to the rounding account; beyond it, to suspense with a `totals_mismatch` flag, or the
+/// build fails, as `posting.totals_mismatch` says. Nothing is absorbed silently, and the result
+/// balances exactly or is an error.
+pub(crate) fn finalize<'b>(
+    ctx: &JournalContext<'_>,
+    bundle: &'b OrderBundle,
+    mut journal: Journal,
+    legs: Vec<Leg<'b>>,
+    tender_side: Side,
+) -> Result<Journal, JournalError> {
+    let currency = journal.currency;
+    let order = &bundle.order;
+    let mut legs: Vec<Leg<'b>> = legs
+        .into_iter()
+        .filter(|l| !l.amount.is_zero())
+        .map(|mut l| {
+            if l.amount < Decimal::ZERO {
+                l.amount = -l.amount;
+                l.side = l.side.opposite();
+            }
+            l
+        })
+        .collect();
+
+    let tenders: Decimal = legs
+        .iter()
+        .filter(|l| l.tender)
+        .map(|l| l.signed_toward(tender_side))
+        .sum();
+    let components: Decimal = legs
+        .iter()
+        .filter(|l| !l.tender)
+        .map(|l| l.signed_toward(tender_side.opposite()))
+        .sum();
+
+    for side in [Side::Dr, Side::Cr] {
+        let positions: Vec<usize> = (0..legs.len()).filter(|&i| legs[i].side == side).collect();
+        let exact: Vec<Decimal> = positions.iter().map(|&i| legs[i].amount).collect();
+        for (&i, rounded) in positions
+            .iter()
+            .zip(round_preserving_total(&exact, currency))
+        {
+            legs[i].amount = rounded;
+        }
+    }
+    let side_total = |legs: &[Leg<'_>], side: Side| -> Decimal {
+        legs.iter()
+            .filter(|l| l.side == side)
+            .map(|l| l.amount)
+            .sum()
+    };
+    let residue = side_total(&legs, Side::Dr) - side_total(&legs, Side::Cr);
+    if !residue.is_zero() {
+        let settings = &ctx.config.posting;
+        let tolerance = currency.from_minor(i64::from(settings.rounding_tolerance));
+        let side = if residue > Decimal::ZERO {
+            Side::Cr
+        } else {
+            Side::Dr
+        };
+        let difference = if tender_side == Side::Dr {
+            residue
+        } else {
+            -residue
+        };
+        if residue.abs() <= tolerance {
+            legs.push(Leg::new(
+                AccountRole::Rounding,
+                side,
+                residue.abs(),
+                "Rounding difference",
+                "rounding",
+            ));
+        } else {
+            match settings.totals_mismatch {
+                MismatchPolicy::Hold => {
+                    return Err(JournalError::TotalsMismatch {
+                        order: order.id,
+                        posting: journal.posting,
+                        tenders: Money::new(currency.round(tenders), currency),
+                        components: Money::new(currency.round(components), currency),
+                        difference: Money::new(difference, currency),
+                        tolerance: Money::new(tolerance, currency),
+                    });
+                }
+                MismatchPolicy::Suspense => {
+                    legs.push(Leg::new(
+                        AccountRole::Suspense,
+                        side,
+                        residue.abs(),
+                        format!(
+                            "Totals mismatch: tenders {} vs components {}",
+                            currency.format(tenders),
+                            currency.format(components)
+                        ),
+                        "suspense",
+                    ));
+                    journal.flags.push(JournalFlag::TotalsMismatch {
+                        tenders: currency.round(tenders),
+                        components: currency.round(components),
+                        difference,
+                    });
+                }
+            }
+        }
+    }
+
+    let zero = currency.round(Decimal::ZERO);
+    for leg in legs {
+        if leg.amount.is_zero() {
+            continue;
+        }
+        let mapping_ctx = MappingContext {
+            store: &ctx.store.id,
+            channel: order.channel_id,
+            currency,
+            payment_method: &order.payment_method,
+            payment_provider: leg.payment_provider.unwrap_or(&order.payment_provider_id),
+            product: leg.product.map(|p| ProductRef {
+                product_id: p.product_id,
+                sku: &p.sku,
+                categories: bundle.categories_of(p.product_id),
+                tree: &bundle.category_tree,
+            }),
+        };
+        let resolved = ctx
+            .mapper
+            .resolve(leg.role, &mapping_ctx)
+            .map_err(|source| JournalError::Mapping {
+                order: order.id,
+                source,
+            })?;
+        let (dr, cr) = match leg.side {
+            Side::Dr => (leg.amount, zero),
+            Side::Cr => (zero, leg.amount),
+        };
+        journal.lines.push(JournalLine {
+            rule: resolved.explain(),
+            segment_sources: resolved.sources.iter().map(ToString::to_string).collect(),
+            segments: resolved.segments,
+            account_role: leg.role,
+            dr,
+            cr,
+            description: leg.description,
+            reference: leg.reference,
+        });
+    }
+    ensure_balanced(&journal)?;
+    Ok(journal)
+}
+
+/// The invariant every journal leaves the builders with.
+pub(crate) fn ensure_balanced(journal: &Journal) -> Result<(), JournalError> {
+    if journal.is_balanced() {
+        return Ok(());
+    }
+    Err(JournalError::Unbalanced {
+        order: journal.order_id,
+        posting: journal.posting,
+        debits: Money::new(journal.total_dr(), journal.currency),
+        credits: Money::new(journal.total_cr(), journal.currency),
+    })
+}

@@ -1,0 +1,261 @@
+//! The sale journal.
+//!
+//! Debits are what the customer handed over: the receivable (or clearing account, by payment
+//! method) for `total_inc_tax` less gift certificates and store credit, and those two
+//! liabilities for what they covered. Credits are built from the order's components: revenue
+//! per line (a sold gift certificate is a liability instead), shipping, handling, wrapping,
+//! fees, tax; discounts are netted into their lines or shown as their own debits. All
+//! component amounts are taken excluding tax, with tax credited once from `total_tax`; in a
+//! store with tax-inclusive prices, line discounts are converted to their ex-tax share with the
+//! line's own ex/inc ratio. Bundle children and zero-value lines post nothing.
+
+use rust_decimal::Decimal;
+
+use super::finalize::{Leg, finalize};
+use super::{Journal, JournalContext, JournalError, JournalFlag, PostingKind, Side};
+use crate::bigcommerce::{Order, OrderBundle, OrderProduct};
+use crate::config::DiscountPresentation;
+use crate::mapping::AccountRole;
+use crate::money::{Money, split_pro_rata};
+
+/// Whether the store's prices (and so its discounts and refund amounts) include tax.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Basis {
+    inclusive: bool,
+}
+
+impl Basis {
+    pub fn of(order: &Order) -> Self {
+        Self {
+            inclusive: order.is_tax_inclusive_pricing,
+        }
+    }
+
+    /// A line's value before discounts, in the pricing basis.
+    pub fn gross(&self, line: &OrderProduct) -> Decimal {
+        if self.inclusive {
+            line.total_inc_tax
+        } else {
+            line.total_ex_tax
+        }
+    }
+
+    /// The ex-tax share of an amount given in the pricing basis, using the ex/inc ratio of the
+    /// thing it belongs to.
+    pub fn to_ex(&self, amount: Decimal, ex: Decimal, inc: Decimal) -> Decimal {
+        if self.inclusive && !inc.is_zero() {
+            amount * ex / inc
+        } else {
+            amount
+        }
+    }
+}
+
+/// The lines that carry money: not bundle children, not zero-valued.
+pub(super) fn postable_lines(bundle: &OrderBundle) -> Vec<&OrderProduct> {
+    bundle
+        .lines
+        .iter()
+        .filter(|l| !l.is_bundle_child())
+        .filter(|l| {
+            !(l.total_ex_tax.is_zero() && l.total_inc_tax.is_zero() && l.discount_total().is_zero())
+        })
+        .collect()
+}
+
+/// Discounts per postable line, in the pricing basis.
+pub(super) struct Discounts {
+    /// Parallel to the postable lines.
+    pub per_line: Vec<Decimal>,
+    /// Order-level discount spread over the lines (when no line carried its own).
+    pub allocated: Option<Decimal>,
+    /// Order-level discount with no revenue line to spread it over.
+    pub unplaced: Decimal,
+}
+
+/// Line discounts come from `applied_discounts`. Older orders and some API-created ones carry
+/// `discount_amount`/`coupon_discount` only at order level; then the order-level total is
+/// spread over the revenue lines in proportion to their value, so cost centres still see
+/// their share (sold gift certificates are never discounted this way).
+pub(super) fn line_discounts(order: &Order, lines: &[&OrderProduct], basis: Basis) -> Discounts {
+    let per_line: Vec<Decimal> = lines.iter().map(|l| l.discount_total()).collect();
+    let order_level = order.discount_amount + order.coupon_discount;
+    if per_line.iter().any(|d| !d.is_zero()) || order_level.is_zero() {
+        return Discounts {
+            per_line,
+            allocated: None,
+            unplaced: Decimal::ZERO,
+        };
+    }
+    let weights: Vec<Decimal> = lines
+        .iter()
+        .map(|l| {
+            if l.is_gift_certificate() {
+                Decimal::ZERO
+            } else {
+                basis.gross(l)
+            }
+        })
+        .collect();
+    if !weights.iter().any(|w| *w > Decimal::ZERO) {
+        return Discounts {
+            per_line,
+            allocated: None,
+            unplaced: order_level,
+        };
+    }
+    Discounts {
+        per_line: split_pro_rata(order_level, &weights),
+        allocated: Some(order_level),
+        unplaced: Decimal::ZERO,
+    }
+}
+
+fn line_label(line: &OrderProduct) -> String {
+    let name = if line.name.is_empty() {
+        format!("order line {}", line.id)
+    } else {
+        line.name.clone()
+    };
+    format!("{name} ×{}", line.quantity)
+}
+
+/// Builds the sale journal of an order.
+pub fn build_sale(ctx: &JournalContext<'_>, bundle: &OrderBundle) -> Result<Journal, JournalError> {
+    let order = &bundle.order;
+    let currency = ctx.entered_currency(order)?;
+    let date = ctx.local_date(&order.date_created);
+    let mut journal = ctx.header(order, PostingKind::Sale, date, currency, "sale");
+    let basis = Basis::of(order);
+    let lines = postable_lines(bundle);
+    if lines.is_empty() && !(order.subtotal_ex_tax.is_zero() && order.subtotal_inc_tax.is_zero()) {
+        return Err(JournalError::NoLineItems {
+            order: order.id,
+            subtotal: Money::new(order.subtotal_inc_tax, currency),
+        });
+    }
+    let discounts = line_discounts(order, &lines, basis);
+    if let Some(amount) = discounts.allocated {
+        journal
+            .flags
+            .push(JournalFlag::OrderDiscountAllocated { amount });
+    }
+    let separate = ctx.config.posting.discounts == DiscountPresentation::Separate;
+
+    let method = if order.payment_method.is_empty() {
+        "unknown payment method".to_string()
+    } else {
+        order.payment_method.clone()
+    };
+    let owed = order.total_inc_tax - order.gift_certificate_amount - order.store_credit_amount;
+    let mut legs = vec![
+        Leg::new(
+            AccountRole::Receivable,
+            Side::Dr,
+            owed,
+            format!("Due from customer ({method})"),
+            "order",
+        )
+        .tender(),
+        Leg::new(
+            AccountRole::GiftCertificate,
+            Side::Dr,
+            order.gift_certificate_amount,
+            "Paid with gift certificates",
+            "gift_certificates",
+        )
+        .tender(),
+        Leg::new(
+            AccountRole::StoreCredit,
+            Side::Dr,
+            order.store_credit_amount,
+            "Paid with store credit",
+            "store_credit",
+        )
+        .tender(),
+    ];
+
+    for (line, discount) in lines.iter().zip(&discounts.per_line) {
+        let role = if line.is_gift_certificate() {
+            AccountRole::GiftCertificate
+        } else {
+            AccountRole::Revenue
+        };
+        let gross_ex = line.total_ex_tax;
+        let discount_ex = basis.to_ex(*discount, line.total_ex_tax, line.total_inc_tax);
+        let label = line_label(line);
+        let reference = format!("line:{}", line.id);
+        if separate || discount_ex.is_zero() {
+            legs.push(
+                Leg::new(role, Side::Cr, gross_ex, label.clone(), reference.clone())
+                    .for_product(line),
+            );
+            legs.push(
+                Leg::new(
+                    AccountRole::Discount,
+                    Side::Dr,
+                    discount_ex,
+                    format!("Discount on {label}"),
+                    reference,
+                )
+                .for_product(line),
+            );
+        } else {
+            legs.push(
+                Leg::new(
+                    role,
+                    Side::Cr,
+                    gross_ex - discount_ex,
+                    format!("{label}, net of discount {}", currency.format(discount_ex)),
+                    reference,
+                )
+                .for_product(line),
+            );
+        }
+    }
+    legs.push(Leg::new(
+        AccountRole::Discount,
+        Side::Dr,
+        discounts.unplaced,
+        "Order discount",
+        "order_discount",
+    ));
+    legs.push(Leg::new(
+        AccountRole::Shipping,
+        Side::Cr,
+        order.shipping_cost_ex_tax,
+        "Shipping",
+        "shipping",
+    ));
+    legs.push(Leg::new(
+        AccountRole::Handling,
+        Side::Cr,
+        order.handling_cost_ex_tax,
+        "Handling",
+        "handling",
+    ));
+    legs.push(Leg::new(
+        AccountRole::Wrapping,
+        Side::Cr,
+        order.wrapping_cost_ex_tax,
+        "Gift wrapping",
+        "wrapping",
+    ));
+    for fee in &order.fees {
+        legs.push(Leg::new(
+            AccountRole::Fee,
+            Side::Cr,
+            fee.amount_ex_tax(),
+            format!("Fee: {}", fee.label()),
+            format!("fee:{}", fee.id),
+        ));
+    }
+    legs.push(Leg::new(
+        AccountRole::Tax,
+        Side::Cr,
+        order.total_tax,
+        "Tax",
+        "tax",
+    ));
+    finalize(ctx, bundle, journal, legs, Side::Dr)
+}

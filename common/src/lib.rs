@@ -1,0 +1,13 @@
+//! ml-connector's library: everything that is not an entry point.
+//!
+//! The accounting core ([`money`], [`mapping`], [`journal`], [`oracle::fbdi`]) is pure: it turns
+//! an order bundle and the connector document into balanced journals and Journal Import files,
+//! with no I/O, so it can be tested exhaustively and run anywhere.
+
+pub mod bigcommerce;
+pub mod config;
+pub mod journal;
+pub mod mapping;
+pub mod money;
+pub mod oracle;
+pub mod posting;

@@ -1,0 +1,197 @@
+//! `mlc`: ml-connector on the command line. Parses arguments, reads files, calls `common`, and
+//! writes what it gets back; nothing here decides anything about accounting.
+//!
+//! Exit codes: 0 done; 1 the order cannot be posted as it is (e.g. held for a totals mismatch);
+//! 2 bad input (arguments, connector document, order file).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow};
+use clap::{Parser, Subcommand, ValueEnum};
+use common::bigcommerce::OrderBundle;
+use common::config::ConnectorConfig;
+use common::oracle::fbdi;
+use common::posting::preview::{self, Preview};
+
+#[derive(Parser)]
+#[command(
+    name = "mlc",
+    version,
+    about = "ml-connector: BigCommerce orders into Oracle Fusion GL journals, exactly once"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show the journals an order would produce; sends nothing anywhere.
+    Preview(PreviewArgs),
+    /// Work with connector documents.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Validate a connector document and list every problem with its JSON path.
+    Check {
+        /// The connector document.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// `{"journals": [...]}` with notes.
+    Json,
+    /// For people.
+    Table,
+    /// GlInterface.csv and its zip, written to --out.
+    Fbdi,
+}
+
+#[derive(clap::Args)]
+struct PreviewArgs {
+    /// The connector document.
+    #[arg(long)]
+    config: PathBuf,
+    /// An order bundle: {"order", "products", "categories", "category_tree", "refunds"}.
+    #[arg(long)]
+    order_file: PathBuf,
+    /// Store id from the document (default: its first store).
+    #[arg(long)]
+    store: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "json")]
+    format: Format,
+    /// Directory for --format fbdi.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// GROUP_ID for --format fbdi (default: the order id).
+    #[arg(long)]
+    group_id: Option<u64>,
+}
+
+/// Failures, by who has to act.
+enum Failure {
+    /// The caller gave something unusable.
+    BadInput(anyhow::Error),
+    /// The input is fine but the order cannot be posted as it is.
+    CannotPost(anyhow::Error),
+}
+
+fn bad(e: impl Into<anyhow::Error>) -> Failure {
+    Failure::BadInput(e.into())
+}
+
+fn load_config(path: &Path) -> Result<ConnectorConfig, Failure> {
+    ConnectorConfig::load_file(path).map_err(bad)
+}
+
+fn load_bundle(path: &Path) -> Result<OrderBundle, Failure> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read", path.display()))
+        .map_err(bad)?;
+    OrderBundle::from_json(&text).map_err(|e| bad(anyhow!("{}: {e}", path.display())))
+}
+
+fn run_preview(args: PreviewArgs) -> Result<(), Failure> {
+    let config = load_config(&args.config)?;
+    let bundle = load_bundle(&args.order_file)?;
+    let store = match &args.store {
+        Some(s) => s.clone(),
+        None => config.stores[0].id.clone(),
+    };
+    if config.store(&store).is_none() {
+        let known: Vec<&str> = config.stores.iter().map(|s| s.id.as_str()).collect();
+        return Err(bad(anyhow!(
+            "--store: unknown store \"{store}\"; known: {}",
+            known.join(", ")
+        )));
+    }
+    let preview =
+        preview::preview(&config, &store, &bundle).map_err(|e| Failure::CannotPost(e.into()))?;
+    match args.format {
+        Format::Json => {
+            let text = serde_json::to_string_pretty(&preview).map_err(bad)?;
+            println!("{text}");
+        }
+        Format::Table => print!("{}", preview::render_table(&preview)),
+        Format::Fbdi => write_fbdi(&preview, &args)?,
+    }
+    Ok(())
+}
+
+fn write_fbdi(preview: &Preview, args: &PreviewArgs) -> Result<(), Failure> {
+    let out = args
+        .out
+        .as_ref()
+        .ok_or_else(|| bad(anyhow!("--out: required with --format fbdi (a directory)")))?;
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("--out: cannot create {}", out.display()))
+        .map_err(bad)?;
+    let group_id = args.group_id.unwrap_or(preview.order_id);
+    let today = chrono::Utc::now().date_naive();
+    let import = fbdi::build_import(&preview.journals, group_id, today)
+        .map_err(|e| Failure::CannotPost(e.into()))?;
+    let csv_path = out.join(fbdi::CSV_FILE_NAME);
+    let zip_path = out.join(import.zip_name());
+    std::fs::write(&csv_path, &import.csv)
+        .with_context(|| format!("cannot write {}", csv_path.display()))
+        .map_err(Failure::CannotPost)?;
+    std::fs::write(&zip_path, &import.zip)
+        .with_context(|| format!("cannot write {}", zip_path.display()))
+        .map_err(Failure::CannotPost)?;
+    println!(
+        "wrote {} ({} rows) and {} for group {}: {}",
+        csv_path.display(),
+        import.csv.lines().count(),
+        zip_path.display(),
+        group_id,
+        import.batches.join(", ")
+    );
+    for note in &preview.notes {
+        println!("note: {note}");
+    }
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Preview(args) => run_preview(args),
+        Command::Config {
+            action: ConfigAction::Check { config },
+        } => {
+            let doc = load_config(&config)?;
+            println!(
+                "{}: valid (schema version {}; {} stores, {} ledgers, {} mapping rules)",
+                config.display(),
+                doc.schema_version,
+                doc.stores.len(),
+                doc.oracle.ledgers.len(),
+                doc.mapping.rules.len()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::BadInput(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+        Err(Failure::CannotPost(e)) => {
+            eprintln!("cannot post: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
