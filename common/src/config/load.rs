@@ -87,9 +87,16 @@ fn join(prefix: &str, inner: &str) -> String {
 
 /// Turns serde's wording into "path of the field: what to do".
 fn serde_issue(prefix: &str, err: serde_path_to_error::Error<serde_json::Error>) -> ConfigIssue {
-    let path = join(prefix, &err.path().to_string());
+    let mut path = join(prefix, &err.path().to_string());
     let message = err.inner().to_string();
     let quoted = |rest: &str| rest.split('`').next().unwrap_or_default().to_string();
+    // A bad map key shows as `?` in the path; name it instead.
+    if let (Some(stem), Some(rest)) = (
+        path.strip_suffix(".?"),
+        message.strip_prefix("unknown variant `"),
+    ) {
+        path = format!("{stem}.{}", quoted(rest));
+    }
     if let Some(rest) = message.strip_prefix("missing field `") {
         return issue(join(&path, &quoted(rest)), "required field is missing");
     }

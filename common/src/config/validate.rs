@@ -26,11 +26,12 @@ pub(super) fn check(parts: &Parts, issues: &mut Vec<ConfigIssue>) {
             format!("unsupported version {v}; this build reads version {SCHEMA_VERSION}"),
         ));
     }
-    let ledger_names: Option<Vec<&str>> = parts.oracle.as_ref().map(|o| {
+    // References are only checked against complete lists: a ledger that failed to parse must
+    // not make every store that uses it look wrong as well.
+    let ledger_names: Option<Vec<&str>> = parts.oracle.as_ref().and_then(|o| {
         o.ledgers
             .iter()
-            .flatten()
-            .map(|l| l.name.as_str())
+            .map(|l| l.as_ref().map(|l| l.name.as_str()))
             .collect()
     });
     if let Some(oracle) = &parts.oracle {
@@ -50,7 +51,15 @@ pub(super) fn check(parts: &Parts, issues: &mut Vec<ConfigIssue>) {
         let store_ids: Option<Vec<&str>> = parts
             .stores
             .as_ref()
-            .map(|s| s.iter().flatten().map(|s| s.id.as_str()).collect());
+            .and_then(|s| {
+                s.iter()
+                    .map(|s| s.as_ref().map(|s| s.id.as_str()))
+                    .collect::<Option<Vec<&str>>>()
+            })
+            .filter(|ids| {
+                let unique: std::collections::BTreeSet<&&str> = ids.iter().collect();
+                unique.len() == ids.len()
+            });
         check_mapping(mapping, coa, store_ids.as_deref(), issues);
     }
 }
@@ -440,7 +449,7 @@ fn check_mapping(
                     issues.push(issue(
                         format!("mapping.defaults.{role}.{}", seg.name),
                         format!(
-                            "required: {role} amounts need a {} value when no rule sets one; set it here or give oracle.chart_of_accounts.segments[{i}] a default",
+                            "required: {role} amounts have no \"{}\" value when no rule sets one; set it here or give oracle.chart_of_accounts.segments[{i}] a default",
                             seg.name
                         ),
                     ));

@@ -1,0 +1,92 @@
+//! Shared helpers for the integration tests: the shipped example document and order fixtures
+//! built the way BigCommerce sends them.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use common::bigcommerce::OrderBundle;
+use common::config::ConnectorConfig;
+use serde_json::{Value, json};
+
+/// Repository root (the workspace).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The example connector document as JSON, to be changed by a test.
+pub fn example_document() -> Value {
+    let path = repo_root().join("infra/examples/connector.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Loads a (changed) document.
+pub fn config_from(doc: &Value) -> ConnectorConfig {
+    ConnectorConfig::from_json(&doc.to_string(), "test").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The example document, loaded.
+pub fn example_config() -> ConnectorConfig {
+    config_from(&example_document())
+}
+
+/// A V2 order in USD, tax-exclusive, status 11, with every money field zero.
+pub fn order(id: u64) -> Value {
+    json!({
+        "id": id,
+        "date_created": "Tue, 10 Mar 2026 14:00:00 +0000",
+        "date_modified": "Tue, 10 Mar 2026 15:00:00 +0000",
+        "status_id": 11,
+        "status": "Awaiting Fulfillment",
+        "channel_id": 1,
+        "subtotal_ex_tax": "0.0000", "subtotal_inc_tax": "0.0000", "subtotal_tax": "0.0000",
+        "shipping_cost_ex_tax": "0.0000", "shipping_cost_inc_tax": "0.0000", "shipping_cost_tax": "0.0000",
+        "handling_cost_ex_tax": "0.0000", "handling_cost_inc_tax": "0.0000", "handling_cost_tax": "0.0000",
+        "wrapping_cost_ex_tax": "0.0000", "wrapping_cost_inc_tax": "0.0000", "wrapping_cost_tax": "0.0000",
+        "total_ex_tax": "0.0000", "total_inc_tax": "0.0000", "total_tax": "0.0000",
+        "discount_amount": "0.0000", "coupon_discount": "0.0000",
+        "store_credit_amount": "0.0000", "gift_certificate_amount": "0.0000",
+        "is_tax_inclusive_pricing": false,
+        "payment_method": "Credit Card",
+        "payment_provider_id": "braintree",
+        "currency_code": "USD",
+        "default_currency_code": "USD",
+        "store_default_currency_code": "USD",
+        "store_default_to_transactional_exchange_rate": "1.0000000000"
+    })
+}
+
+/// A physical line: `qty` units at `unit_ex` before tax, `unit_tax` tax each.
+pub fn line(id: u64, product_id: u64, qty: u64, unit_ex: &str, unit_tax: &str) -> Value {
+    use rust_decimal::Decimal;
+    let ex: Decimal = unit_ex.parse().unwrap();
+    let tax: Decimal = unit_tax.parse().unwrap();
+    let q = Decimal::from(qty);
+    json!({
+        "id": id, "product_id": product_id, "name": format!("Product {product_id}"),
+        "sku": format!("SKU-{product_id}"), "type": "physical", "quantity": qty,
+        "price_ex_tax": ex.to_string(), "price_inc_tax": (ex + tax).to_string(),
+        "total_ex_tax": (ex * q).to_string(), "total_inc_tax": ((ex + tax) * q).to_string(),
+        "total_tax": (tax * q).to_string(),
+        "applied_discounts": [], "parent_order_product_id": null, "is_bundled_product": false
+    })
+}
+
+/// Bundle from parts.
+pub fn bundle(order: Value, products: Vec<Value>) -> OrderBundle {
+    bundle_with(json!({"order": order, "products": products}))
+}
+
+/// Bundle from a whole bundle document.
+pub fn bundle_with(doc: Value) -> OrderBundle {
+    OrderBundle::from_value(doc).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The category tree of the example document's store.
+pub fn example_tree() -> Value {
+    json!([
+        {"id": 20, "parent_id": 0, "name": "Apparel"},
+        {"id": 21, "parent_id": 20, "name": "Shirts"},
+        {"id": 30, "parent_id": 0, "name": "Kitchen"},
+        {"id": 31, "parent_id": 30, "name": "Cookware"}
+    ])
+}
