@@ -131,7 +131,14 @@ pub fn build_sale(ctx: &JournalContext<'_>, bundle: &OrderBundle) -> Result<Jour
     if lines.is_empty() && !(order.subtotal_ex_tax.is_zero() && order.subtotal_inc_tax.is_zero()) {
         return Err(JournalError::NoLineItems {
             order: order.id,
-            subtotal: Money::new(order.subtotal_inc_tax, currency),
+            subtotal: Money::new(
+                if order.subtotal_inc_tax.is_zero() {
+                    order.subtotal_ex_tax
+                } else {
+                    order.subtotal_inc_tax
+                },
+                currency,
+            ),
         });
     }
     let discounts = line_discounts(order, &lines, basis);
