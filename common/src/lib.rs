@@ -7,6 +7,7 @@
 pub mod bigcommerce;
 pub mod config;
 pub mod journal;
+mod json_path;
 pub mod mapping;
 pub mod money;
 pub mod oracle;

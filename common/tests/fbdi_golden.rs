@@ -222,7 +222,7 @@ fn foreign_currency_rows_carry_the_conversion() {
 fn the_zip_holds_exactly_gl_interface_csv() {
     use std::io::Read;
     let j = journal("Shirt", "USD");
-    let import = fbdi::build_import(&[j.clone()], 77, created()).unwrap();
+    let import = fbdi::build_import(std::slice::from_ref(&j), 77, created()).unwrap();
     assert_eq!(import.zip_name(), "GlInterface_77.zip");
     assert_eq!(import.batches, vec!["BC-us-700-sale"]);
     use base64::Engine;

@@ -223,7 +223,7 @@ fn build(g: &GenOrder) -> (Value, Expected) {
             id,
             qty: l.qty,
             gift,
-            postable: !child && !(total_ex.is_zero() && total_inc.is_zero()),
+            postable: !child && (!total_ex.is_zero() || !total_inc.is_zero()),
             total_ex,
             total_inc,
             total_tax,

@@ -93,11 +93,8 @@ impl OrderBundle {
     /// Reads a bundle already parsed as JSON.
     pub fn from_value(value: Value) -> Result<Self, BundleError> {
         let raw: RawBundle = serde_path_to_error::deserialize(&value).map_err(|e| {
-            let path = e.path().to_string();
-            BundleError::Invalid {
-                path: if path == "." { "(bundle)".into() } else { path },
-                message: e.inner().to_string(),
-            }
+            let (path, message) = crate::json_path::describe("", &e);
+            BundleError::Invalid { path, message }
         })?;
         let mut product_categories = BTreeMap::new();
         for (key, cats) in raw.categories {
@@ -220,11 +217,10 @@ fn collect_items(
         if !is_full_line {
             continue;
         }
-        let line: OrderProduct =
-            serde_path_to_error::deserialize(item).map_err(|e| BundleError::Invalid {
-                path: format!("{path}[{i}].{}", e.path()),
-                message: e.inner().to_string(),
-            })?;
+        let line: OrderProduct = serde_path_to_error::deserialize(item).map_err(|e| {
+            let (path, message) = crate::json_path::describe(&format!("{path}[{i}]"), &e);
+            BundleError::Invalid { path, message }
+        })?;
         out.push(line);
     }
     Ok(())
@@ -323,6 +319,15 @@ mod tests {
             err.to_string().starts_with("products[0].id: invalid type"),
             "{err}"
         );
+        let mut no_date = order_json();
+        no_date.as_object_mut().unwrap().remove("date_created");
+        let err = OrderBundle::from_value(serde_json::json!({"order": no_date})).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "order.date_created: required field is missing"
+        );
+        let err = OrderBundle::from_value(serde_json::json!({"products": []})).unwrap_err();
+        assert_eq!(err.to_string(), "order: required field is missing");
         let err = OrderBundle::from_value(
             serde_json::json!({"order": order_json(), "categories": {"abc": [1]}}),
         )

@@ -75,41 +75,8 @@ pub(super) fn issue(path: impl Into<String>, message: impl Into<String>) -> Conf
     }
 }
 
-fn join(prefix: &str, inner: &str) -> String {
-    match (prefix.is_empty(), inner.is_empty() || inner == ".") {
-        (true, true) => "(document)".to_string(),
-        (true, false) => inner.to_string(),
-        (false, true) => prefix.to_string(),
-        (false, false) if inner.starts_with('[') => format!("{prefix}{inner}"),
-        (false, false) => format!("{prefix}.{inner}"),
-    }
-}
-
-/// Turns serde's wording into "path of the field: what to do".
 fn serde_issue(prefix: &str, err: serde_path_to_error::Error<serde_json::Error>) -> ConfigIssue {
-    let mut path = join(prefix, &err.path().to_string());
-    let message = err.inner().to_string();
-    let quoted = |rest: &str| rest.split('`').next().unwrap_or_default().to_string();
-    // A bad map key shows as `?` in the path; name it instead.
-    if let (Some(stem), Some(rest)) = (
-        path.strip_suffix(".?"),
-        message.strip_prefix("unknown variant `"),
-    ) {
-        path = format!("{stem}.{}", quoted(rest));
-    }
-    if let Some(rest) = message.strip_prefix("missing field `") {
-        return issue(join(&path, &quoted(rest)), "required field is missing");
-    }
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        let field = quoted(rest);
-        let expected = rest.split_once(", ").map(|(_, e)| e).unwrap_or("");
-        let path = if path.ends_with(&field) {
-            path
-        } else {
-            join(&path, &field)
-        };
-        return issue(path, format!("unknown field; {expected}"));
-    }
+    let (path, message) = crate::json_path::describe(prefix, &err);
     issue(path, message)
 }
 

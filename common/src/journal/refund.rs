@@ -120,7 +120,7 @@ pub fn build_refund(
                     Leg::new(
                         role,
                         Side::Dr,
-                        basis.to_ex(value + kept, line.total_ex_tax, line.total_inc_tax),
+                        basis.ex_share(value + kept, line.total_ex_tax, line.total_inc_tax),
                         label,
                         reference,
                     )
@@ -145,7 +145,7 @@ pub fn build_refund(
                 if line.is_none() {
                     not_found();
                 }
-                let amount = requested.map_or(ex, |a| basis.to_ex(a, ex, inc));
+                let amount = requested.map_or(ex, |a| basis.ex_share(a, ex, inc));
                 Leg::new(
                     AccountRole::Wrapping,
                     Side::Dr,
@@ -156,7 +156,7 @@ pub fn build_refund(
             }
             RefundItemType::Shipping => {
                 let (ex, inc) = (order.shipping_cost_ex_tax, order.shipping_cost_inc_tax);
-                let amount = requested.map_or(ex, |a| basis.to_ex(a, ex, inc));
+                let amount = requested.map_or(ex, |a| basis.ex_share(a, ex, inc));
                 Leg::new(
                     AccountRole::Shipping,
                     Side::Dr,
@@ -167,7 +167,7 @@ pub fn build_refund(
             }
             RefundItemType::Handling => {
                 let (ex, inc) = (order.handling_cost_ex_tax, order.handling_cost_inc_tax);
-                let amount = requested.map_or(ex, |a| basis.to_ex(a, ex, inc));
+                let amount = requested.map_or(ex, |a| basis.ex_share(a, ex, inc));
                 Leg::new(
                     AccountRole::Handling,
                     Side::Dr,
@@ -189,7 +189,7 @@ pub fn build_refund(
                     not_found();
                 }
                 let amount = match (fee, requested) {
-                    (Some(f), Some(a)) => basis.to_ex(a, f.amount_ex_tax(), f.amount_inc_tax()),
+                    (Some(f), Some(a)) => basis.ex_share(a, f.amount_ex_tax(), f.amount_inc_tax()),
                     (Some(f), None) => f.amount_ex_tax(),
                     (None, a) => a.unwrap_or_default(),
                 };

@@ -32,7 +32,7 @@ impl Basis {
     }
 
     /// A line's value before discounts, in the pricing basis.
-    pub fn gross(&self, line: &OrderProduct) -> Decimal {
+    pub fn gross(self, line: &OrderProduct) -> Decimal {
         if self.inclusive {
             line.total_inc_tax
         } else {
@@ -42,7 +42,7 @@ impl Basis {
 
     /// The ex-tax share of an amount given in the pricing basis, using the ex/inc ratio of the
     /// thing it belongs to.
-    pub fn to_ex(&self, amount: Decimal, ex: Decimal, inc: Decimal) -> Decimal {
+    pub fn ex_share(self, amount: Decimal, ex: Decimal, inc: Decimal) -> Decimal {
         if self.inclusive && !inc.is_zero() {
             amount * ex / inc
         } else {
@@ -189,7 +189,7 @@ pub fn build_sale(ctx: &JournalContext<'_>, bundle: &OrderBundle) -> Result<Jour
             AccountRole::Revenue
         };
         let gross_ex = line.total_ex_tax;
-        let discount_ex = basis.to_ex(*discount, line.total_ex_tax, line.total_inc_tax);
+        let discount_ex = basis.ex_share(*discount, line.total_ex_tax, line.total_inc_tax);
         let label = line_label(line);
         let reference = format!("line:{}", line.id);
         if separate || discount_ex.is_zero() {

@@ -169,8 +169,8 @@ pub fn render_table(preview: &Preview) -> String {
             .max(8);
         let _ = writeln!(
             out,
-            "  {:<width$}  {:<16} {:>14} {:>14}  {}",
-            "account", "role", "debit", "credit", "decided by · description"
+            "  {:<width$}  {:<16} {:>14} {:>14}  decided by · description",
+            "account", "role", "debit", "credit"
         );
         for l in &j.lines {
             let show = |v: rust_decimal::Decimal| {
