@@ -15,9 +15,9 @@ use common::oracle::fbdi;
 
 fn main() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let config_path = format!("{root}/infra/examples/connector.json");
     let config =
-        ConnectorConfig::load_file(&format!("{root}/infra/examples/connector.json").as_ref())
-            .expect("example document");
+        ConnectorConfig::load_file(std::path::Path::new(&config_path)).expect("example document");
     let text =
         std::fs::read_to_string(format!("{root}/infra/examples/orders/us-1001.json")).unwrap();
     let template: serde_json::Value = serde_json::from_str(&text).unwrap();
