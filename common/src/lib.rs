@@ -11,4 +11,5 @@ mod json_path;
 pub mod mapping;
 pub mod money;
 pub mod oracle;
+pub mod ports;
 pub mod posting;

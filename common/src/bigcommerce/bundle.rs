@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::models::{Order, OrderProduct, Refund};
@@ -69,7 +69,7 @@ enum RawRefunds {
 
 /// A category as either category endpoint returns it (`id` in the old one, `category_id` in
 /// the trees one).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct RawCategory {
     /// Category id.
     #[serde(alias = "category_id")]
@@ -104,32 +104,68 @@ impl OrderBundle {
             })?;
             product_categories.insert(id, cats);
         }
-        let mut lines = raw.products.unwrap_or_default();
-        if let Some(consignments) = &raw.order.consignments {
-            merge_lines(&mut lines, consignment_lines(consignments)?);
-        }
-        lines.sort_by_key(|l| l.id);
         let refunds = match raw.refunds {
             None => Vec::new(),
             Some(RawRefunds::List(r)) | Some(RawRefunds::Envelope { data: r }) => r,
         };
-        let mut refunds = refunds;
+        Self::assemble(
+            raw.order,
+            raw.products.unwrap_or_default(),
+            product_categories,
+            CategoryTree::new(raw.category_tree),
+            refunds,
+        )
+    }
+
+    /// Puts a bundle together from its parts, the way the API client and the file reader both
+    /// do: line items from `products` and from the order's consignments (products win), in id
+    /// order; refunds oldest first, each checked to belong to the order.
+    pub fn assemble(
+        order: Order,
+        products: Vec<OrderProduct>,
+        product_categories: BTreeMap<u64, Vec<u64>>,
+        category_tree: CategoryTree,
+        mut refunds: Vec<Refund>,
+    ) -> Result<Self, BundleError> {
+        let mut lines = products;
+        if let Some(consignments) = &order.consignments {
+            merge_lines(&mut lines, consignment_lines(consignments)?);
+        }
+        lines.sort_by_key(|l| l.id);
         refunds.sort_by_key(|r| r.id);
-        if let Some(bad) = refunds.iter().position(|r| r.order_id != raw.order.id) {
+        if let Some(bad) = refunds.iter().position(|r| r.order_id != order.id) {
             return Err(BundleError::Invalid {
                 path: format!("refunds[{bad}].order_id"),
                 message: format!(
                     "refund {} belongs to order {}, not to order {}",
-                    refunds[bad].id, refunds[bad].order_id, raw.order.id
+                    refunds[bad].id, refunds[bad].order_id, order.id
                 ),
             });
         }
         Ok(Self {
-            order: raw.order,
+            order,
             lines,
             product_categories,
-            category_tree: CategoryTree::new(raw.category_tree),
+            category_tree,
             refunds,
+        })
+    }
+
+    /// The bundle in its file form (what `mlc preview --order-file` reads and `mlc fetch`
+    /// writes): line items under `products`, so the consignments are not repeated.
+    pub fn to_file_value(&self) -> Value {
+        let mut order = self.order.clone();
+        order.consignments = None;
+        serde_json::json!({
+            "order": order,
+            "products": self.lines,
+            "categories": self
+                .product_categories
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect::<BTreeMap<String, Vec<u64>>>(),
+            "category_tree": self.category_tree.to_records(),
+            "refunds": self.refunds,
         })
     }
 
@@ -263,6 +299,31 @@ impl CategoryTree {
     /// Depth from the top of the tree (a top-level category is 1): deeper means more specific.
     pub fn depth(&self, id: u64) -> u32 {
         self.lineage(id).len() as u32
+    }
+
+    /// The categories as records, ordered by id (for files and tests).
+    pub fn to_records(&self) -> Vec<RawCategory> {
+        let mut out: Vec<RawCategory> = self
+            .nodes
+            .iter()
+            .map(|(id, (parent, name))| RawCategory {
+                id: *id,
+                parent_id: *parent,
+                name: name.clone(),
+            })
+            .collect();
+        out.sort_by_key(|c| c.id);
+        out
+    }
+
+    /// Number of categories known.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// No categories known.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
     }
 
     /// The category's name, when the tree has it.

@@ -235,6 +235,18 @@ pub struct Order {
     /// Archived orders are still orders; the flag is kept for the decision logic.
     #[serde(default)]
     pub is_deleted: bool,
+    /// Units on the order, all lines together: tells whether the consignments carried every
+    /// line or the products endpoint must be asked.
+    #[serde(default)]
+    pub items_total: u64,
+}
+
+impl Order {
+    /// Whether the order shows signs of refunds, so that fetching them is worth a call.
+    /// (`refunded_amount` is documented as always 0, so status and payment status decide.)
+    pub fn looks_refunded(&self) -> bool {
+        matches!(self.status_id, 4 | 14) || self.payment_status.contains("refund")
+    }
 }
 
 /// A line-level discount (`applied_discounts[]`): a coupon, a promotion or a manual discount.

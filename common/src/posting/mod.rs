@@ -2,4 +2,5 @@
 //! same code runs in the Lambdas and in the local `mlc` process. (Intake, poster, poller,
 //! tracker, replay and reconcile land here with their issues.)
 
+pub mod hooks;
 pub mod preview;

@@ -1,0 +1,515 @@
+//! Turning an order description into the V2 JSON BigCommerce would return for it: four-place
+//! amounts as strings, totals in the currency's minor units, RFC 2822 dates, line items with
+//! their discounts, and consignments that carry the lines.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// What a line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LineKind {
+    /// Shipped goods.
+    #[default]
+    Physical,
+    /// Downloads.
+    Digital,
+    /// A gift certificate sold (never taxed).
+    Giftcertificate,
+}
+
+/// One order line to create.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct LineSpec {
+    /// Catalog product id; 0 for a custom product.
+    pub product_id: u64,
+    /// Name; the catalog's when empty.
+    #[serde(default)]
+    pub name: String,
+    /// SKU; the catalog's when empty.
+    #[serde(default)]
+    pub sku: String,
+    /// Units.
+    pub quantity: u64,
+    /// Unit price in the store's pricing basis (inc-tax when prices include tax); the catalog
+    /// price when absent.
+    #[serde(default)]
+    pub unit_price: Option<Decimal>,
+    /// Physical, digital or gift certificate.
+    #[serde(default)]
+    pub kind: LineKind,
+    /// Discount on the whole line, in the pricing basis.
+    #[serde(default)]
+    pub discount: Decimal,
+    /// Bundle children (catalog product id, units), priced at zero.
+    #[serde(default)]
+    pub bundle_children: Vec<(u64, u64)>,
+}
+
+/// An order to create.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct OrderSpec {
+    /// Storefront.
+    #[serde(default = "one")]
+    pub channel_id: u64,
+    /// Status id (11 Awaiting Fulfillment by default).
+    #[serde(default = "awaiting_fulfillment")]
+    pub status_id: u32,
+    /// Transactional currency.
+    #[serde(default = "usd")]
+    pub currency: String,
+    /// Store base currency (for multi-currency orders).
+    #[serde(default)]
+    pub store_currency: Option<String>,
+    /// 1 store-currency unit in the transactional currency.
+    #[serde(default)]
+    pub exchange_rate: Option<Decimal>,
+    /// Prices include tax.
+    #[serde(default)]
+    pub tax_inclusive: bool,
+    /// Tax rate, e.g. 0.08.
+    #[serde(default)]
+    pub tax_rate: Decimal,
+    /// Lines.
+    pub lines: Vec<LineSpec>,
+    /// Shipping in the pricing basis.
+    #[serde(default)]
+    pub shipping: Decimal,
+    /// Handling in the pricing basis.
+    #[serde(default)]
+    pub handling: Decimal,
+    /// Gift wrapping in the pricing basis.
+    #[serde(default)]
+    pub wrapping: Decimal,
+    /// Payment method label.
+    #[serde(default = "card")]
+    pub payment_method: String,
+    /// Payment provider id.
+    #[serde(default = "braintree")]
+    pub payment_provider_id: String,
+    /// Paid with gift certificates.
+    #[serde(default)]
+    pub gift_certificate_amount: Decimal,
+    /// Paid with store credit.
+    #[serde(default)]
+    pub store_credit_amount: Decimal,
+    /// An old order: its consignments carry no line items.
+    #[serde(default)]
+    pub legacy: bool,
+    /// When it was placed (now when absent).
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+fn one() -> u64 {
+    1
+}
+fn awaiting_fulfillment() -> u32 {
+    11
+}
+fn usd() -> String {
+    "USD".into()
+}
+fn card() -> String {
+    "Credit Card".into()
+}
+fn braintree() -> String {
+    "braintree".into()
+}
+
+impl Default for OrderSpec {
+    fn default() -> Self {
+        Self {
+            channel_id: 1,
+            status_id: 11,
+            currency: usd(),
+            store_currency: None,
+            exchange_rate: None,
+            tax_inclusive: false,
+            tax_rate: Decimal::ZERO,
+            lines: Vec::new(),
+            shipping: Decimal::ZERO,
+            handling: Decimal::ZERO,
+            wrapping: Decimal::ZERO,
+            payment_method: card(),
+            payment_provider_id: braintree(),
+            gift_certificate_amount: Decimal::ZERO,
+            store_credit_amount: Decimal::ZERO,
+            legacy: false,
+            created_at: None,
+        }
+    }
+}
+
+/// Status labels by id.
+pub fn status_label(id: u32) -> &'static str {
+    match id {
+        0 => "Incomplete",
+        1 => "Pending",
+        2 => "Shipped",
+        3 => "Partially Shipped",
+        4 => "Refunded",
+        5 => "Cancelled",
+        6 => "Declined",
+        7 => "Awaiting Payment",
+        8 => "Awaiting Pickup",
+        9 => "Awaiting Shipment",
+        10 => "Completed",
+        11 => "Awaiting Fulfillment",
+        12 => "Manual Verification Required",
+        13 => "Disputed",
+        14 => "Partially Refunded",
+        _ => "Unknown",
+    }
+}
+
+/// Digits of the minor unit.
+pub fn exponent(currency: &str) -> u32 {
+    match currency {
+        "JPY" | "KRW" | "CLP" | "ISK" | "VND" => 0,
+        "KWD" | "BHD" | "JOD" | "OMR" | "TND" => 3,
+        _ => 2,
+    }
+}
+
+pub(crate) fn r4(d: Decimal) -> Decimal {
+    d.round_dp_with_strategy(4, RoundingStrategy::MidpointAwayFromZero)
+}
+
+/// Four-place decimal string, as V2 writes money.
+pub fn money(d: Decimal) -> String {
+    let mut d = r4(d);
+    d.rescale(4);
+    d.to_string()
+}
+
+/// RFC 2822 with a two-digit day, as V2 writes dates.
+pub fn rfc2822(t: DateTime<Utc>) -> String {
+    t.format("%a, %d %b %Y %H:%M:%S +0000").to_string()
+}
+
+/// A catalog product, as far as pricing needs it.
+#[derive(Debug, Clone)]
+pub struct CatalogItem {
+    /// Name.
+    pub name: String,
+    /// SKU.
+    pub sku: String,
+    /// List price.
+    pub price: Decimal,
+}
+
+/// Prices a charge given in the pricing basis: (ex, tax, inc).
+fn charge(amount: Decimal, rate: Decimal, inclusive: bool) -> (Decimal, Decimal, Decimal) {
+    if inclusive {
+        let ex = r4(amount / (Decimal::ONE + rate));
+        (ex, amount - ex, amount)
+    } else {
+        let tax = r4(amount * rate);
+        (amount, tax, amount + tax)
+    }
+}
+
+/// A priced line, kept so refunds can be valued later.
+#[derive(Debug, Clone)]
+pub struct PricedLine {
+    /// Order-product id.
+    pub id: u64,
+    /// Units.
+    pub quantity: u64,
+    /// Total before discount in the pricing basis.
+    pub gross: Decimal,
+    /// Discount in the pricing basis.
+    pub discount: Decimal,
+    /// Tax after discount, exact.
+    pub tax_after_discount: Decimal,
+    /// The line's JSON.
+    pub json: Value,
+}
+
+/// Everything created for one order.
+pub struct PricedOrder {
+    /// The order's JSON (without consignments).
+    pub order: Value,
+    /// Lines, bundle children included.
+    pub lines: Vec<PricedLine>,
+}
+
+/// Ids the pricing needs from the store.
+pub struct Ids<'a> {
+    /// The order id.
+    pub order_id: u64,
+    /// The first free order-product id (advanced).
+    pub next_line_id: &'a mut u64,
+    /// Shipping address id of the order.
+    pub address_id: u64,
+    /// The store hash (for resource links).
+    pub store_hash: &'a str,
+}
+
+/// Prices an order the way BigCommerce does and builds its JSON.
+pub fn price(
+    spec: &OrderSpec,
+    catalog: &dyn Fn(u64) -> Option<CatalogItem>,
+    ids: Ids<'_>,
+    now: DateTime<Utc>,
+) -> PricedOrder {
+    let exp = exponent(&spec.currency);
+    let round_minor =
+        |d: Decimal| d.round_dp_with_strategy(exp, RoundingStrategy::MidpointAwayFromZero);
+    let inclusive = spec.tax_inclusive;
+    let created = spec.created_at.unwrap_or(now);
+    let mut lines = Vec::new();
+    let mut taxes = Decimal::ZERO;
+    let mut net_basis = Decimal::ZERO;
+    let (mut sub_ex, mut sub_inc, mut sub_tax) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
+    let mut items_total = 0u64;
+    let mut discount_total = Decimal::ZERO;
+    let line_json = |id: u64,
+                     product_id: u64,
+                     name: &str,
+                     sku: &str,
+                     kind: LineKind,
+                     qty: u64,
+                     unit: (Decimal, Decimal, Decimal),
+                     parent: Option<u64>,
+                     discount: Decimal| {
+        let q = Decimal::from(qty);
+        let (ex, tax, inc) = unit;
+        let discounts = if discount.is_zero() {
+            json!([])
+        } else {
+            json!([{"id": "total-coupon", "amount": money(discount), "name": "Promotion", "code": "SAVE", "target": "order"}])
+        };
+        json!({
+            "id": id, "order_id": ids.order_id, "product_id": product_id,
+            "variant_id": if product_id == 0 { 0 } else { product_id * 10 },
+            "order_address_id": ids.address_id,
+            "name": name, "name_customer": name, "name_merchant": name,
+            "sku": sku, "upc": "",
+            "type": match kind { LineKind::Physical => "physical", LineKind::Digital => "digital", LineKind::Giftcertificate => "giftcertificate" },
+            "base_price": money(if inclusive { inc } else { ex }),
+            "price_ex_tax": money(ex), "price_inc_tax": money(inc), "price_tax": money(tax),
+            "base_total": money(if inclusive { inc * q } else { ex * q }),
+            "total_ex_tax": money(ex * q), "total_inc_tax": money(inc * q), "total_tax": money(tax * q),
+            "weight": "1.0000", "width": "1.0000", "height": "1.0000", "depth": "1.0000",
+            "quantity": qty,
+            "base_cost_price": "0.0000", "cost_price_inc_tax": "0.0000", "cost_price_ex_tax": "0.0000", "cost_price_tax": "0.0000",
+            "is_refunded": false, "quantity_refunded": 0, "refund_amount": "0.0000", "return_id": 0,
+            "wrapping_id": 0, "wrapping_name": "", "base_wrapping_cost": "0.0000",
+            "wrapping_cost_ex_tax": "0.0000", "wrapping_cost_inc_tax": "0.0000", "wrapping_cost_tax": "0.0000",
+            "wrapping_message": "", "quantity_shipped": 0, "event_name": null, "event_date": null,
+            "fixed_shipping_cost": "0.0000", "ebay_item_id": "", "ebay_transaction_id": "",
+            "option_set_id": null, "parent_order_product_id": parent, "is_bundled_product": parent.is_some(),
+            "bin_picking_number": "", "external_id": null, "brand": "",
+            "applied_discounts": discounts, "product_options": [], "configurable_fields": [],
+            "gift_certificate_id": if kind == LineKind::Giftcertificate { json!(ids.order_id * 100 + id) } else { Value::Null },
+            "discounted_total_inc_tax": money(inc * q - if inclusive { discount } else { discount * (Decimal::ONE + if ex.is_zero() { Decimal::ZERO } else { tax / ex }) }),
+        })
+    };
+    for l in &spec.lines {
+        let item = catalog(l.product_id);
+        let name = if l.name.is_empty() {
+            item.as_ref()
+                .map_or_else(|| "Custom item".to_string(), |i| i.name.clone())
+        } else {
+            l.name.clone()
+        };
+        let sku = if l.sku.is_empty() {
+            item.as_ref().map_or_else(String::new, |i| i.sku.clone())
+        } else {
+            l.sku.clone()
+        };
+        let unit_price = l
+            .unit_price
+            .or(item.as_ref().map(|i| i.price))
+            .unwrap_or_default();
+        let rate = if l.kind == LineKind::Giftcertificate {
+            Decimal::ZERO
+        } else {
+            spec.tax_rate
+        };
+        let unit = charge(unit_price, rate, inclusive);
+        let q = Decimal::from(l.quantity);
+        let id = *ids.next_line_id;
+        *ids.next_line_id += 1;
+        let gross = if inclusive { unit.2 * q } else { unit.0 * q };
+        let discount = l.discount.min(gross);
+        let tax_after = if inclusive {
+            if gross.is_zero() {
+                Decimal::ZERO
+            } else {
+                (gross - discount) * unit.1 * q / gross
+            }
+        } else {
+            (gross - discount) * rate
+        };
+        taxes += tax_after;
+        net_basis += gross - discount;
+        discount_total += discount;
+        sub_ex += unit.0 * q;
+        sub_inc += unit.2 * q;
+        sub_tax += unit.1 * q;
+        items_total += l.quantity;
+        let json = line_json(
+            id,
+            l.product_id,
+            &name,
+            &sku,
+            l.kind,
+            l.quantity,
+            unit,
+            None,
+            discount,
+        );
+        lines.push(PricedLine {
+            id,
+            quantity: l.quantity,
+            gross,
+            discount,
+            tax_after_discount: tax_after,
+            json,
+        });
+        for (child_product, child_qty) in &l.bundle_children {
+            let child = catalog(*child_product);
+            let cid = *ids.next_line_id;
+            *ids.next_line_id += 1;
+            let cname = child
+                .as_ref()
+                .map_or_else(|| "Bundle item".to_string(), |c| c.name.clone());
+            let csku = child.as_ref().map_or_else(String::new, |c| c.sku.clone());
+            items_total += child_qty;
+            let zero = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
+            let json = line_json(
+                cid,
+                *child_product,
+                &cname,
+                &csku,
+                LineKind::Physical,
+                *child_qty,
+                zero,
+                Some(id),
+                Decimal::ZERO,
+            );
+            lines.push(PricedLine {
+                id: cid,
+                quantity: *child_qty,
+                gross: Decimal::ZERO,
+                discount: Decimal::ZERO,
+                tax_after_discount: Decimal::ZERO,
+                json,
+            });
+        }
+    }
+    let ship = charge(spec.shipping, spec.tax_rate, inclusive);
+    let hand = charge(spec.handling, spec.tax_rate, inclusive);
+    let wrap = charge(spec.wrapping, spec.tax_rate, inclusive);
+    let total_tax = round_minor(taxes + ship.1 + hand.1 + wrap.1);
+    let (total_ex, total_inc) = if inclusive {
+        let inc = net_basis + ship.2 + hand.2 + wrap.2;
+        (inc - total_tax, inc)
+    } else {
+        let ex = net_basis + ship.0 + hand.0 + wrap.0;
+        (ex, ex + total_tax)
+    };
+    let digital = !spec.lines.is_empty() && spec.lines.iter().all(|l| l.kind != LineKind::Physical);
+    let link = |what: &str| {
+        json!({
+            "url": format!("https://api.bigcommerce.com/stores/{}/v2/orders/{}/{what}", ids.store_hash, ids.order_id),
+            "resource": format!("/orders/{}/{what}", ids.order_id),
+        })
+    };
+    let store_currency = spec
+        .store_currency
+        .clone()
+        .unwrap_or_else(|| spec.currency.clone());
+    let order = json!({
+        "id": ids.order_id, "customer_id": 0,
+        "date_created": rfc2822(created), "date_modified": rfc2822(now), "date_shipped": "",
+        "status_id": spec.status_id, "status": status_label(spec.status_id), "custom_status": status_label(spec.status_id),
+        "subtotal_ex_tax": money(sub_ex), "subtotal_inc_tax": money(sub_inc), "subtotal_tax": money(sub_tax),
+        "base_shipping_cost": money(spec.shipping), "shipping_cost_ex_tax": money(ship.0), "shipping_cost_inc_tax": money(ship.2), "shipping_cost_tax": money(ship.1), "shipping_cost_tax_class_id": 2,
+        "base_handling_cost": money(spec.handling), "handling_cost_ex_tax": money(hand.0), "handling_cost_inc_tax": money(hand.2), "handling_cost_tax": money(hand.1), "handling_cost_tax_class_id": 2,
+        "base_wrapping_cost": money(spec.wrapping), "wrapping_cost_ex_tax": money(wrap.0), "wrapping_cost_inc_tax": money(wrap.2), "wrapping_cost_tax": money(wrap.1), "wrapping_cost_tax_class_id": 3,
+        "total_ex_tax": money(total_ex), "total_inc_tax": money(total_inc), "total_tax": money(total_tax),
+        "is_tax_inclusive_pricing": inclusive,
+        "items_total": items_total, "items_shipped": 0,
+        "payment_method": spec.payment_method, "payment_provider_id": spec.payment_provider_id,
+        "payment_status": "captured", "refunded_amount": "0.0000",
+        "order_is_digital": digital,
+        "store_credit_amount": money(spec.store_credit_amount), "gift_certificate_amount": money(spec.gift_certificate_amount),
+        "ip_address": "", "ip_address_v6": "", "geoip_country": "", "geoip_country_iso2": "",
+        "currency_id": 1, "currency_code": spec.currency, "currency_exchange_rate": "1.0000000000",
+        "default_currency_id": 1, "default_currency_code": spec.currency,
+        "store_default_currency_code": store_currency,
+        "store_default_to_transactional_exchange_rate": format!("{:.10}", spec.exchange_rate.unwrap_or(Decimal::ONE)),
+        "staff_notes": "", "customer_message": "",
+        "discount_amount": "0.0000", "coupon_discount": money(discount_total),
+        "shipping_address_count": 1, "ebay_order_id": "0", "cart_id": format!("cart-{}", ids.order_id),
+        "billing_address": {"first_name": "Sandbox", "last_name": "Shopper", "company": "", "street_1": "1 Test Street",
+            "street_2": "", "city": "Austin", "state": "Texas", "zip": "78701", "country": "United States",
+            "country_iso2": "US", "phone": "", "email": "shopper@example.com", "form_fields": []},
+        "is_email_opt_in": false, "credit_card_type": null, "order_source": "www", "channel_id": spec.channel_id,
+        "external_source": null,
+        "products": link("products"), "shipping_addresses": link("shipping_addresses"), "coupons": link("coupons"),
+        "external_id": null, "external_merchant_id": null, "tax_provider_id": "BasicTaxProvider",
+        "customer_locale": "en", "external_order_id": "",
+    });
+    PricedOrder { order, lines }
+}
+
+/// The order's consignments (`consignment_structure=object`), with full line items unless the
+/// order is a legacy one.
+pub fn consignments(order: &Value, lines: &[PricedLine], address_id: u64, legacy: bool) -> Value {
+    let of_type = |t: &str| -> Vec<Value> {
+        if legacy {
+            return Vec::new();
+        }
+        lines
+            .iter()
+            .filter(|l| l.json["type"] == t)
+            .map(|l| l.json.clone())
+            .collect()
+    };
+    let physical = of_type("physical");
+    let digital = of_type("digital");
+    let gifts = of_type("giftcertificate");
+    let number = |field: &str| -> f64 {
+        order[field]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let shipping = if physical.is_empty() && !legacy {
+        json!([])
+    } else {
+        json!([{
+            "id": address_id, "first_name": "Sandbox", "last_name": "Shopper", "company": "",
+            "street_1": "1 Test Street", "street_2": "", "city": "Austin", "state": "Texas", "zip": "78701",
+            "country": "United States", "country_iso2": "US", "phone": "", "email": "shopper@example.com",
+            "form_fields": [], "shipping_method": "Flat Rate",
+            "line_items": physical, "items_total": physical.iter().map(|l| l["quantity"].as_u64().unwrap_or(0)).sum::<u64>(),
+            "items_shipped": 0,
+            "base_cost": number("base_shipping_cost"), "cost_ex_tax": number("shipping_cost_ex_tax"),
+            "cost_inc_tax": number("shipping_cost_inc_tax"), "cost_tax": number("shipping_cost_tax"), "cost_tax_class_id": 2,
+            "base_handling_cost": number("base_handling_cost"), "handling_cost_ex_tax": number("handling_cost_ex_tax"),
+            "handling_cost_inc_tax": number("handling_cost_inc_tax"), "handling_cost_tax": number("handling_cost_tax"),
+            "handling_cost_tax_class_id": 2, "shipping_zone_id": 1, "shipping_zone_name": "United States",
+            "shipping_quotes": {"url": "https://api.bigcommerce.com/stores/x/v2/orders/0/consignments/shipping/0/shipping_quotes",
+                "resource": "/orders/0/consignments/shipping/0/shipping_quotes"}
+        }])
+    };
+    let downloads = if digital.is_empty() {
+        json!([])
+    } else {
+        json!([{"recipient_email": "shopper@example.com", "line_items": digital}])
+    };
+    let gift_certificates = if gifts.is_empty() {
+        json!([])
+    } else {
+        json!([{"recipient_email": "friend@example.com", "line_items": gifts}])
+    };
+    json!({"pickups": [], "shipping": shipping, "downloads": downloads, "email": {"gift_certificates": gift_certificates}})
+}
