@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 CFN_LINT_VERSION="1.58.0"
 VENV="${MLC_VENV:-.venv}"
+CONTRACT_REQUIREMENTS="infra/contract/requirements.txt"
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -14,10 +15,17 @@ step "python tools (${VENV})"
 if [ ! -x "${VENV}/bin/python" ]; then
   python3 -m venv "${VENV}"
 fi
-if ! "${VENV}/bin/cfn-lint" --version 2>/dev/null | grep -q "${CFN_LINT_VERSION}"; then
-  "${VENV}/bin/pip" install --quiet --disable-pip-version-check "cfn-lint==${CFN_LINT_VERSION}"
+# cfn-lint for template.yaml; openapi-core for the BigCommerce contract tests. The stamp file
+# skips pip when nothing changed since the last install.
+stamp="${VENV}/.mlc-requirements"
+wanted="cfn-lint==${CFN_LINT_VERSION} $(tr '\n' ' ' < "${CONTRACT_REQUIREMENTS}")"
+if [ "$(cat "${stamp}" 2>/dev/null)" != "${wanted}" ]; then
+  "${VENV}/bin/pip" install --quiet --disable-pip-version-check \
+    "cfn-lint==${CFN_LINT_VERSION}" -r "${CONTRACT_REQUIREMENTS}"
+  printf '%s' "${wanted}" > "${stamp}"
 fi
 "${VENV}/bin/cfn-lint" --version
+export MLC_PYTHON="${PWD}/${VENV}/bin/python"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -383,12 +383,17 @@ impl BigCommerceApi for BigCommerceClient {
     }
 
     async fn refunds_of(&self, order_id: u64) -> Result<Vec<Refund>, BcError> {
-        let mut refunds: Vec<Refund> = self
-            .v3_all(
-                &format!("/v3/orders/{order_id}/payment_actions/refunds"),
-                &[],
-            )
-            .await?;
+        // This endpoint takes no page or limit: it answers every refund of the order at once.
+        let path = format!("/v3/orders/{order_id}/payment_actions/refunds");
+        let call = format!("GET {path}");
+        let page = self.transport.get_json::<V3Page>(&path, &[]).await?;
+        let mut refunds = page
+            .map(|p| p.data)
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| item::<Refund>(&call, i, v))
+            .collect::<Result<Vec<_>, _>>()?;
         refunds.sort_by_key(|r| r.id);
         Ok(refunds)
     }
@@ -494,6 +499,8 @@ impl BigCommerceApi for BigCommerceClient {
         value: &str,
     ) -> Result<(), BcError> {
         let path = format!("/v3/orders/{order_id}/metafields");
+        // The same full body creates it and, on a conflict, replaces it (PUT takes the whole
+        // metafield, not just the value).
         let body = serde_json::json!({
             "permission_set": "app_only", "namespace": namespace, "key": key, "value": value,
             "description": "Oracle Fusion GL journal posted by ml-connector",
@@ -531,12 +538,7 @@ impl BigCommerceApi for BigCommerceClient {
                 };
                 let put = format!("{path}/{}", m.id);
                 self.transport
-                    .send(
-                        Method::PUT,
-                        &put,
-                        &[],
-                        Some(&serde_json::json!({"value": value})),
-                    )
+                    .send(Method::PUT, &put, &[], Some(&body))
                     .await
                     .map(|_| ())
             }

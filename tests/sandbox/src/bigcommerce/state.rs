@@ -371,9 +371,11 @@ impl World {
                     let share = Decimal::from(*quantity) / Decimal::from(line.quantity.max(1));
                     value += (line.gross - line.discount) * share;
                     tax += line.tax_after_discount * share;
+                    // Refunded by quantity: the store values it and no amount was requested; the
+                    // field is left out, as the spec does not allow null.
                     items.push(
                         json!({"item_type": "PRODUCT", "item_id": line_id, "quantity": quantity,
-                        "requested_amount": null, "reason": "", "adjustments": []}),
+                        "reason": "", "adjustments": []}),
                     );
                 }
                 RefundItemSpec::Shipping { amount } => {
