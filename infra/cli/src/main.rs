@@ -1,17 +1,19 @@
 //! `mlc`: ml-connector on the command line. Parses arguments, reads files, calls `common`, and
 //! writes what it gets back; nothing here decides anything about accounting.
 //!
-//! Exit codes: 0 done; 1 the order cannot be posted as it is (e.g. held for a totals mismatch);
-//! 2 bad input (arguments, connector document, order file).
+//! Exit codes: 0 done; 1 the work could not be done (an order held for a totals mismatch, a
+//! BigCommerce call that failed); 2 bad input (arguments, connector document, order file).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, anyhow};
 use clap::{Parser, Subcommand, ValueEnum};
-use common::bigcommerce::OrderBundle;
+use common::bigcommerce::api::RefundPolicy;
+use common::bigcommerce::{BigCommerceClient, ClientSettings, OrderBundle};
 use common::config::ConnectorConfig;
 use common::oracle::fbdi;
+use common::ports::BigCommerceApi;
 use common::posting::preview::{self, Preview};
 
 #[derive(Parser)]
@@ -29,6 +31,9 @@ struct Cli {
 enum Command {
     /// Show the journals an order would produce; sends nothing anywhere.
     Preview(PreviewArgs),
+    /// Fetch an order bundle from BigCommerce (the file `preview --order-file` reads): to
+    /// preview a real order, keep a test fixture, or attach to a bug report.
+    Fetch(FetchArgs),
     /// Work with connector documents.
     Config {
         #[command(subcommand)]
@@ -78,12 +83,29 @@ struct PreviewArgs {
     group_id: Option<u64>,
 }
 
+#[derive(clap::Args)]
+struct FetchArgs {
+    /// The connector document.
+    #[arg(long)]
+    config: PathBuf,
+    /// Store id from the document.
+    #[arg(long)]
+    store: String,
+    /// BigCommerce order id.
+    #[arg(long)]
+    order_id: u64,
+    /// Where to write the bundle (default: standard output).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
 /// Failures, by who has to act.
 enum Failure {
     /// The caller gave something unusable.
     BadInput(anyhow::Error),
-    /// The input is fine but the order cannot be posted as it is.
-    CannotPost(anyhow::Error),
+    /// The input is fine but the work cannot be done: the order cannot be posted as it is, or
+    /// BigCommerce refused or failed.
+    Failed(anyhow::Error),
 }
 
 fn bad(e: impl Into<anyhow::Error>) -> Failure {
@@ -101,6 +123,42 @@ fn load_bundle(path: &Path) -> Result<OrderBundle, Failure> {
     OrderBundle::from_json(&text).map_err(|e| bad(anyhow!("{}: {e}", path.display())))
 }
 
+async fn run_fetch(args: FetchArgs) -> Result<(), Failure> {
+    let config = load_config(&args.config)?;
+    let Some(store) = config.store(&args.store) else {
+        let known: Vec<&str> = config.stores.iter().map(|s| s.id.as_str()).collect();
+        return Err(bad(anyhow!(
+            "--store: unknown store \"{}\"; known: {}",
+            args.store,
+            known.join(", ")
+        )));
+    };
+    let client = BigCommerceClient::for_store(store, ClientSettings::default()).map_err(bad)?;
+    let bundle = client
+        .fetch_bundle(args.order_id, RefundPolicy::Always)
+        .await
+        .map_err(|e| Failure::Failed(anyhow!("cannot fetch order {}: {e}", args.order_id)))?;
+    let text = serde_json::to_string_pretty(&bundle.to_file_value()).map_err(bad)?;
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, text + "\n")
+                .with_context(|| format!("--out: cannot write {}", path.display()))
+                .map_err(Failure::Failed)?;
+            eprintln!(
+                "wrote {}: order {} with {} lines, {} refunds, {} categorised products ({} BigCommerce calls)",
+                path.display(),
+                bundle.order.id,
+                bundle.lines.len(),
+                bundle.refunds.len(),
+                bundle.product_categories.len(),
+                client.calls()
+            );
+        }
+        None => println!("{text}"),
+    }
+    Ok(())
+}
+
 fn run_preview(args: PreviewArgs) -> Result<(), Failure> {
     let config = load_config(&args.config)?;
     let bundle = load_bundle(&args.order_file)?;
@@ -115,8 +173,8 @@ fn run_preview(args: PreviewArgs) -> Result<(), Failure> {
             known.join(", ")
         )));
     }
-    let preview =
-        preview::preview(&config, &store, &bundle).map_err(|e| Failure::CannotPost(e.into()))?;
+    let preview = preview::preview(&config, &store, &bundle)
+        .map_err(|e| Failure::Failed(anyhow!("cannot post: {e}")))?;
     match args.format {
         Format::Json => {
             let text = serde_json::to_string_pretty(&preview).map_err(bad)?;
@@ -139,15 +197,15 @@ fn write_fbdi(preview: &Preview, args: &PreviewArgs) -> Result<(), Failure> {
     let group_id = args.group_id.unwrap_or(preview.order_id);
     let today = chrono::Utc::now().date_naive();
     let import = fbdi::build_import(&preview.journals, group_id, today)
-        .map_err(|e| Failure::CannotPost(e.into()))?;
+        .map_err(|e| Failure::Failed(anyhow!("cannot write the import file: {e}")))?;
     let csv_path = out.join(fbdi::CSV_FILE_NAME);
     let zip_path = out.join(import.zip_name());
     std::fs::write(&csv_path, &import.csv)
         .with_context(|| format!("cannot write {}", csv_path.display()))
-        .map_err(Failure::CannotPost)?;
+        .map_err(Failure::Failed)?;
     std::fs::write(&zip_path, &import.zip)
         .with_context(|| format!("cannot write {}", zip_path.display()))
-        .map_err(Failure::CannotPost)?;
+        .map_err(Failure::Failed)?;
     println!(
         "wrote {} ({} rows) and {} for group {}: {}",
         csv_path.display(),
@@ -162,9 +220,10 @@ fn write_fbdi(preview: &Preview, args: &PreviewArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn run(cli: Cli) -> Result<(), Failure> {
+async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Preview(args) => run_preview(args),
+        Command::Fetch(args) => run_fetch(args).await,
         Command::Config {
             action: ConfigAction::Check { config },
         } => {
@@ -182,15 +241,16 @@ fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-fn main() -> ExitCode {
-    match run(Cli::parse()) {
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run(Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::BadInput(e)) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
-        Err(Failure::CannotPost(e)) => {
-            eprintln!("cannot post: {e:#}");
+        Err(Failure::Failed(e)) => {
+            eprintln!("{e:#}");
             ExitCode::from(1)
         }
     }
