@@ -237,6 +237,24 @@ async fn what_the_client_sends_and_the_sandbox_answers_follows_the_specs() {
     .unwrap();
     assert!(wrong.channels().await.is_err());
 
+    for e in sb.exchanges() {
+        let h = &e.request_headers;
+        assert!(
+            h.get("user-agent")
+                .is_some_and(|ua| ua.starts_with("ml-connector/")),
+            "{} {}: {h:?}",
+            e.method,
+            e.path
+        );
+        assert_eq!(
+            h.get("accept").map(String::as_str),
+            Some("application/json")
+        );
+        assert_eq!(
+            h.get("content-type").map(String::as_str),
+            Some("application/json")
+        );
+    }
     let exchanges: Vec<Value> = sb
         .exchanges()
         .iter()
