@@ -70,6 +70,14 @@ pub enum BcError {
         /// The page that repeated.
         page: u32,
     },
+    /// The list is longer than the client will page through.
+    #[error("{call}: more than {pages} pages of 250; narrow the request")]
+    TooManyPages {
+        /// Method and path.
+        call: String,
+        /// Pages read.
+        pages: u32,
+    },
     /// The client could not be set up (bad base URL, unreadable token).
     #[error("BigCommerce client for store {store}: {message}")]
     Setup {

@@ -75,6 +75,26 @@ struct V3Page {
     meta: Option<Value>,
 }
 
+/// How a list endpoint pages.
+#[derive(Debug, Clone, Copy)]
+enum ListShape {
+    /// A bare JSON array (`/v2/…`).
+    V2,
+    /// `{data, meta: {pagination}}` (`/v3/…`).
+    V3,
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum V3One<T> {
@@ -159,9 +179,13 @@ impl BigCommerceClient {
         self.transport.calls()
     }
 
-    /// Every page of a V3 list.
-    async fn v3_all<T: DeserializeOwned>(
+    /// Every page of a list, 250 at a time. V2 lists are bare arrays that end with a short page
+    /// or a `204 No Content`; V3 lists are `{data, meta}` and end where `meta.pagination` says,
+    /// or, where `meta` has no pagination (the all-refunds list), with a short page. Bounded,
+    /// and stopped if a page repeats the one before (a store stuck on one page must not loop).
+    async fn all_pages<T: DeserializeOwned>(
         &self,
+        shape: ListShape,
         path: &str,
         query: &[(&str, String)],
     ) -> Result<Vec<T>, BcError> {
@@ -172,72 +196,48 @@ impl BigCommerceClient {
             let mut q = query.to_vec();
             q.push(("page", page.to_string()));
             q.push(("limit", PAGE_SIZE.to_string()));
-            let Some(body) = self.transport.get_json::<V3Page>(path, &q).await? else {
+            let Some(body) = self.transport.get_json::<Value>(path, &q).await? else {
                 return Ok(out);
             };
-            let count = body.data.len();
-            if page > 1 && count > 0 && body.data.first() == previous_first.as_ref() {
+            let (items, total_pages) = match (shape, body) {
+                (ListShape::V2, Value::Array(items)) => (items, None),
+                (ListShape::V3, mut envelope) => {
+                    let pagination = &envelope["meta"]["pagination"];
+                    let pages = pagination["current_page"]
+                        .as_u64()
+                        .zip(pagination["total_pages"].as_u64());
+                    match envelope.get_mut("data").map(Value::take) {
+                        Some(Value::Array(items)) => (items, pages),
+                        _ => (Vec::new(), pages),
+                    }
+                }
+                (ListShape::V2, other) => {
+                    return Err(BcError::Decode {
+                        call,
+                        path: "(body)".into(),
+                        message: format!("expected a list, got {}", kind_of(&other)),
+                    });
+                }
+            };
+            let count = items.len();
+            if page > 1 && count > 0 && items.first() == previous_first.as_ref() {
                 return Err(BcError::Pagination { call, page });
             }
-            previous_first = body.data.first().cloned();
-            for (i, v) in body.data.into_iter().enumerate() {
+            previous_first = items.first().cloned();
+            for (i, v) in items.into_iter().enumerate() {
                 out.push(item(&call, i, v)?);
             }
-            let pagination = body.meta.as_ref().and_then(|m| m.get("pagination"));
-            let more = match pagination.and_then(|p| {
-                Some((
-                    p.get("current_page")?.as_u64()?,
-                    p.get("total_pages")?.as_u64()?,
-                ))
-            }) {
+            let more = match total_pages {
                 Some((current, total)) => current < total,
-                // No pagination in `meta` (the all-refunds list): a full page may have more.
                 None => count == PAGE_SIZE,
             };
             if !more {
                 return Ok(out);
             }
         }
-        Err(BcError::Status {
+        Err(BcError::TooManyPages {
             call,
-            status: 0,
-            message: format!("more than {MAX_PAGES} pages; narrow the request"),
-        })
-    }
-
-    /// Every page of a V2 list (a bare array; `204 No Content` when empty).
-    async fn v2_all<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        query: &[(&str, String)],
-    ) -> Result<Vec<T>, BcError> {
-        let call = format!("GET {path}");
-        let mut out = Vec::new();
-        let mut previous_first: Option<Value> = None;
-        for page in 1..=MAX_PAGES {
-            let mut q = query.to_vec();
-            q.push(("page", page.to_string()));
-            q.push(("limit", PAGE_SIZE.to_string()));
-            let Some(items) = self.transport.get_json::<Vec<Value>>(path, &q).await? else {
-                return Ok(out);
-            };
-            let count = items.len();
-            let first_id = items.first().and_then(|v| v.get("id")).cloned();
-            if page > 1 && first_id.is_some() && first_id == previous_first {
-                return Err(BcError::Pagination { call, page });
-            }
-            previous_first = first_id;
-            for (i, v) in items.into_iter().enumerate() {
-                out.push(item(&call, i, v)?);
-            }
-            if count < PAGE_SIZE {
-                return Ok(out);
-            }
-        }
-        Err(BcError::Status {
-            call,
-            status: 0,
-            message: format!("more than {MAX_PAGES} pages; narrow the window"),
+            pages: MAX_PAGES,
         })
     }
 
@@ -257,8 +257,12 @@ impl BigCommerceClient {
     }
 
     async fn order_products(&self, order_id: u64) -> Result<Vec<OrderProduct>, BcError> {
-        self.v2_all(&format!("/v2/orders/{order_id}/products"), &[])
-            .await
+        self.all_pages(
+            ListShape::V2,
+            &format!("/v2/orders/{order_id}/products"),
+            &[],
+        )
+        .await
     }
 
     async fn catalog_page(
@@ -369,7 +373,8 @@ impl BigCommerceApi for BigCommerceClient {
     }
 
     async fn orders_modified(&self, window: TimeWindow) -> Result<Vec<Order>, BcError> {
-        self.v2_all(
+        self.all_pages(
+            ListShape::V2,
             "/v2/orders",
             &[
                 ("min_date_modified", rfc3339(window.from)),
@@ -400,7 +405,8 @@ impl BigCommerceApi for BigCommerceClient {
 
     async fn refunds_created(&self, window: TimeWindow) -> Result<Vec<Refund>, BcError> {
         let mut refunds: Vec<Refund> = self
-            .v3_all(
+            .all_pages(
+                ListShape::V3,
                 "/v3/orders/payment_actions/refunds",
                 &[
                     ("created:min", rfc3339(window.from)),
@@ -458,18 +464,20 @@ impl BigCommerceApi for BigCommerceClient {
         {
             return Ok(tree.clone());
         }
-        let records: Vec<RawCategory> = self.v3_all("/v3/catalog/trees/categories", &[]).await?;
+        let records: Vec<RawCategory> = self
+            .all_pages(ListShape::V3, "/v3/catalog/trees/categories", &[])
+            .await?;
         let tree = CategoryTree::new(records);
         *self.tree.lock().expect("tree cache") = Some((Instant::now(), tree.clone()));
         Ok(tree)
     }
 
     async fn channels(&self) -> Result<Vec<Channel>, BcError> {
-        self.v3_all("/v3/channels", &[]).await
+        self.all_pages(ListShape::V3, "/v3/channels", &[]).await
     }
 
     async fn hooks(&self) -> Result<Vec<Hook>, BcError> {
-        self.v3_all("/v3/hooks", &[]).await
+        self.all_pages(ListShape::V3, "/v3/hooks", &[]).await
     }
 
     async fn create_hook(&self, hook: &NewHook) -> Result<Hook, BcError> {
@@ -516,7 +524,8 @@ impl BigCommerceApi for BigCommerceClient {
                 status: 409 | 422, ..
             }) => {
                 let existing: Vec<super::api::Metafield> = self
-                    .v3_all(
+                    .all_pages(
+                        ListShape::V3,
                         &path,
                         &[
                             ("namespace", namespace.to_string()),

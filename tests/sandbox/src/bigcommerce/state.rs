@@ -217,6 +217,20 @@ fn pagination(total: usize, count: usize, page: usize, limit: usize) -> Value {
         "total_pages": total_pages, "links": links})
 }
 
+/// One page of a V3 list, with `meta.pagination`.
+fn v3_page(all: Vec<Value>, q: &[(String, String)]) -> Reply {
+    let (page, limit) = match paging(q) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    let data = page_of(&all, page, limit);
+    let count = data.len();
+    reply(
+        200,
+        json!({"data": data, "meta": {"pagination": pagination(all.len(), count, page, limit)}}),
+    )
+}
+
 fn page_of<T: Clone>(items: &[T], page: usize, limit: usize) -> Vec<T> {
     items
         .iter()
@@ -676,10 +690,6 @@ impl Store {
                 reply(200, json!({"data": data, "meta": {}}))
             }
             ("GET", ["v3", "channels"]) => {
-                let (page, limit) = match paging(q) {
-                    Ok(p) => p,
-                    Err(e) => return e,
-                };
                 let all: Vec<Value> = self
                     .channels
                     .iter()
@@ -688,12 +698,7 @@ impl Store {
                         "is_enabled": true, "date_created": "2024-01-02T03:04:05Z", "date_modified": "2024-01-02T03:04:05Z",
                         "icon_url": ""}))
                     .collect();
-                let data = page_of(&all, page, limit);
-                let count = data.len();
-                reply(
-                    200,
-                    json!({"data": data, "meta": {"pagination": pagination(all.len(), count, page, limit)}}),
-                )
+                v3_page(all, q)
             }
             ("GET", ["v3", "hooks"]) => self.list_hooks(q),
             ("POST", ["v3", "hooks"]) => self.create_hook(options, body),
@@ -809,10 +814,6 @@ impl Store {
     }
 
     fn list_products(&self, q: &[(String, String)]) -> Reply {
-        let (page, limit) = match paging(q) {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
         let wanted = query(q, "id:in").map(csv_ids);
         let fields: Option<Vec<&str>> =
             query(q, "include_fields").map(|f| f.split(',').map(str::trim).collect());
@@ -839,19 +840,10 @@ impl Store {
                 }
             })
             .collect();
-        let data = page_of(&all, page, limit);
-        let count = data.len();
-        reply(
-            200,
-            json!({"data": data, "meta": {"pagination": pagination(all.len(), count, page, limit)}}),
-        )
+        v3_page(all, q)
     }
 
     fn list_categories(&self, q: &[(String, String)]) -> Reply {
-        let (page, limit) = match paging(q) {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
         let all: Vec<Value> = self
             .categories
             .iter()
@@ -859,12 +851,7 @@ impl Store {
                 "tree_id": 1, "is_visible": true, "sort_order": 0,
                 "url": {"path": format!("/{}/", name.to_lowercase().replace(' ', "-")), "is_customized": false}}))
             .collect();
-        let data = page_of(&all, page, limit);
-        let count = data.len();
-        reply(
-            200,
-            json!({"data": data, "meta": {"pagination": pagination(all.len(), count, page, limit)}}),
-        )
+        v3_page(all, q)
     }
 
     fn list_refunds(&self, q: &[(String, String)]) -> Reply {
@@ -914,10 +901,6 @@ impl Store {
     }
 
     fn list_hooks(&self, q: &[(String, String)]) -> Reply {
-        let (page, limit) = match paging(q) {
-            Ok(p) => p,
-            Err(e) => return e,
-        };
         let all: Vec<Value> = self
             .hooks
             .iter()
@@ -926,12 +909,7 @@ impl Store {
             .filter(|h| query(q, "destination").is_none_or(|d| d == h.destination))
             .map(|h| self.hook_json(h))
             .collect();
-        let data = page_of(&all, page, limit);
-        let count = data.len();
-        reply(
-            200,
-            json!({"data": data, "meta": {"pagination": pagination(all.len(), count, page, limit)}}),
-        )
+        v3_page(all, q)
     }
 
     fn check_destination(options: &SandboxOptions, destination: &str) -> Result<(), Reply> {
