@@ -13,3 +13,4 @@ pub mod money;
 pub mod oracle;
 pub mod ports;
 pub mod posting;
+pub mod retry;

@@ -3,6 +3,8 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::retry::Backoff;
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
@@ -79,7 +81,7 @@ pub(crate) struct Transport {
     policy: RetryPolicy,
     quota: Mutex<Quota>,
     calls: AtomicU64,
-    seed: AtomicU64,
+    backoff: Backoff,
 }
 
 fn header_u64(headers: &reqwest::header::HeaderMap, name: &str) -> Option<u64> {
@@ -122,15 +124,10 @@ impl Transport {
             http,
             base: base.trim_end_matches('/').to_string(),
             token,
-            policy,
             quota: Mutex::new(Quota::default()),
             calls: AtomicU64::new(0),
-            seed: AtomicU64::new(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(1, |d| d.as_nanos() as u64)
-                    | 1,
-            ),
+            backoff: Backoff::new(policy.base_backoff, policy.max_backoff),
+            policy,
         })
     }
 
@@ -139,22 +136,8 @@ impl Transport {
         self.calls.load(Ordering::Relaxed)
     }
 
-    /// A jitter factor in [0.5, 1.5) (xorshift; no need for a cryptographic source).
-    fn jitter(&self) -> f64 {
-        let mut x = self.seed.load(Ordering::Relaxed);
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.seed.store(x, Ordering::Relaxed);
-        0.5 + (x % 10_000) as f64 / 10_000.0
-    }
-
     fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .policy
-            .base_backoff
-            .saturating_mul(1 << attempt.min(16));
-        exp.min(self.policy.max_backoff).mul_f64(self.jitter())
+        self.backoff.delay(attempt)
     }
 
     /// Waits for the window to reset when the quota is nearly spent, and books one request.
