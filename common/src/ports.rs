@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 
 use crate::bigcommerce::api::{Channel, Hook, HookUpdate, NewHook, RefundPolicy, TimeWindow};
 use crate::bigcommerce::{BcError, CategoryTree, Order, OrderBundle, Refund};
+use crate::journal::Journal;
+use crate::oracle::{BatchRecord, JobStatus, LedgerRecord, OracleError, Period, Submission};
 
 /// What the connector needs from one BigCommerce store. Every method is one logical operation;
 /// implementations decide how many HTTP calls it takes (pagination, fallbacks, caches) and
@@ -63,6 +65,49 @@ pub trait BigCommerceApi: Send + Sync {
         key: &str,
         value: &str,
     ) -> Result<(), BcError>;
+}
+
+/// What the connector needs from Oracle Fusion. Implementations retry reads themselves and
+/// never resend an import whose outcome is unknown (they say so with
+/// [`OracleError::OutcomeUnknown`]).
+#[async_trait]
+pub trait OracleApi: Send + Sync {
+    /// Sends journals (one ledger) as one Journal Import in group `group_id`.
+    async fn submit_import(
+        &self,
+        journals: &[Journal],
+        group_id: u64,
+    ) -> Result<Submission, OracleError>;
+
+    /// The state of an import's job.
+    async fn job_status(&self, request_id: u64) -> Result<JobStatus, OracleError>;
+
+    /// The job's log (where Journal Import writes why it rejected a group).
+    async fn job_log(&self, request_id: u64) -> Result<String, OracleError>;
+
+    /// Batches whose name starts with `name_prefix`, with journals and lines when asked.
+    async fn find_batches(
+        &self,
+        name_prefix: &str,
+        with_lines: bool,
+    ) -> Result<Vec<BatchRecord>, OracleError>;
+
+    /// The ledger's General Ledger period containing `date`, if the calendar has one.
+    async fn period_for_date(
+        &self,
+        ledger_id: u64,
+        date: chrono::NaiveDate,
+    ) -> Result<Option<Period>, OracleError>;
+
+    /// The first open period starting after `after`.
+    async fn next_open_period(
+        &self,
+        ledger_id: u64,
+        after: chrono::NaiveDate,
+    ) -> Result<Option<Period>, OracleError>;
+
+    /// The ledgers the integration user can see.
+    async fn ledgers(&self) -> Result<Vec<LedgerRecord>, OracleError>;
 }
 
 /// The time, injected so that time-dependent logic (signature windows, cursors, stuck imports)

@@ -98,7 +98,7 @@ fn misspelt_field() {
             oracle.insert("ledgres".into(), ledgers);
         }),
         vec![
-            "oracle.ledgres: unknown field; expected one of `base_url`, `auth`, `ledgers`, `journal_source`, `journal_category`, `document_account`, `chart_of_accounts`"
+            "oracle.ledgres: unknown field; expected one of `base_url`, `auth`, `ledgers`, `journal_source`, `journal_category`, `document_account`, `chart_of_accounts`, `rest_framework_version`, `import`"
         ]
     );
 }
@@ -221,6 +221,22 @@ fn sale_and_reversal_status_overlap() {
         broken(|d| d["posting"]["reversal_statuses"] = json!([5, 11])),
         vec![
             "posting.reversal_statuses[1]: status 11 is also a sale status; an order cannot be posted and reversed by the same status"
+        ]
+    );
+}
+
+#[test]
+fn import_job_settings_are_checked() {
+    assert_eq!(
+        broken(|d| {
+            d["oracle"]["rest_framework_version"] = json!("1");
+            d["oracle"]["import"] =
+                json!({"job_name": "JournalImportLauncher", "notification_code": "email"});
+        }),
+        vec![
+            r#"oracle.rest_framework_version: "1" is not usable: give a version from 2 to 9 (1 has no q expressions)"#,
+            r#"oracle.import.job_name: "JournalImportLauncher" is not <package>,<job definition>"#,
+            r#"oracle.import.notification_code: "email" is not two digits (e.g. "10": e-mail, always)"#,
         ]
     );
 }

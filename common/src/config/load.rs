@@ -9,8 +9,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::{
-    ChartOfAccounts, ConfigIssue, ConnectorConfig, DEFAULT_DOCUMENT_ACCOUNT, LedgerConfig,
-    MappingConfig, OracleAuth, OracleConfig, PostingSettings, RuleConfig, StoreConfig,
+    ChartOfAccounts, ConfigIssue, ConnectorConfig, DEFAULT_DOCUMENT_ACCOUNT,
+    DEFAULT_REST_FRAMEWORK_VERSION, ImportSettings, LedgerConfig, MappingConfig, OracleAuth,
+    OracleConfig, PostingSettings, RuleConfig, StoreConfig,
 };
 use crate::mapping::AccountRole;
 
@@ -40,6 +41,8 @@ pub(super) struct OracleParts {
     pub journal_category: String,
     pub document_account: String,
     pub chart_of_accounts: Option<ChartOfAccounts>,
+    pub rest_framework_version: String,
+    pub import: Option<ImportSettings>,
 }
 
 pub(super) struct MappingParts {
@@ -58,6 +61,10 @@ struct RawOracle {
     #[serde(default)]
     document_account: Option<String>,
     chart_of_accounts: Value,
+    #[serde(default)]
+    rest_framework_version: Option<String>,
+    #[serde(default)]
+    import: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -164,6 +171,13 @@ pub(super) fn parse(text: &str, issues: &mut Vec<ConfigIssue>) -> Parts {
             document_account: raw
                 .document_account
                 .unwrap_or_else(|| DEFAULT_DOCUMENT_ACCOUNT.to_string()),
+            rest_framework_version: raw
+                .rest_framework_version
+                .unwrap_or_else(|| DEFAULT_REST_FRAMEWORK_VERSION.to_string()),
+            import: match &raw.import {
+                None => Some(ImportSettings::default()),
+                Some(v) => section(v, "oracle.import", issues),
+            },
         });
     }
     parts.posting = match map.get("posting") {
@@ -195,6 +209,8 @@ impl Parts {
                 journal_category: oracle.journal_category,
                 document_account: oracle.document_account,
                 chart_of_accounts: oracle.chart_of_accounts?,
+                rest_framework_version: oracle.rest_framework_version,
+                import: oracle.import?,
             },
             posting: self.posting?,
             mapping: MappingConfig {

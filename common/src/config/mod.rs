@@ -97,6 +97,53 @@ pub struct OracleConfig {
     pub document_account: String,
     /// Segment order of the chart of accounts (GL_INTERFACE SEGMENT1…SEGMENT30).
     pub chart_of_accounts: ChartOfAccounts,
+    /// `REST-Framework-Version` sent on every call. Versions change the `q` syntax and
+    /// payload shapes; it is pinned so a pod upgrade cannot change them under us.
+    pub rest_framework_version: String,
+    /// How the Import Journals job is submitted.
+    pub import: ImportSettings,
+}
+
+/// The framework version pinned by default (`q` expressions need at least 2).
+pub const DEFAULT_REST_FRAMEWORK_VERSION: &str = "9";
+
+/// The Import Journals job (`JournalImportLauncher`) and its seven positional parameters.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImportSettings {
+    /// ESS job `<package>,<definition>`.
+    pub job_name: String,
+    /// Parameter 2 as the journal source's id instead of its name (sources set to "Import
+    /// Using Key" need it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal_source_id: Option<u64>,
+    /// Parameter 5: post account errors to suspense.
+    pub errors_to_suspense: bool,
+    /// Parameter 6: create summary journals.
+    pub summary_journals: bool,
+    /// Parameter 7: import descriptive flexfields.
+    pub import_descriptive_flexfields: bool,
+    /// `JobOptions`; without them Fusion extracts no output and fires no callback.
+    pub job_options: String,
+    /// `NotificationCode`: first digit 1 e-mail, 2 bell, 3 both; second 0 always, 1 on
+    /// success, 2 on failure.
+    pub notification_code: String,
+}
+
+impl Default for ImportSettings {
+    fn default() -> Self {
+        Self {
+            job_name:
+                "/oracle/apps/ess/financials/generalLedger/programs/common,JournalImportLauncher"
+                    .into(),
+            journal_source_id: None,
+            errors_to_suspense: false,
+            summary_journals: false,
+            import_descriptive_flexfields: false,
+            job_options: "ExtractFileType=ALL".into(),
+            notification_code: "10".into(),
+        }
+    }
 }
 
 /// The UCM account public Fusion code uses for GL imports; some pods want `fin$/journal$/import$`.
@@ -242,6 +289,10 @@ pub struct PostingSettings {
     pub closed_period: ClosedPeriodPolicy,
     /// Journals per FBDI import.
     pub batch_size: u32,
+    /// How often a submitted import's job is checked.
+    pub import_poll_seconds: u32,
+    /// How long an import may take before it is reported as stuck (and left to the tracker).
+    pub import_timeout_minutes: u32,
 }
 
 impl Default for PostingSettings {
@@ -254,6 +305,8 @@ impl Default for PostingSettings {
             totals_mismatch: MismatchPolicy::Suspense,
             closed_period: ClosedPeriodPolicy::Hold,
             batch_size: 100,
+            import_poll_seconds: 15,
+            import_timeout_minutes: 90,
         }
     }
 }

@@ -243,6 +243,38 @@ fn check_oracle(o: &OracleParts, issues: &mut Vec<ConfigIssue>) {
         "the UCM account, e.g. fin$/generalLedger$/import$",
         issues,
     );
+    if !o
+        .rest_framework_version
+        .parse::<u8>()
+        .is_ok_and(|v| (2..=9).contains(&v))
+    {
+        issues.push(issue(
+            "oracle.rest_framework_version",
+            format!(
+                "\"{}\" is not usable: give a version from 2 to 9 (1 has no q expressions)",
+                o.rest_framework_version
+            ),
+        ));
+    }
+    if let Some(import) = &o.import {
+        if import
+            .job_name
+            .split_once(',')
+            .is_none_or(|(p, d)| p.is_empty() || d.is_empty())
+        {
+            issues.push(issue(
+                "oracle.import.job_name",
+                format!("\"{}\" is not <package>,<job definition>", import.job_name),
+            ));
+        }
+        let code = &import.notification_code;
+        if code.len() != 2 || !code.chars().all(|c| c.is_ascii_digit()) {
+            issues.push(issue(
+                "oracle.import.notification_code",
+                format!("\"{code}\" is not two digits (e.g. \"10\": e-mail, always)"),
+            ));
+        }
+    }
     if o.ledgers.is_empty() {
         issues.push(issue("oracle.ledgers", "at least one ledger is required"));
     }
@@ -390,6 +422,21 @@ fn check_posting(p: &PostingSettings, issues: &mut Vec<ConfigIssue>) {
                 "{} is out of range: 1 to 1000 journals per import",
                 p.batch_size
             ),
+        ));
+    }
+    if p.import_poll_seconds == 0 || p.import_poll_seconds > 3600 {
+        issues.push(issue(
+            "posting.import_poll_seconds",
+            format!(
+                "{} is out of range: 1 to 3600 seconds",
+                p.import_poll_seconds
+            ),
+        ));
+    }
+    if p.import_timeout_minutes == 0 {
+        issues.push(issue(
+            "posting.import_timeout_minutes",
+            "must be at least 1 minute",
         ));
     }
     if p.rounding_tolerance > 1000 {

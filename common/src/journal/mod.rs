@@ -167,6 +167,14 @@ pub enum JournalFlag {
         /// The item, as `TYPE:id`.
         item: String,
     },
+    /// The accounting date fell in a closed period; as `posting.closed_period = next_open`
+    /// says, the journal was dated on the first day of the next open period.
+    MovedToOpenPeriod {
+        /// The date it would have had.
+        from: NaiveDate,
+        /// The period it was moved to.
+        period: String,
+    },
 }
 
 /// One journal line.

@@ -1,5 +1,13 @@
-//! Oracle Fusion Cloud ERP: how journals get in. Journals go through FBDI Journal Import
-//! (`journalBatches` has no create); the token provider, REST client and ESS job tracking land
-//! here with their issue.
+//! Oracle Fusion Cloud ERP: how journals get in. `journalBatches` has no create, so journals go
+//! through FBDI Journal Import ([`fbdi`] writes the file), submitted and tracked by the REST
+//! [`client`], authenticated by [`auth`].
 
+pub mod auth;
+pub mod client;
+pub mod error;
 pub mod fbdi;
+pub mod models;
+
+pub use client::{FusionClient, FusionSettings};
+pub use error::OracleError;
+pub use models::{BatchRecord, JobStatus, LedgerRecord, Period, PeriodState, Submission};

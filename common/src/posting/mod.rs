@@ -4,3 +4,4 @@
 
 pub mod hooks;
 pub mod preview;
+pub mod submit;

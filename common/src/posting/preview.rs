@@ -122,6 +122,9 @@ pub fn describe_flag(journal: &Journal, flag: &JournalFlag) -> String {
         JournalFlag::RefundItemNotFound { item } => {
             format!("refund item {item} is not in the order; posted at order level")
         }
+        JournalFlag::MovedToOpenPeriod { from, period } => {
+            format!("{from} is in a closed period; dated in the next open period, {period}")
+        }
     }
 }
 

@@ -6,3 +6,4 @@
 #![recursion_limit = "512"]
 
 pub mod bigcommerce;
+pub mod oracle;

@@ -1,0 +1,586 @@
+//! The Fusion client and the submission policy against the sandbox pod over real HTTP: tokens,
+//! imports, job tracking, read-back, rejections with Journal Import's codes, bisection, lost
+//! answers, closed periods, retries.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::config::ConnectorConfig;
+use common::journal::{Journal, JournalContext, JournalFlag, build_sale};
+use common::oracle::{FusionClient, FusionSettings, JobStatus, OracleError};
+use common::ports::OracleApi;
+use common::posting::submit::{ClockGroupIds, Outcome, SubmitSettings, post_journals};
+use rust_decimal::Decimal;
+use sandbox::oracle::{LedgerSpec, OraclePod, PodFault, PodOptions};
+use serde_json::json;
+use support::*;
+
+const US_LEDGER: u64 = 300000046975971;
+
+async fn pod(options: PodOptions) -> OraclePod {
+    let pod = OraclePod::start(options).await;
+    pod.add_ledger(
+        LedgerSpec {
+            id: US_LEDGER,
+            name: "NW US Primary".into(),
+            currency: "USD".into(),
+            allow_suspense: false,
+        },
+        2025..=2027,
+    );
+    pod.add_ledger(
+        LedgerSpec {
+            id: 300000046975990,
+            name: "NW EU Primary".into(),
+            currency: "EUR".into(),
+            allow_suspense: false,
+        },
+        2025..=2027,
+    );
+    let list = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    pod.set_chart(vec![
+        list(&["101", "201"]),
+        list(&["000", "310", "320"]),
+        list(&[
+            "1210", "1220", "1230", "1999", "2300", "2310", "2410", "2420", "4000", "4010", "4020",
+            "4200", "4210", "4220", "4230", "4500", "4900", "7990",
+        ]),
+        list(&["000", "100", "200", "900"]),
+        list(&["000"]),
+    ]);
+    pod.add_source("BigCommerce");
+    pod
+}
+
+/// The example document pointed at the pod.
+fn config_for(pod: &OraclePod, change: impl FnOnce(&mut serde_json::Value)) -> ConnectorConfig {
+    let mut doc = example_document();
+    doc["oracle"]["base_url"] = json!(pod.url());
+    doc["oracle"]["auth"]["token_url"] = json!(pod.token_url());
+    doc["oracle"]["auth"]["client_id"] = json!("pod-client");
+    doc["oracle"]["auth"]["client_secret"] = json!("pod-secret");
+    change(&mut doc);
+    config_from(&doc)
+}
+
+fn fast() -> FusionSettings {
+    FusionSettings {
+        base_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_secs(2),
+        timeout: Duration::from_secs(5),
+        ..FusionSettings::default()
+    }
+}
+
+fn client(config: &ConnectorConfig) -> FusionClient {
+    FusionClient::from_config(&config.oracle, fast()).unwrap()
+}
+
+fn submit_settings() -> SubmitSettings {
+    SubmitSettings {
+        poll_interval: Duration::from_millis(10),
+        import_timeout: Duration::from_secs(10),
+        unknown_wait: Duration::from_secs(2),
+    }
+}
+
+/// Sale journals of `n` one-line orders (ids from `first`), dated 10 March 2026.
+fn journals(config: &ConnectorConfig, first: u64, n: u64) -> Vec<Journal> {
+    let ctx = JournalContext::new(config, "us").unwrap();
+    (first..first + n)
+        .map(|id| {
+            let mut o = order(id);
+            o["total_tax"] = json!("1.6000");
+            o["total_inc_tax"] = json!("21.6000");
+            let b = bundle_with(
+                json!({"order": o, "products": [line(1, 77, 1, "20.00", "1.60")],
+                "categories": {"77": [21]}, "category_tree": example_tree()}),
+            );
+            build_sale(&ctx, &b).unwrap()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn tokens_are_cached_refreshed_on_expiry_and_on_401_and_shared() {
+    let pod = pod(PodOptions {
+        token_lifetime: Duration::from_secs(2),
+        ..PodOptions::default()
+    })
+    .await;
+    let config = config_for(&pod, |_| {});
+    let c = Arc::new(client(&config));
+    for _ in 0..3 {
+        c.ledgers().await.unwrap();
+    }
+    assert_eq!(c.tokens_fetched(), 1, "cached across calls");
+    // 2 s tokens are refreshed a fifth of their life early.
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    c.ledgers().await.unwrap();
+    assert_eq!(c.tokens_fetched(), 2, "refreshed before expiry");
+    // Fusion says 401 (the token was revoked): one refresh, and the call succeeds.
+    pod.expire_tokens();
+    c.ledgers().await.unwrap();
+    assert_eq!(c.tokens_fetched(), 3);
+    // Many callers meeting the same 401 share one refresh.
+    pod.expire_tokens();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let c = c.clone();
+        tasks.spawn(async move { c.job_status(1).await.unwrap() });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+    }
+    assert_eq!(c.tokens_fetched(), 4, "one refresh for sixteen callers");
+    assert_eq!(pod.tokens_issued(), 4);
+    // A cold client with concurrent first calls fetches one token.
+    let cold = Arc::new(client(&config));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let c = cold.clone();
+        tasks.spawn(async move { c.ledgers().await.unwrap().len() });
+    }
+    while let Some(r) = tasks.join_next().await {
+        assert_eq!(r.unwrap(), 2);
+    }
+    assert_eq!(cold.tokens_fetched(), 1);
+}
+
+#[tokio::test]
+async fn a_token_endpoint_failure_is_a_clear_error_without_the_secret() {
+    let pod = pod(PodOptions::default()).await;
+    let config = config_for(&pod, |d| {
+        d["oracle"]["auth"]["client_secret"] = json!("wrong-secret-3f9a")
+    });
+    let err = client(&config).ledgers().await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "OAuth token from {}: HTTP 401 invalid_client: Client authentication failed.",
+            pod.token_url()
+        )
+    );
+    assert!(!err.is_transient(), "a wrong secret does not fix itself");
+    assert!(!format!("{err:?}").contains("wrong-secret-3f9a"));
+}
+
+#[tokio::test]
+async fn journals_round_trip_through_import_tracking_and_read_back() {
+    let pod = pod(PodOptions::default()).await;
+    let config = config_for(&pod, |_| {});
+    let c = client(&config);
+    let sent = journals(&config, 1000, 3);
+    let report = post_journals(
+        &c,
+        &config,
+        &submit_settings(),
+        &ClockGroupIds::default(),
+        sent.clone(),
+    )
+    .await;
+    assert_eq!(report.imports, 1, "three journals, one import");
+    for (r, j) in report.results.iter().zip(&sent) {
+        let Outcome::Posted {
+            fusion_name,
+            group_id,
+            request_id,
+            ..
+        } = &r.outcome
+        else {
+            panic!("{:?}", r.outcome)
+        };
+        assert!(
+            fusion_name.starts_with(&format!("{} BigCommerce A {group_id} ", j.batch_name)),
+            "{fusion_name}"
+        );
+        assert!(request_id.is_some());
+        assert_eq!(r.journal.period_name.as_deref(), Some("Mar-26"));
+    }
+    for j in &sent {
+        let batches = c.find_batches(&j.batch_name, true).await.unwrap();
+        assert_eq!(batches.len(), 1);
+        let b = &batches[0];
+        assert_eq!((b.total_dr, b.total_cr), (j.total_dr(), j.total_cr()));
+        assert_eq!(b.period, "Mar-26");
+        let lines: Vec<(String, Decimal, Decimal)> = b.journals[0]
+            .lines
+            .iter()
+            .map(|l| (l.account.clone(), l.entered_dr, l.entered_cr))
+            .collect();
+        let expected: Vec<(String, Decimal, Decimal)> = j
+            .lines
+            .iter()
+            .map(|l| (l.segments.join("-"), l.dr, l.cr))
+            .collect();
+        assert_eq!(lines, expected);
+        assert_eq!(b.journals[0].reference, j.reference);
+    }
+}
+
+#[tokio::test]
+async fn a_refused_submission_is_recognised_and_held() {
+    let pod = pod(PodOptions::default()).await;
+    let config = config_for(&pod, |_| {});
+    let c = client(&config);
+    pod.set_import_privilege(false);
+    let sent = journals(&config, 2000, 2);
+    assert_eq!(
+        c.submit_import(&sent, 42).await.unwrap_err(),
+        OracleError::ImportRefused
+    );
+    let report = post_journals(
+        &c,
+        &config,
+        &submit_settings(),
+        &ClockGroupIds::default(),
+        sent,
+    )
+    .await;
+    for r in &report.results {
+        assert!(
+            matches!(&r.outcome, Outcome::Held { reason } if reason.contains("ReqstId -1")),
+            "{:?}",
+            r.outcome
+        );
+    }
+    assert!(pod.batches().is_empty());
+}
+
+#[tokio::test]
+async fn journal_import_rejects_with_its_codes() {
+    let pod = pod(PodOptions::default()).await;
+    let config = config_for(&pod, |_| {});
+    let c = client(&config);
+    // Our writer refuses an unbalanced journal, so a hand-edited file goes straight to the pod:
+    // Journal Import fails the whole group with EU02.
+    let good = journals(&config, 3000, 2);
+    let mut unbalanced = good.clone();
+    unbalanced[1].lines[1].cr += Decimal::new(1, 2);
+    assert!(matches!(
+        c.submit_import(&unbalanced, 77).await,
+        Err(OracleError::Invalid(_))
+    ));
+    let csv = common::oracle::fbdi::gl_interface_csv(
+        &good,
+        77,
+        chrono::NaiveDate::from_ymd_opt(2026, 3, 11).unwrap(),
+    )
+    .unwrap();
+    let edited = csv.replacen(",20.00,,", ",20.01,,", 1);
+    assert_ne!(csv, edited);
+    let request_id = raw_import(&pod, &edited, 77).await;
+    let status = loop {
+        let s = c.job_status(request_id).await.unwrap();
+        if s.is_terminal() {
+            break s;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(status, JobStatus::Error);
+    let log = c.job_log(request_id).await.unwrap();
+    assert!(log.contains("EU02 batch BC-us-3000-sale"), "{log}");
+    assert!(
+        pod.batches().is_empty(),
+        "nothing of the group was imported, not even the good journal"
+    );
+    // Through the policy, the unbalanced journal never leaves: rejected before any import.
+    let report = post_journals(
+        &c,
+        &config,
+        &submit_settings(),
+        &ClockGroupIds::default(),
+        vec![unbalanced[1].clone()],
+    )
+    .await;
+    assert_eq!(report.imports, 0);
+    assert!(
+        matches!(&report.results[0].outcome, Outcome::Rejected { reason, .. } if reason == "does not balance: debits USD 21.60, credits USD 21.61"),
+        "{:?}",
+        report.results[0].outcome
+    );
+    // A segment value the pod's chart does not have: EF04, with the reason from the job log.
+    let mut bad = journals(&config, 3100, 1);
+    bad[0].lines[1].segments[2] = "9999".into();
+    let report = post_journals(
+        &c,
+        &config,
+        &submit_settings(),
+        &ClockGroupIds::default(),
+        bad,
+    )
+    .await;
+    let Outcome::Rejected { reason, .. } = &report.results[0].outcome else {
+        panic!("{:?}", report.results[0].outcome)
+    };
+    assert!(
+        reason.starts_with("Journal Import rejected it: EF04 batch BC-us-3100-sale"),
+        "{reason}"
+    );
+    assert!(reason.contains("segment 3 value \"9999\""), "{reason}");
+}
+
+/// Sends a hand-made GlInterface.csv to the pod the way `importBulkData` does.
+async fn raw_import(pod: &OraclePod, csv: &str, group_id: u64) -> u64 {
+    use base64::Engine;
+    let http = reqwest::Client::new();
+    let token: serde_json::Value = http
+        .post(pod.token_url())
+        .basic_auth("pod-client", Some("pod-secret"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials&scope=urn%3Aopc%3Aresource%3Aconsumer%3A%3Aall")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let zip = common::oracle::fbdi::zip_csv(csv).unwrap();
+    let answer: serde_json::Value = http
+        .post(format!("{}/fscmRestApi/resources/11.13.18.05/erpintegrations", pod.url()))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .json(&json!({"OperationName": "importBulkData", "DocumentContent": base64::engine::general_purpose::STANDARD.encode(zip),
+            "ContentType": "zip", "FileName": "GlInterface.zip", "DocumentAccount": "fin$/generalLedger$/import$",
+            "JobName": "/oracle/apps/ess/financials/generalLedger/programs/common,JournalImportLauncher",
+            "ParameterList": format!("#NULL,BigCommerce,{US_LEDGER},{group_id},N,N,N"), "JobOptions": "ExtractFileType=ALL"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["ReqstId"].as_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn one_bad_journal_among_64_is_isolated_in_at_most_13_imports() {
+    let pod = pod(PodOptions {
+        job_phase: Duration::from_millis(5),
+        ..PodOptions::default()
+    })
+    .await;
+    let config = config_for(&pod, |_| {});
+    let c = client(&config);
+    let mut sent = journals(&config, 5000, 64);
+    sent[37].lines[0].segments[2] = "8888".into();
+    let report = post_journals(
+        &c,
+        &config,
+        &submit_settings(),
+        &ClockGroupIds::default(),
+        sent.clone(),
+    )
+    .await;
+    // The 64 fail; each half is sent again; the bad half splits again, six times down to one.
+    assert_eq!(report.imports, 2 * 6 + 1, "2·log2(64)+1 imports");
+    let rejected: Vec<&str> = report
+        .results
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Rejected { .. }))
+        .map(|r| r.journal.batch_name.as_str())
+        .collect();
+    assert_eq!(rejected, vec!["BC-us-5037-sale"]);
+    let posted = report
+        .results
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Posted { .. }))
+        .count();
+    assert_eq!(posted, 63);
+    let batches = pod.batches();
+    assert_eq!(batches.len(), 63, "the 63 good journals, each once");
+    let mut names: Vec<String> = batches
+        .iter()
+        .map(|b| b.name.split(' ').next().unwrap().to_string())
+        .collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 63);
+    // Every batch is read back, page after page, whatever the page size.
+    assert_eq!(c.find_batches("BC-us-50", false).await.unwrap().len(), 63);
+}
+
+#[tokio::test]
+async fn a_lost_answer_after_an_accepted_import_does_not_create_a_second_batch() {
+    let pod = pod(PodOptions::default()).await;
+    let config = config_for(&pod, |_| {});
+    let c = client(&config);
+    pod.inject(PodFault::LoseImportResponse { times: 1 });
+    let sent = journals(&config, 6000, 3);
+    let report = post_journals(
+        &c,
+        &config,
+        &submit_settings(),
+        &ClockGroupIds::default(),
+        sent,
+    )
+    .await;
+    for r in &report.results {
+        assert!(
+            matches!(
+                r.outcome,
+                Outcome::Posted {
+                    request_id: None,
+                    ..
+                }
+            ),
+            "{:?}",
+            r.outcome
+        );
+    }
+    assert_eq!(pod.imports(), 1, "never resent");
+    assert_eq!(pod.batches().len(), 3);
+}
+
+#[tokio::test]
+async fn a_lost_answer_whose_batches_do_not_appear_is_left_unknown() {
+    let pod = pod(PodOptions {
+        job_phase: Duration::from_secs(5),
+        ..PodOptions::default()
+    })
+    .await;
+    let config = config_for(&pod, |_| {});
+    let c = client(&config);
+    pod.inject(PodFault::LoseImportResponse { times: 1 });
+    let settings = SubmitSettings {
+        unknown_wait: Duration::from_millis(200),
+        ..submit_settings()
+    };
+    let report = post_journals(
+        &c,
+        &config,
+        &settings,
+        &ClockGroupIds::default(),
+        journals(&config, 6100, 1),
+    )
+    .await;
+    assert!(
+        matches!(&report.results[0].outcome, Outcome::Unknown { request_id: None, reason, .. } if reason.starts_with("the import's answer was lost"))
+    );
+    assert_eq!(pod.imports(), 1);
+}
+
+#[tokio::test]
+async fn closed_periods_follow_the_configured_policy() {
+    let pod = pod(PodOptions::default()).await;
+    pod.set_period_status(US_LEDGER, "Mar-26", 'C');
+    pod.set_period_status(US_LEDGER, "Apr-26", 'C');
+    let held = config_for(&pod, |_| {});
+    let c = client(&held);
+    let report = post_journals(
+        &c,
+        &held,
+        &submit_settings(),
+        &ClockGroupIds::default(),
+        journals(&held, 7000, 1),
+    )
+    .await;
+    assert_eq!(report.imports, 0);
+    assert_eq!(
+        report.results[0].outcome,
+        Outcome::Held { reason: "2026-03-10 is in period Mar-26 of ledger NW US Primary, which is not open (status C); posting.closed_period = hold".into() }
+    );
+    let moving = config_for(&pod, |d| d["posting"]["closed_period"] = json!("next_open"));
+    let c = client(&moving);
+    let report = post_journals(
+        &c,
+        &moving,
+        &submit_settings(),
+        &ClockGroupIds::default(),
+        journals(&moving, 7100, 1),
+    )
+    .await;
+    let r = &report.results[0];
+    assert!(
+        matches!(r.outcome, Outcome::Posted { .. }),
+        "{:?}",
+        r.outcome
+    );
+    assert_eq!(
+        r.journal.accounting_date,
+        chrono::NaiveDate::from_ymd_opt(2026, 5, 1).unwrap()
+    );
+    assert_eq!(r.journal.period_name.as_deref(), Some("May-26"));
+    assert!(r.journal.flags.contains(&JournalFlag::MovedToOpenPeriod {
+        from: chrono::NaiveDate::from_ymd_opt(2026, 3, 10).unwrap(),
+        period: "May-26".into()
+    }));
+    assert_eq!(
+        pod.batches()[0].name.split(' ').next(),
+        Some("BC-us-7100-sale")
+    );
+    // A closed period with nothing open after it is held, even under next_open.
+    for m in [
+        "May-26", "Jun-26", "Jul-26", "Aug-26", "Sep-26", "Oct-26", "Nov-26", "Dec-26",
+    ]
+    .iter()
+    .chain(&[
+        "Jan-27", "Feb-27", "Mar-27", "Apr-27", "May-27", "Jun-27", "Jul-27", "Aug-27", "Sep-27",
+        "Oct-27", "Nov-27", "Dec-27",
+    ]) {
+        pod.set_period_status(US_LEDGER, m, 'N');
+    }
+    let c = client(&moving);
+    let report = post_journals(
+        &c,
+        &moving,
+        &submit_settings(),
+        &ClockGroupIds::default(),
+        journals(&moving, 7200, 1),
+    )
+    .await;
+    assert!(
+        matches!(&report.results[0].outcome, Outcome::Held { reason } if reason.ends_with("and no later period is open; posting.closed_period = next_open"))
+    );
+}
+
+#[tokio::test]
+async fn reads_ride_out_throttling_outages_and_slow_answers() {
+    let pod = pod(PodOptions::default()).await;
+    let config = config_for(&pod, |_| {});
+    let c = FusionClient::from_config(
+        &config.oracle,
+        FusionSettings {
+            timeout: Duration::from_millis(300),
+            ..fast()
+        },
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    pod.inject(PodFault::Throttle {
+        retry_after: 1,
+        times: 1,
+    });
+    assert_eq!(c.ledgers().await.unwrap().len(), 2);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After honoured"
+    );
+    pod.inject(PodFault::Status {
+        status: 503,
+        times: 2,
+        path: Some("ledgersLOV".into()),
+    });
+    c.ledgers().await.unwrap();
+    pod.inject(PodFault::Delay {
+        millis: 900,
+        times: 1,
+        path: Some("ledgersLOV".into()),
+    });
+    c.ledgers().await.unwrap();
+    pod.inject(PodFault::Status {
+        status: 503,
+        times: 10,
+        path: Some("ledgersLOV".into()),
+    });
+    let err = c.ledgers().await.unwrap_err();
+    assert!(
+        matches!(&err, OracleError::Status { status: 503, .. }),
+        "{err}"
+    );
+    assert!(err.is_transient());
+    // Values that cannot go into a q filter are refused before any call.
+    let err = c.find_batches("BC-'; DROP", false).await.unwrap_err();
+    assert!(matches!(err, OracleError::Invalid(_)));
+}
