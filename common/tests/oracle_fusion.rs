@@ -584,3 +584,29 @@ async fn reads_ride_out_throttling_outages_and_slow_answers() {
     let err = c.find_batches("BC-'; DROP", false).await.unwrap_err();
     assert!(matches!(err, OracleError::Invalid(_)));
 }
+
+#[tokio::test]
+async fn basic_authentication_is_the_configured_alternative() {
+    let pod = pod(PodOptions {
+        basic_user: Some(("gl.integration".into(), "s3cret-pw".into())),
+        ..PodOptions::default()
+    })
+    .await;
+    let basic = |password: &str| {
+        config_for(&pod, |d| {
+            d["oracle"]["auth"] =
+                json!({"type": "basic", "username": "gl.integration", "password": password});
+        })
+    };
+    let c = client(&basic("s3cret-pw"));
+    assert_eq!(c.ledgers().await.unwrap().len(), 2);
+    assert_eq!((c.tokens_fetched(), pod.tokens_issued()), (0, 0));
+    let err = client(&basic("wrong")).ledgers().await.unwrap_err();
+    assert_eq!(
+        err,
+        OracleError::Unauthorized {
+            call: "GET ledgersLOV".into()
+        }
+    );
+    assert!(!err.to_string().contains("wrong"));
+}
