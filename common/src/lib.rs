@@ -4,6 +4,7 @@
 //! an order bundle and the connector document into balanced journals and Journal Import files,
 //! with no I/O, so it can be tested exhaustively and run anywhere.
 
+pub mod adapters;
 pub mod bigcommerce;
 pub mod config;
 pub mod journal;
@@ -14,3 +15,4 @@ pub mod oracle;
 pub mod ports;
 pub mod posting;
 pub mod retry;
+pub mod state;

@@ -1,16 +1,23 @@
 //! Ports: the traits the application services depend on, so the same services run against the
-//! real systems, the sandboxes, and in-memory fakes. (StateStore, Queue, SecretSource and
-//! OracleApi join these with their issues.)
+//! real systems (DynamoDB, SQS, Secrets Manager, BigCommerce, Fusion), the local ones (SQLite, a
+//! file) and the sandboxes.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::bigcommerce::api::{Channel, Hook, HookUpdate, NewHook, RefundPolicy, TimeWindow};
 use crate::bigcommerce::{BcError, CategoryTree, Order, OrderBundle, Refund};
+use crate::config::{ConfigError, ConnectorConfig};
 use crate::journal::Journal;
 use crate::oracle::{BatchRecord, JobStatus, LedgerRecord, OracleError, Period, Submission};
+use crate::state::{
+    AuditEvent, Cursor, ImportRecord, ImportState, OrderRecord, PostingKey, PostingRecord,
+    PostingState, StateName, StoreError,
+};
 
 /// What the connector needs from one BigCommerce store. Every method is one logical operation;
 /// implementations decide how many HTTP calls it takes (pagination, fallbacks, caches) and
@@ -125,4 +132,193 @@ impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
     }
+}
+
+/// Where the connector keeps its state. Reads are plain; every write is conditional:
+///
+/// - `expected: None` creates and fails with [`StoreError::Conflict`] if the record exists;
+/// - `expected: Some(v)` replaces version `v` (the stored version becomes `v + 1`) and fails
+///   with a conflict if the stored version is not `v`.
+///
+/// A posting change and its audit event are written in one transaction: both or neither.
+#[async_trait]
+pub trait StateStore: Send + Sync {
+    /// The order as last seen.
+    async fn order(&self, store: &str, order_id: u64) -> Result<Option<OrderRecord>, StoreError>;
+
+    /// Creates or replaces the order record (conditional on `expected`).
+    async fn save_order(
+        &self,
+        record: &OrderRecord,
+        expected: Option<u64>,
+    ) -> Result<OrderRecord, StoreError>;
+
+    /// One posting.
+    async fn posting(&self, key: &PostingKey) -> Result<Option<PostingRecord>, StoreError>;
+
+    /// Every posting of an order.
+    async fn postings_of(
+        &self,
+        store: &str,
+        order_id: u64,
+    ) -> Result<Vec<PostingRecord>, StoreError>;
+
+    /// Creates a posting (it must not exist) with its audit event, atomically.
+    async fn create_posting(
+        &self,
+        record: &PostingRecord,
+        audit: &AuditEvent,
+    ) -> Result<PostingRecord, StoreError>;
+
+    /// Moves a posting from version `expected` to `state` (and, when given, a re-dated
+    /// journal), with its audit event, atomically. Refuses moves [`PostingState::may_become`]
+    /// forbids, as a conflict.
+    async fn transition(
+        &self,
+        key: &PostingKey,
+        expected: u64,
+        state: PostingState,
+        journal: Option<&Journal>,
+        audit: &AuditEvent,
+    ) -> Result<PostingRecord, StoreError>;
+
+    /// Postings in `state` last changed before `updated_before`, oldest first (stuck
+    /// submissions, held and rejected postings for review).
+    async fn postings_in_state(
+        &self,
+        state: StateName,
+        updated_before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<PostingRecord>, StoreError>;
+
+    /// Creates or replaces an import record.
+    async fn save_import(
+        &self,
+        record: &ImportRecord,
+        expected: Option<u64>,
+    ) -> Result<ImportRecord, StoreError>;
+
+    /// One import.
+    async fn import(&self, group_id: u64) -> Result<Option<ImportRecord>, StoreError>;
+
+    /// Imports in a state, oldest first.
+    async fn imports_in_state(
+        &self,
+        state: ImportState,
+        limit: usize,
+    ) -> Result<Vec<ImportRecord>, StoreError>;
+
+    /// A poll cursor.
+    async fn cursor(&self, store: &str, stream: &str) -> Result<Option<Cursor>, StoreError>;
+
+    /// Creates or moves a poll cursor.
+    async fn save_cursor(
+        &self,
+        cursor: &Cursor,
+        expected: Option<u64>,
+    ) -> Result<Cursor, StoreError>;
+
+    /// Records `key` (a webhook id) for `ttl`; true the first time, false while it is
+    /// remembered. Atomic: of many callers with the same key, one gets true.
+    async fn first_sighting(
+        &self,
+        key: &str,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Appends an audit event (never changed afterwards).
+    async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
+
+    /// An order's whole story, oldest first.
+    async fn audit_of_order(
+        &self,
+        store: &str,
+        order_id: u64,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// Everything that happened in `[from, to)`, oldest first (reconciliation).
+    async fn audit_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+}
+
+/// A queue failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("queue {queue}: {message}")]
+pub struct QueueError {
+    /// Queue name or URL.
+    pub queue: String,
+    /// What failed.
+    pub message: String,
+}
+
+/// A message received from a queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// What `delete` takes (SQS receipt handle, local message id).
+    pub handle: String,
+    /// The message id.
+    pub message_id: String,
+    /// The body.
+    pub body: String,
+    /// String attributes (`kind`…).
+    pub attributes: BTreeMap<String, String>,
+    /// Times it has been received, this one included.
+    pub receive_count: u32,
+}
+
+/// A work queue with at-least-once delivery: a received message comes back after its
+/// visibility timeout unless deleted, and goes to the dead-letter queue after too many
+/// receives. Nothing leaves the queue until its outcome is recorded and it is deleted.
+#[async_trait]
+pub trait Queue: Send + Sync {
+    /// Sends one message.
+    async fn send(&self, body: &str, attributes: &[(&str, &str)]) -> Result<String, QueueError>;
+
+    /// Sends many (in as few calls as the backend allows); returns the message ids.
+    async fn send_batch(
+        &self,
+        messages: &[(String, Vec<(String, String)>)],
+    ) -> Result<Vec<String>, QueueError>;
+
+    /// Up to `max` visible messages, hidden for `visibility`.
+    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Received>, QueueError>;
+
+    /// Done with a message.
+    async fn delete(&self, handle: &str) -> Result<(), QueueError>;
+
+    /// Up to `max` messages from the dead-letter queue (left there).
+    async fn dead_letters(&self, max: usize) -> Result<Vec<Received>, QueueError>;
+}
+
+/// Why the connector document could not be had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    /// The secret or file does not exist.
+    #[error("{source_name}: not found")]
+    NotFound {
+        /// Secret id or path.
+        source_name: String,
+    },
+    /// It exists but could not be read.
+    #[error("{source_name}: {message}")]
+    Unreadable {
+        /// Secret id or path.
+        source_name: String,
+        /// Why.
+        message: String,
+    },
+    /// It was read but is not a valid connector document.
+    #[error("{0}")]
+    Invalid(ConfigError),
+}
+
+/// Where the connector document comes from: Secrets Manager in AWS, a file locally.
+#[async_trait]
+pub trait SecretSource: Send + Sync {
+    /// The current document (implementations cache it for a while).
+    async fn connector_document(&self) -> Result<Arc<ConnectorConfig>, SourceError>;
 }

@@ -1,0 +1,4 @@
+//! Adapters: the ports on real infrastructure. DynamoDB, SQS and Secrets Manager in AWS;
+//! SQLite and a file for the local `mlc` process.
+
+pub mod sqlite;
