@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CFN_LINT_VERSION="1.58.0"
+MOTO_VERSION="5.2.5"
 VENV="${MLC_VENV:-.venv}"
 CONTRACT_REQUIREMENTS="infra/contract/requirements.txt"
 
@@ -15,13 +16,14 @@ step "python tools (${VENV})"
 if [ ! -x "${VENV}/bin/python" ]; then
   python3 -m venv "${VENV}"
 fi
-# cfn-lint for template.yaml; openapi-core for the BigCommerce contract tests. The stamp file
-# skips pip when nothing changed since the last install.
+# cfn-lint for template.yaml; openapi-core for the BigCommerce contract tests; moto server for
+# the DynamoDB, SQS and Secrets Manager adapter tests. The stamp file skips pip when nothing
+# changed since the last install.
 stamp="${VENV}/.mlc-requirements"
-wanted="cfn-lint==${CFN_LINT_VERSION} $(tr '\n' ' ' < "${CONTRACT_REQUIREMENTS}")"
+wanted="cfn-lint==${CFN_LINT_VERSION} moto[server]==${MOTO_VERSION} $(tr '\n' ' ' < "${CONTRACT_REQUIREMENTS}")"
 if [ "$(cat "${stamp}" 2>/dev/null)" != "${wanted}" ]; then
   "${VENV}/bin/pip" install --quiet --disable-pip-version-check \
-    "cfn-lint==${CFN_LINT_VERSION}" -r "${CONTRACT_REQUIREMENTS}"
+    "cfn-lint==${CFN_LINT_VERSION}" "moto[server]==${MOTO_VERSION}" -r "${CONTRACT_REQUIREMENTS}"
   printf '%s' "${wanted}" > "${stamp}"
 fi
 "${VENV}/bin/cfn-lint" --version
@@ -35,6 +37,26 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cfn-lint template.yaml"
 "${VENV}/bin/cfn-lint" template.yaml
+
+step "moto server (local AWS for the adapter tests)"
+port="$("${VENV}/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+"${VENV}/bin/moto_server" -H 127.0.0.1 -p "${port}" > "${VENV}/moto.log" 2>&1 &
+moto_pid=$!
+# Stopped on every exit, failures included.
+trap 'kill "${moto_pid}" 2>/dev/null || true; wait "${moto_pid}" 2>/dev/null || true' EXIT
+export MLC_AWS_ENDPOINT="http://127.0.0.1:${port}"
+"${VENV}/bin/python" - "${MLC_AWS_ENDPOINT}" <<'PY'
+import sys, time, urllib.request
+for _ in range(150):
+    try:
+        urllib.request.urlopen(sys.argv[1] + "/moto-api/", timeout=1)
+        print("moto server ready at", sys.argv[1])
+        break
+    except Exception:
+        time.sleep(0.2)
+else:
+    sys.exit("moto server did not start; see .venv/moto.log")
+PY
 
 step "cargo test"
 cargo test --workspace --locked

@@ -513,40 +513,53 @@ macro_rules! suite {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn orders_are_written_conditionally() {
-                super::orders_are_written_conditionally($make).await
+                super::orders_are_written_conditionally($make.await).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_posting_lives_its_life_with_its_audit_trail() {
-                super::a_posting_lives_its_life_with_its_audit_trail($make).await
+                super::a_posting_lives_its_life_with_its_audit_trail($make.await).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn of_many_racing_workers_exactly_one_wins() {
-                super::of_many_racing_workers_exactly_one_wins($make).await
+                super::of_many_racing_workers_exactly_one_wins($make.await).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn webhook_ids_are_remembered_until_they_expire() {
-                super::webhook_ids_are_remembered_until_they_expire($make).await
+                super::webhook_ids_are_remembered_until_they_expire($make.await).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn audit_is_queried_by_order_and_by_time() {
-                super::audit_is_queried_by_order_and_by_time($make).await
+                super::audit_is_queried_by_order_and_by_time($make.await).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn stuck_and_held_postings_are_found_by_state_and_age() {
-                super::stuck_and_held_postings_are_found_by_state_and_age($make).await
+                super::stuck_and_held_postings_are_found_by_state_and_age($make.await).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn cursors_and_imports_move_conditionally() {
-                super::cursors_and_imports_move_conditionally($make).await
+                super::cursors_and_imports_move_conditionally($make.await).await
             }
         }
     };
 }
 
-fn sqlite() -> Arc<dyn StateStore> {
+async fn sqlite() -> Arc<dyn StateStore> {
     Arc::new(common::adapters::sqlite::SqliteStore::new(
         common::adapters::sqlite::SqliteDb::in_memory().unwrap(),
     ))
 }
 
 suite!(on_sqlite, sqlite());
+
+/// Each test gets its own table on the emulator, created as template.yaml declares it.
+async fn dynamodb() -> Arc<dyn StateStore> {
+    let config = common::adapters::aws::local(&support::aws_endpoint()).await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let table = support::unique("state");
+    common::adapters::dynamodb::DynamoStore::create_table(&client, &table)
+        .await
+        .unwrap();
+    Arc::new(common::adapters::dynamodb::DynamoStore::new(client, &table))
+}
+
+suite!(on_dynamodb, dynamodb());

@@ -1,4 +1,6 @@
 //! Adapters: the ports on real infrastructure. DynamoDB, SQS and Secrets Manager in AWS;
 //! SQLite and a file for the local `mlc` process.
 
+pub mod aws;
+pub mod dynamodb;
 pub mod sqlite;

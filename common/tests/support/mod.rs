@@ -90,3 +90,22 @@ pub fn example_tree() -> Value {
         {"id": 31, "parent_id": 30, "name": "Cookware"}
     ])
 }
+
+/// The local AWS emulator (moto server) that `infra/test.sh` starts and names in
+/// `MLC_AWS_ENDPOINT`.
+pub fn aws_endpoint() -> String {
+    std::env::var("MLC_AWS_ENDPOINT").unwrap_or_else(|_| {
+        panic!("MLC_AWS_ENDPOINT is not set: run ./infra/test.sh, which starts moto server for the AWS adapter tests")
+    })
+}
+
+/// A name no other test uses (tables, queues, secrets on the shared emulator).
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
