@@ -3,4 +3,7 @@
 
 pub mod aws;
 pub mod dynamodb;
+pub mod local_queue;
+pub mod secrets;
 pub mod sqlite;
+pub mod sqs;

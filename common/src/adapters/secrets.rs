@@ -1,0 +1,126 @@
+//! The connector document from Secrets Manager (in AWS) or from a file (locally). The secret's
+//! value is the document itself, the same JSON as the file; it is cached for a while so a busy
+//! Lambda does not read it on every event, and re-read after that so a change takes effect
+//! without a deployment.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::error::DisplayErrorContext;
+use tokio::sync::Mutex;
+
+use crate::config::ConnectorConfig;
+use crate::ports::{SecretSource, SourceError};
+
+/// The document in a Secrets Manager secret.
+pub struct SecretsManagerSource {
+    client: Client,
+    secret_id: String,
+    ttl: Duration,
+    cached: Mutex<Option<(Instant, Arc<ConnectorConfig>)>>,
+    reads: AtomicU64,
+}
+
+impl SecretsManagerSource {
+    /// Reads `secret_id` (name or ARN), keeping it for `ttl`.
+    pub fn new(client: Client, secret_id: &str, ttl: Duration) -> Self {
+        Self {
+            client,
+            secret_id: secret_id.to_string(),
+            ttl,
+            cached: Mutex::new(None),
+            reads: AtomicU64::new(0),
+        }
+    }
+
+    /// Times the secret was read from Secrets Manager.
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    fn name(&self) -> String {
+        format!("secret {}", self.secret_id)
+    }
+}
+
+#[async_trait]
+impl SecretSource for SecretsManagerSource {
+    async fn connector_document(&self) -> Result<Arc<ConnectorConfig>, SourceError> {
+        let mut cached = self.cached.lock().await;
+        if let Some((at, doc)) = cached.as_ref()
+            && at.elapsed() < self.ttl
+        {
+            return Ok(doc.clone());
+        }
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        let answer = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.secret_id)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_resource_not_found_exception())
+                {
+                    SourceError::NotFound {
+                        source_name: self.name(),
+                    }
+                } else {
+                    SourceError::Unreadable {
+                        source_name: self.name(),
+                        message: DisplayErrorContext(e).to_string(),
+                    }
+                }
+            })?;
+        let text = answer
+            .secret_string
+            .ok_or_else(|| SourceError::Unreadable {
+                source_name: self.name(),
+                message: "it has no SecretString; store the connector document as text".into(),
+            })?;
+        let doc = Arc::new(
+            ConnectorConfig::from_json(&text, &self.name()).map_err(SourceError::Invalid)?,
+        );
+        *cached = Some((Instant::now(), doc.clone()));
+        Ok(doc)
+    }
+}
+
+/// The document in a file (local runs).
+pub struct FileSource {
+    path: PathBuf,
+}
+
+impl FileSource {
+    /// Reads `path` each time it is asked (a local edit takes effect at once).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+}
+
+#[async_trait]
+impl SecretSource for FileSource {
+    async fn connector_document(&self) -> Result<Arc<ConnectorConfig>, SourceError> {
+        let name = self.path.display().to_string();
+        let text = match tokio::fs::read_to_string(&self.path).await {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(SourceError::NotFound { source_name: name });
+            }
+            Err(e) => {
+                return Err(SourceError::Unreadable {
+                    source_name: name,
+                    message: e.to_string(),
+                });
+            }
+        };
+        ConnectorConfig::from_json(&text, &name)
+            .map(Arc::new)
+            .map_err(SourceError::Invalid)
+    }
+}

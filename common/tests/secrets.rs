@@ -1,0 +1,149 @@
+//! The connector document from Secrets Manager (on moto server) and from a file: read, cached,
+//! refreshed after the cache time, and clear errors naming the secret when it is missing or bad.
+
+mod support;
+
+use std::time::Duration;
+
+use common::adapters::secrets::{FileSource, SecretsManagerSource};
+use common::ports::{SecretSource, SourceError};
+use serde_json::json;
+
+async fn client() -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::new(
+        &common::adapters::aws::local(&support::aws_endpoint()).await,
+    )
+}
+
+#[tokio::test]
+async fn the_document_is_read_from_secrets_manager_and_cached() {
+    let client = client().await;
+    let name = support::unique("ml-connector/connector-document");
+    let doc = support::example_document();
+    client
+        .create_secret()
+        .name(&name)
+        .secret_string(doc.to_string())
+        .send()
+        .await
+        .unwrap();
+    let source = SecretsManagerSource::new(client.clone(), &name, Duration::from_millis(400));
+    let first = source.connector_document().await.unwrap();
+    assert_eq!(*first, support::example_config());
+    source.connector_document().await.unwrap();
+    assert_eq!(source.reads(), 1, "cached");
+    // A change is picked up once the cache time has passed.
+    let mut changed = doc.clone();
+    changed["posting"]["batch_size"] = json!(40);
+    client
+        .put_secret_value()
+        .secret_id(&name)
+        .secret_string(changed.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        source
+            .connector_document()
+            .await
+            .unwrap()
+            .posting
+            .batch_size,
+        100,
+        "still cached"
+    );
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert_eq!(
+        source
+            .connector_document()
+            .await
+            .unwrap()
+            .posting
+            .batch_size,
+        40
+    );
+    assert_eq!(source.reads(), 2);
+}
+
+#[tokio::test]
+async fn a_missing_or_malformed_secret_is_a_clear_error_naming_it() {
+    let client = client().await;
+    let missing = support::unique("nowhere");
+    let err = SecretsManagerSource::new(client.clone(), &missing, Duration::from_secs(60))
+        .connector_document()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        SourceError::NotFound {
+            source_name: format!("secret {missing}")
+        }
+    );
+    assert_eq!(err.to_string(), format!("secret {missing}: not found"));
+
+    let garbled = support::unique("garbled");
+    client
+        .create_secret()
+        .name(&garbled)
+        .secret_string("{\"schema_version\": 1,")
+        .send()
+        .await
+        .unwrap();
+    let err = SecretsManagerSource::new(client.clone(), &garbled, Duration::from_secs(60))
+        .connector_document()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "secret {garbled}: invalid connector document (1 problem):\n  (document): not valid JSON: EOF while parsing a value at line 1 column 21"
+        )
+    );
+
+    let wrong = support::unique("wrong");
+    let mut doc = support::example_document();
+    doc["stores"][0]["ledger"] = json!("US-LEDGR");
+    client
+        .create_secret()
+        .name(&wrong)
+        .secret_string(doc.to_string())
+        .send()
+        .await
+        .unwrap();
+    let err = SecretsManagerSource::new(client.clone(), &wrong, Duration::from_secs(60))
+        .connector_document()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().starts_with(&format!("secret {wrong}: invalid connector document (1 problem):\n  stores[0].ledger: unknown ledger \"US-LEDGR\"")), "{err}");
+
+    let binary = support::unique("binary");
+    client
+        .create_secret()
+        .name(&binary)
+        .secret_binary(aws_sdk_secretsmanager::primitives::Blob::new(vec![1, 2, 3]))
+        .send()
+        .await
+        .unwrap();
+    let err = SecretsManagerSource::new(client, &binary, Duration::from_secs(60))
+        .connector_document()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("secret {binary}: it has no SecretString; store the connector document as text")
+    );
+}
+
+#[tokio::test]
+async fn the_document_is_read_from_a_file_locally() {
+    let source = FileSource::new(support::repo_root().join("infra/examples/connector.json"));
+    assert_eq!(
+        *source.connector_document().await.unwrap(),
+        support::example_config()
+    );
+    let err = FileSource::new("/nonexistent/connector.json")
+        .connector_document()
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "/nonexistent/connector.json: not found");
+}
