@@ -29,21 +29,8 @@ use serde_json::{Value, json};
 const HASH: &str = "contract1";
 const TOKEN: &str = "contract-token";
 
-/// The Python that has openapi-core: `MLC_PYTHON`, else the project's `.venv`.
-fn python() -> PathBuf {
-    let path = std::env::var_os("MLC_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| support::repo_root().join(".venv/bin/python"));
-    assert!(
-        path.exists(),
-        "{} not found: run ./infra/test.sh, which installs the contract checker (openapi-core) into .venv",
-        path.display()
-    );
-    path
-}
-
 fn validate(exchanges: &Path) -> (i32, String) {
-    let out = Command::new(python())
+    let out = Command::new(support::python())
         .arg(support::repo_root().join("infra/contract/validate_bigcommerce.py"))
         .arg("--specs")
         .arg(support::repo_root().join("tests/specs/bigcommerce"))

@@ -563,3 +563,136 @@ async fn dynamodb() -> Arc<dyn StateStore> {
 }
 
 suite!(on_dynamodb, dynamodb());
+
+/// `StateTable` of template.yaml as JSON (CloudFormation tags such as `!Ref` read as text).
+fn template_table() -> serde_json::Value {
+    let script = r#"
+import json, sys, yaml
+class Loader(yaml.SafeLoader):
+    pass
+def tag(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    return loader.construct_mapping(node)
+Loader.add_multi_constructor("!", tag)
+doc = yaml.load(open(sys.argv[1]), Loader=Loader)
+print(json.dumps(doc["Resources"]["StateTable"]["Properties"]))
+"#;
+    let out = std::process::Command::new(support::python())
+        .arg("-c")
+        .arg(script)
+        .arg(support::repo_root().join("template.yaml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Keys as (name, type) pairs, from the template's JSON or the SDK's description.
+fn pairs(list: &serde_json::Value, name: &str, kind: &str) -> Vec<(String, String)> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k[name].as_str().unwrap().into(),
+                k[kind].as_str().unwrap().into(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_adapter_creates_the_table_template_yaml_declares() {
+    let template = template_table();
+    let config = common::adapters::aws::local(&support::aws_endpoint()).await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let table = support::unique("shape");
+    common::adapters::dynamodb::DynamoStore::create_table(&client, &table)
+        .await
+        .unwrap();
+    let described = client
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
+
+    let mut want = pairs(
+        &template["AttributeDefinitions"],
+        "AttributeName",
+        "AttributeType",
+    );
+    let mut got: Vec<(String, String)> = described
+        .attribute_definitions()
+        .iter()
+        .map(|a| {
+            (
+                a.attribute_name().into(),
+                a.attribute_type().as_str().into(),
+            )
+        })
+        .collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want, "attribute definitions");
+
+    let schema = |keys: &[aws_sdk_dynamodb::types::KeySchemaElement]| -> Vec<(String, String)> {
+        keys.iter()
+            .map(|k| (k.attribute_name().into(), k.key_type().as_str().into()))
+            .collect()
+    };
+    assert_eq!(
+        schema(described.key_schema()),
+        pairs(&template["KeySchema"], "AttributeName", "KeyType"),
+        "table key schema"
+    );
+
+    let want_indexes = template["GlobalSecondaryIndexes"].as_array().unwrap();
+    let got_indexes = described.global_secondary_indexes();
+    assert_eq!(got_indexes.len(), want_indexes.len(), "index count");
+    for want in want_indexes {
+        let name = want["IndexName"].as_str().unwrap();
+        let got = got_indexes
+            .iter()
+            .find(|i| i.index_name() == Some(name))
+            .unwrap_or_else(|| panic!("index {name} missing"));
+        assert_eq!(
+            schema(got.key_schema()),
+            pairs(&want["KeySchema"], "AttributeName", "KeyType"),
+            "index {name}"
+        );
+        assert_eq!(
+            got.projection()
+                .and_then(|p| p.projection_type())
+                .map(|t| t.as_str()),
+            want["Projection"]["ProjectionType"].as_str(),
+            "index {name} projection"
+        );
+    }
+
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap()
+        .time_to_live_description
+        .unwrap();
+    assert_eq!(
+        ttl.attribute_name(),
+        template["TimeToLiveSpecification"]["AttributeName"].as_str()
+    );
+    assert_eq!(
+        ttl.time_to_live_status().map(|s| s.as_str()),
+        Some("ENABLED")
+    );
+}

@@ -109,3 +109,17 @@ pub fn unique(prefix: &str) -> String {
         N.fetch_add(1, Ordering::SeqCst)
     )
 }
+
+/// The project's Python with the test tools (openapi-core, PyYAML) that `infra/test.sh`
+/// installs: `MLC_PYTHON`, else `.venv`.
+pub fn python() -> PathBuf {
+    let path = std::env::var_os("MLC_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
+    assert!(
+        path.exists(),
+        "{} not found: run ./infra/test.sh, which installs the test tools (openapi-core, PyYAML) into .venv",
+        path.display()
+    );
+    path
+}
