@@ -227,6 +227,15 @@ pub trait StateStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 
+    /// Forgets `key`, so the next sighting is a first one again. For a delivery whose work
+    /// could not be handed on (the queue refused it): the sender's retry must not be taken for
+    /// a duplicate.
+    async fn forget_sighting(&self, key: &str) -> Result<(), StoreError>;
+
+    /// The next value of the named sequence: at least `floor`, and greater than every value
+    /// handed out before, across processes (GROUP_IDs of Journal Import).
+    async fn next_sequence(&self, name: &str, floor: u64) -> Result<u64, StoreError>;
+
     /// Appends an audit event (never changed afterwards).
     async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
 

@@ -323,6 +323,35 @@ async fn webhook_ids_are_remembered_until_they_expire(store: Arc<dyn StateStore>
         firsts += usize::from(r.unwrap());
     }
     assert_eq!(firsts, 1, "one delivery of twelve duplicates goes through");
+
+    // A delivery whose message could not be queued is forgotten, so its retry is a first.
+    store.forget_sighting("msg_2").await.unwrap();
+    assert!(store.first_sighting("msg_2", ttl, at(9, 40)).await.unwrap());
+    store.forget_sighting("never-seen").await.unwrap();
+}
+
+async fn sequences_never_repeat_across_racing_workers(store: Arc<dyn StateStore>) {
+    assert_eq!(store.next_sequence("group", 1_000).await.unwrap(), 1_000);
+    assert_eq!(store.next_sequence("group", 1_000).await.unwrap(), 1_001);
+    // A higher floor (a clock-based start) lifts the sequence; a lower one does not lower it.
+    assert_eq!(store.next_sequence("group", 5_000).await.unwrap(), 5_000);
+    assert_eq!(store.next_sequence("group", 10).await.unwrap(), 5_001);
+    assert_eq!(store.next_sequence("other", 1).await.unwrap(), 1);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let store = store.clone();
+        tasks.spawn(async move { store.next_sequence("group", 5_000).await.unwrap() });
+    }
+    let mut got = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        got.push(r.unwrap());
+    }
+    got.sort_unstable();
+    assert_eq!(
+        got,
+        (5_002..5_018).collect::<Vec<u64>>(),
+        "sixteen distinct values"
+    );
 }
 
 async fn audit_is_queried_by_order_and_by_time(store: Arc<dyn StateStore>) {
@@ -526,6 +555,10 @@ macro_rules! suite {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn webhook_ids_are_remembered_until_they_expire() {
                 super::webhook_ids_are_remembered_until_they_expire($make.await).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sequences_never_repeat_across_racing_workers() {
+                super::sequences_never_repeat_across_racing_workers($make.await).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn audit_is_queried_by_order_and_by_time() {

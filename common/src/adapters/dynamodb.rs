@@ -10,6 +10,7 @@
 //! | import    | `IMPORT#{group}`        | `IMPORT`           | `IMPORT#{state}`     | `{submitted_at}#{group}`|
 //! | cursor    | `CURSOR#{store}`        | `CURSOR#{stream}`  |                      |                         |
 //! | dedupe    | `DEDUPE#{key}`          | `DEDUPE`           |                      |                         |
+//! | sequence  | `SEQUENCE#{name}`       | `SEQUENCE`         |                      |                         |
 //!
 //! Records are stored whole as JSON in `record` (money as decimal strings, never a DynamoDB
 //! number, which serde_dynamo would round through a float), next to the `version` every write
@@ -566,6 +567,68 @@ impl StateStore for DynamoStore {
                     .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
             {
                 Ok(false)
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn forget_sighting(&self, key: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("DEDUPE#{key}")))
+            .key("sk", s("DEDUPE"))
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn next_sequence(&self, name: &str, floor: u64) -> Result<u64, StoreError> {
+        // One atomic update: start at `floor - 1` if absent, add one; then lift to the floor
+        // when the stored value lags behind it (a conditional second write, retried on a race).
+        let key =
+            |b: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder| {
+                b.table_name(&self.table)
+                    .key("pk", s(format!("SEQUENCE#{name}")))
+                    .key("sk", s("SEQUENCE"))
+            };
+        let out = key(self.client.update_item())
+            .update_expression("SET #v = if_not_exists(#v, :start) + :one")
+            .expression_attribute_names("#v", "value")
+            .expression_attribute_values(
+                ":start",
+                AttributeValue::N(floor.saturating_sub(1).to_string()),
+            )
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(backend)?;
+        let value = out
+            .attributes()
+            .and_then(|a| a.get("value"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<u64>().ok())
+            .ok_or_else(|| StoreError::Backend(format!("sequence {name}: no value returned")))?;
+        if value >= floor {
+            return Ok(value);
+        }
+        let lifted = key(self.client.update_item())
+            .update_expression("SET #v = :floor")
+            .condition_expression("#v < :floor")
+            .expression_attribute_names("#v", "value")
+            .expression_attribute_values(":floor", AttributeValue::N(floor.to_string()))
+            .send()
+            .await;
+        match lifted {
+            Ok(_) => Ok(floor),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                // Someone else moved past the floor meanwhile: take the next value.
+                Box::pin(self.next_sequence(name, floor)).await
             }
             Err(e) => Err(backend(e)),
         }

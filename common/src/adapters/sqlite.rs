@@ -43,6 +43,7 @@ CREATE INDEX IF NOT EXISTS imports_by_state ON imports (state, submitted_at);
 CREATE TABLE IF NOT EXISTS cursors (store TEXT NOT NULL, stream TEXT NOT NULL, version INTEGER NOT NULL,
     record TEXT NOT NULL, PRIMARY KEY (store, stream));
 CREATE TABLE IF NOT EXISTS dedupe (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS sequences (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (id TEXT PRIMARY KEY, at TEXT NOT NULL, store TEXT NOT NULL,
     order_id INTEGER NOT NULL, event TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_by_order ON audit (store, order_id, id);
@@ -455,6 +456,37 @@ impl StateStore for SqliteStore {
                 .map_err(backend)?;
                 tx.commit().map_err(backend)?;
                 Ok(true)
+            })
+            .await
+    }
+
+    async fn forget_sighting(&self, key: &str) -> Result<(), StoreError> {
+        let key = key.to_string();
+        self.db
+            .run(move |c| {
+                c.execute("DELETE FROM dedupe WHERE key = ?1", params![key])
+                    .map_err(backend)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn next_sequence(&self, name: &str, floor: u64) -> Result<u64, StoreError> {
+        let name = name.to_string();
+        let floor = i64::try_from(floor)
+            .map_err(|_| StoreError::Backend("sequence floor too large".into()))?;
+        self.db
+            .run(move |c| {
+                let value: i64 = c
+                    .query_row(
+                        "INSERT INTO sequences (name, value) VALUES (?1, ?2)
+                         ON CONFLICT (name) DO UPDATE SET value = max(value + 1, ?2)
+                         RETURNING value",
+                        params![name, floor],
+                        |r| r.get(0),
+                    )
+                    .map_err(backend)?;
+                Ok(value as u64)
             })
             .await
     }
