@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 CFN_LINT_VERSION="1.58.0"
 MOTO_VERSION="5.2.5"
+SAM_CLI_VERSION="1.170.0"
 VENV="${MLC_VENV:-.venv}"
 CONTRACT_REQUIREMENTS="infra/contract/requirements.txt"
 
@@ -16,17 +17,19 @@ step "python tools (${VENV})"
 if [ ! -x "${VENV}/bin/python" ]; then
   python3 -m venv "${VENV}"
 fi
-# cfn-lint for template.yaml; openapi-core for the BigCommerce contract tests; moto server for
-# the DynamoDB, SQS and Secrets Manager adapter tests. The stamp file skips pip when nothing
-# changed since the last install.
+# cfn-lint and SAM CLI for template.yaml; openapi-core for the BigCommerce contract tests; moto
+# server for the DynamoDB, SQS and Secrets Manager adapter tests. The stamp file skips pip when
+# nothing changed since the last install.
 stamp="${VENV}/.mlc-requirements"
-wanted="cfn-lint==${CFN_LINT_VERSION} moto[server]==${MOTO_VERSION} $(tr '\n' ' ' < "${CONTRACT_REQUIREMENTS}")"
+wanted="cfn-lint==${CFN_LINT_VERSION} moto[server]==${MOTO_VERSION} aws-sam-cli==${SAM_CLI_VERSION} $(tr '\n' ' ' < "${CONTRACT_REQUIREMENTS}")"
 if [ "$(cat "${stamp}" 2>/dev/null)" != "${wanted}" ]; then
   "${VENV}/bin/pip" install --quiet --disable-pip-version-check \
-    "cfn-lint==${CFN_LINT_VERSION}" "moto[server]==${MOTO_VERSION}" -r "${CONTRACT_REQUIREMENTS}"
+    "cfn-lint==${CFN_LINT_VERSION}" "moto[server]==${MOTO_VERSION}" \
+    "aws-sam-cli==${SAM_CLI_VERSION}" -r "${CONTRACT_REQUIREMENTS}"
   printf '%s' "${wanted}" > "${stamp}"
 fi
 "${VENV}/bin/cfn-lint" --version
+SAM_CLI_TELEMETRY=0 "${VENV}/bin/sam" --version
 export MLC_PYTHON="${PWD}/${VENV}/bin/python"
 
 step "cargo fmt --check"
@@ -37,6 +40,13 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cfn-lint template.yaml"
 "${VENV}/bin/cfn-lint" template.yaml
+
+step "template checks cfn-lint does not make"
+"${VENV}/bin/python" infra/template_check.py template.yaml
+
+step "sam validate --lint"
+# Offline and without credentials; plain `sam validate` would also need a region.
+SAM_CLI_TELEMETRY=0 "${VENV}/bin/sam" validate --lint --template template.yaml
 
 step "moto server (local AWS for the adapter tests)"
 port="$("${VENV}/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"

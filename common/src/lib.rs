@@ -10,6 +10,7 @@ pub mod config;
 pub mod journal;
 mod json_path;
 pub mod mapping;
+pub mod metrics;
 pub mod money;
 pub mod oracle;
 pub mod ports;

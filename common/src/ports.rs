@@ -64,6 +64,11 @@ pub trait BigCommerceApi: Send + Sync {
     /// Changes a hook (destination, headers, `is_active`).
     async fn update_hook(&self, hook_id: u64, update: &HookUpdate) -> Result<Hook, BcError>;
 
+    /// HTTP requests sent so far, retries included (metrics); 0 where not counted.
+    fn calls(&self) -> u64 {
+        0
+    }
+
     /// Creates or replaces an order metafield (the journal reference kept on the order).
     async fn put_order_metafield(
         &self,

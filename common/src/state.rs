@@ -216,6 +216,10 @@ pub struct PostingRecord {
     pub created_at: DateTime<Utc>,
     /// Last changed.
     pub updated_at: DateTime<Utc>,
+    /// When the change behind this posting was first seen (webhook or sweep): the start of
+    /// the end-to-end latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen_at: Option<DateTime<Utc>>,
 }
 
 /// An order as last seen.

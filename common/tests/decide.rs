@@ -62,6 +62,7 @@ fn record(journal: Journal, state: PostingState) -> PostingRecord {
         version: 1,
         created_at: now,
         updated_at: now,
+        seen_at: None,
     }
 }
 

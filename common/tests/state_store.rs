@@ -48,6 +48,7 @@ fn queued(order_id: u64, posting: PostingKind, when: DateTime<Utc>) -> PostingRe
         version: 0,
         created_at: when,
         updated_at: when,
+        seen_at: None,
     }
 }
 

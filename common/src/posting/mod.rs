@@ -1,8 +1,19 @@
 //! Application services: what the entry points call. Each works only through the ports, so the
-//! same code runs in the Lambdas and in the local `mlc` process. (Intake, poster, poller,
-//! tracker, replay and reconcile land here with their issues.)
+//! same code runs in the Lambdas and in the local `mlc` process.
+//!
+//! - [`intake`]: a verified webhook delivery becomes a queue message;
+//! - [`poster`]: queue messages become decided, validated, submitted postings;
+//! - [`poller`]: the scheduled sweep for what webhooks missed, the hook keeper, and the
+//!   [`tracker`] that follows imports to Posted or Rejected.
 
 pub mod decide;
 pub mod hooks;
+pub mod intake;
+pub mod message;
+pub mod poller;
+pub mod poster;
 pub mod preview;
+pub mod services;
+pub mod submission;
 pub mod submit;
+pub mod tracker;

@@ -10,13 +10,17 @@
 //! again blindly: its batches are looked up by name.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
 
 use crate::config::{ClosedPeriodPolicy, ConnectorConfig, PostingSettings};
 use crate::journal::{Journal, JournalFlag};
 use crate::oracle::{JobStatus, OracleError, Period};
-use crate::ports::OracleApi;
+use crate::ports::{OracleApi, StateStore};
+use crate::state::StoreError;
 
 /// Timing of submission and tracking.
 #[derive(Debug, Clone)]
@@ -42,28 +46,59 @@ impl SubmitSettings {
 }
 
 /// Where GROUP_IDs come from. Every import needs a fresh one; the Import Journals job takes the
-/// same number as a parameter.
+/// same number as a parameter, and rows of a failed import stay in GL_INTERFACE under it, so a
+/// GROUP_ID must never be used twice by this journal source.
+#[async_trait]
 pub trait GroupIds: Send + Sync {
     /// A GROUP_ID never used before.
-    fn next_group_id(&self) -> u64;
+    async fn next_group_id(&self) -> Result<u64, StoreError>;
 }
 
-/// GROUP_IDs from the clock: milliseconds since 2020 times 1,000 plus a counter, so ids grow
-/// and do not repeat within a process. (A shared counter in the state store replaces this when
-/// several processes submit.)
+/// Milliseconds since 2020-01-01: a floor that grows with time, so ids keep growing even after
+/// the state store is recreated.
+fn clock_floor() -> u64 {
+    const EPOCH_2020_MS: u64 = 1_577_836_800_000;
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+        .saturating_sub(EPOCH_2020_MS)
+}
+
+/// GROUP_IDs from the clock: milliseconds since 2020 times 1,000 plus a counter. Unique within
+/// one process only: for a single local process and tests. Lambdas use [`StoreGroupIds`].
 #[derive(Debug, Default)]
 pub struct ClockGroupIds {
     counter: AtomicU64,
 }
 
+#[async_trait]
 impl GroupIds for ClockGroupIds {
-    fn next_group_id(&self) -> u64 {
-        const EPOCH_2020_MS: u64 = 1_577_836_800_000;
-        let ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64)
-            .saturating_sub(EPOCH_2020_MS);
-        ms * 1_000 + self.counter.fetch_add(1, Ordering::Relaxed) % 1_000
+    async fn next_group_id(&self) -> Result<u64, StoreError> {
+        Ok(clock_floor() * 1_000 + self.counter.fetch_add(1, Ordering::Relaxed) % 1_000)
+    }
+}
+
+/// GROUP_IDs from a sequence in the state store, shared by every process (concurrent Lambdas),
+/// never below the time this process started (so a recreated table does not reuse ids).
+pub struct StoreGroupIds {
+    store: Arc<dyn StateStore>,
+    floor: u64,
+}
+
+impl StoreGroupIds {
+    /// Ids from `store`'s `group_id` sequence.
+    pub fn new(store: Arc<dyn StateStore>) -> Self {
+        Self {
+            store,
+            floor: clock_floor(),
+        }
+    }
+}
+
+#[async_trait]
+impl GroupIds for StoreGroupIds {
+    async fn next_group_id(&self) -> Result<u64, StoreError> {
+        self.store.next_sequence("group_id", self.floor).await
     }
 }
 
@@ -203,8 +238,9 @@ fn done(journal: Journal, outcome: Outcome) -> Box<Submitted> {
     Box::new(Submitted { journal, outcome })
 }
 
-/// The lines of a job log about one batch, or its error lines.
-fn reason_from_log(log: &str, batch_name: &str) -> String {
+/// Why Journal Import refused a batch: the lines of its job log about that batch, or else the
+/// log's error lines (EBS-style codes such as EF04, EP01).
+pub fn reason_from_log(log: &str, batch_name: &str) -> String {
     let about: Vec<&str> = log.lines().filter(|l| l.contains(batch_name)).collect();
     let lines = if about.is_empty() {
         log.lines()
@@ -227,119 +263,190 @@ fn reason_from_log(log: &str, batch_name: &str) -> String {
     }
 }
 
-impl Submitter<'_> {
-    /// Checks a journal before it can spoil an import; re-dates it when the closed-period
-    /// policy says so.
-    async fn validate(&self, mut journal: Journal) -> Result<Journal, Box<Submitted>> {
-        if !journal.is_balanced() {
-            let reason = format!(
-                "does not balance: debits {} {}, credits {} {}",
-                journal.currency,
-                journal.currency.format(journal.total_dr()),
-                journal.currency,
-                journal.currency.format(journal.total_cr())
-            );
+/// Checks a journal before it can spoil an import (balanced; chart-of-accounts values; an open
+/// period, or what the closed-period policy says, which may re-date it). `Err` is the outcome
+/// for a journal that must not be sent now: Rejected, Held, or Retry.
+pub async fn validate(
+    oracle: &dyn OracleApi,
+    config: &ConnectorConfig,
+    mut journal: Journal,
+) -> Result<Journal, Box<Submitted>> {
+    if !journal.is_balanced() {
+        let reason = format!(
+            "does not balance: debits {} {}, credits {} {}",
+            journal.currency,
+            journal.currency.format(journal.total_dr()),
+            journal.currency,
+            journal.currency.format(journal.total_cr())
+        );
+        return Err(done(
+            journal,
+            Outcome::Rejected {
+                reason,
+                request_id: None,
+                group_id: None,
+            },
+        ));
+    }
+    let coa = &config.oracle.chart_of_accounts;
+    for (n, line) in journal.lines.iter().enumerate() {
+        for (i, (value, seg)) in line.segments.iter().zip(&coa.segments).enumerate() {
+            if let Some(allowed) = &seg.values
+                && !allowed.iter().any(|a| a == value)
+            {
+                let reason = format!(
+                    "line {}: {} value {value:?} is not in the chart of accounts (oracle.chart_of_accounts.segments[{i}].values); fix the mapping, then replay",
+                    n + 1,
+                    seg.name
+                );
+                return Err(done(journal, Outcome::Held { reason }));
+            }
+        }
+    }
+    let date = journal.accounting_date;
+    let period = match oracle.period_for_date(journal.ledger_id, date).await {
+        Ok(p) => p,
+        Err(e) => {
             return Err(done(
                 journal,
-                Outcome::Rejected {
-                    reason,
-                    request_id: None,
-                    group_id: None,
+                Outcome::Retry {
+                    reason: format!("period of {date}: {e}"),
                 },
             ));
         }
-        let coa = &self.config.oracle.chart_of_accounts;
-        for (n, line) in journal.lines.iter().enumerate() {
-            for (i, (value, seg)) in line.segments.iter().zip(&coa.segments).enumerate() {
-                if let Some(allowed) = &seg.values
-                    && !allowed.iter().any(|a| a == value)
-                {
-                    let reason = format!(
-                        "line {}: {} value {value:?} is not in the chart of accounts (oracle.chart_of_accounts.segments[{i}].values); fix the mapping, then replay",
-                        n + 1,
-                        seg.name
-                    );
-                    return Err(done(journal, Outcome::Held { reason }));
+    };
+    let Some(period) = period else {
+        let reason = format!(
+            "ledger {} has no accounting period for {date}",
+            journal.ledger
+        );
+        return Err(done(journal, Outcome::Held { reason }));
+    };
+    if period.state.accepts_journals() {
+        journal.period_name = Some(period.name);
+        return Ok(journal);
+    }
+    let closed = format!(
+        "{date} is in period {} of ledger {}, which is not open (status {})",
+        period.name,
+        journal.ledger,
+        period.state.code()
+    );
+    match config.posting.closed_period {
+        ClosedPeriodPolicy::Hold => Err(done(
+            journal,
+            Outcome::Held {
+                reason: format!("{closed}; posting.closed_period = hold"),
+            },
+        )),
+        ClosedPeriodPolicy::NextOpen => {
+            match oracle.next_open_period(journal.ledger_id, date).await {
+                Ok(Some(Period { name, start, .. })) => {
+                    journal.accounting_date = start;
+                    journal.period_name = Some(name.clone());
+                    if let Some(c) = journal.conversion.as_mut()
+                        && c.rate.is_none()
+                    {
+                        c.date = start;
+                    }
+                    journal.flags.push(JournalFlag::MovedToOpenPeriod {
+                        from: date,
+                        period: name,
+                    });
+                    Ok(journal)
                 }
-            }
-        }
-        let date = journal.accounting_date;
-        let period = match self.oracle.period_for_date(journal.ledger_id, date).await {
-            Ok(p) => p,
-            Err(e) => {
-                return Err(done(
+                Ok(None) => Err(done(
+                    journal,
+                    Outcome::Held {
+                        reason: format!(
+                            "{closed}, and no later period is open; posting.closed_period = next_open"
+                        ),
+                    },
+                )),
+                Err(e) => Err(done(
                     journal,
                     Outcome::Retry {
-                        reason: format!("period of {date}: {e}"),
+                        reason: format!("next open period after {date}: {e}"),
                     },
-                ));
-            }
-        };
-        let Some(period) = period else {
-            let reason = format!(
-                "ledger {} has no accounting period for {date}",
-                journal.ledger
-            );
-            return Err(done(journal, Outcome::Held { reason }));
-        };
-        if period.state.accepts_journals() {
-            journal.period_name = Some(period.name);
-            return Ok(journal);
-        }
-        let closed = format!(
-            "{date} is in period {} of ledger {}, which is not open (status {})",
-            period.name,
-            journal.ledger,
-            period.state.code()
-        );
-        match self.config.posting.closed_period {
-            ClosedPeriodPolicy::Hold => Err(done(
-                journal,
-                Outcome::Held {
-                    reason: format!("{closed}; posting.closed_period = hold"),
-                },
-            )),
-            ClosedPeriodPolicy::NextOpen => {
-                match self.oracle.next_open_period(journal.ledger_id, date).await {
-                    Ok(Some(Period { name, start, .. })) => {
-                        journal.accounting_date = start;
-                        journal.period_name = Some(name.clone());
-                        if let Some(c) = journal.conversion.as_mut()
-                            && c.rate.is_none()
-                        {
-                            c.date = start;
-                        }
-                        journal.flags.push(JournalFlag::MovedToOpenPeriod {
-                            from: date,
-                            period: name,
-                        });
-                        Ok(journal)
-                    }
-                    Ok(None) => Err(done(
-                        journal,
-                        Outcome::Held {
-                            reason: format!(
-                                "{closed}, and no later period is open; posting.closed_period = next_open"
-                            ),
-                        },
-                    )),
-                    Err(e) => Err(done(
-                        journal,
-                        Outcome::Retry {
-                            reason: format!("next open period after {date}: {e}"),
-                        },
-                    )),
-                }
+                )),
             }
         }
+    }
+}
+
+/// Finds each journal's batch by its name: (found, as Posted; not found, or not readable now).
+/// Names are deterministic, so this is how an import's outcome is learnt when its answer was
+/// lost, and how a success is confirmed.
+pub async fn find_posted<K: Send>(
+    oracle: &dyn OracleApi,
+    group: Vec<(K, Journal)>,
+    group_id: u64,
+    request_id: Option<u64>,
+) -> (Vec<(K, Submitted)>, Vec<(K, Journal)>) {
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for (k, journal) in group {
+        match oracle.find_batches(&journal.batch_name, false).await {
+            Ok(batches) => match batches
+                .into_iter()
+                .find(|b| b.is_named(&journal.batch_name))
+            {
+                Some(b) => found.push((
+                    k,
+                    Submitted {
+                        journal,
+                        outcome: Outcome::Posted {
+                            batch_id: b.id,
+                            fusion_name: b.name,
+                            request_id,
+                            group_id,
+                        },
+                    },
+                )),
+                None => missing.push((k, journal)),
+            },
+            Err(_) => missing.push((k, journal)),
+        }
+    }
+    (found, missing)
+}
+
+/// What a failed `submit_import` means for the journals in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubmitFailure {
+    /// The import may have been accepted: never resend blindly; look for its batches.
+    Lost(String),
+    /// Refused in a way retrying will not fix (privilege, bad request, credentials): a person.
+    Refused(String),
+    /// Nothing was accepted and trying later may work (throttling, outage).
+    Passing(String),
+}
+
+/// Sorts a `submit_import` error into lost, refused or passing.
+pub fn classify_submit_error(e: &OracleError) -> SubmitFailure {
+    match e {
+        OracleError::OutcomeUnknown { message, .. } => {
+            SubmitFailure::Lost(format!("the import's answer was lost ({message})"))
+        }
+        OracleError::ImportRefused | OracleError::Invalid(_) | OracleError::Unauthorized { .. } => {
+            SubmitFailure::Refused(e.to_string())
+        }
+        OracleError::Status { status, .. } if (400..500).contains(status) && *status != 429 => {
+            SubmitFailure::Refused(e.to_string())
+        }
+        _ => SubmitFailure::Passing(e.to_string()),
+    }
+}
+
+impl Submitter<'_> {
+    async fn validate(&self, journal: Journal) -> Result<Journal, Box<Submitted>> {
+        validate(self.oracle, self.config, journal).await
     }
 
     /// Sends a group (one ledger) and follows it to the end, splitting it when it fails.
     fn import(&self, group: Vec<(usize, Journal)>) -> Future<'_, Vec<(usize, Submitted)>> {
         Box::pin(async move {
             let journals: Vec<Journal> = group.iter().map(|(_, j)| j.clone()).collect();
-            let group_id = self.ids.next_group_id();
-            self.imports.fetch_add(1, Ordering::Relaxed);
             let all = |outcome: Outcome| -> Vec<(usize, Submitted)> {
                 group
                     .iter()
@@ -354,38 +461,25 @@ impl Submitter<'_> {
                     })
                     .collect()
             };
-            let submission = match self.oracle.submit_import(&journals, group_id).await {
-                Ok(s) => s,
-                Err(OracleError::OutcomeUnknown { message, .. }) => {
-                    return self
-                        .look_for(
-                            group,
-                            group_id,
-                            None,
-                            &format!("the import's answer was lost ({message})"),
-                        )
-                        .await;
-                }
-                Err(
-                    e @ (OracleError::ImportRefused
-                    | OracleError::Invalid(_)
-                    | OracleError::Unauthorized { .. }),
-                ) => {
-                    return all(Outcome::Held {
-                        reason: e.to_string(),
-                    });
-                }
-                Err(e @ OracleError::Status { status, .. })
-                    if (400..500).contains(&status) && status != 429 =>
-                {
-                    return all(Outcome::Held {
-                        reason: e.to_string(),
-                    });
-                }
+            let group_id = match self.ids.next_group_id().await {
+                Ok(id) => id,
                 Err(e) => {
                     return all(Outcome::Retry {
-                        reason: e.to_string(),
+                        reason: format!("no GROUP_ID: {e}"),
                     });
+                }
+            };
+            self.imports.fetch_add(1, Ordering::Relaxed);
+            let submission = match self.oracle.submit_import(&journals, group_id).await {
+                Ok(s) => s,
+                Err(e) => {
+                    return match classify_submit_error(&e) {
+                        SubmitFailure::Lost(why) => {
+                            self.look_for(group, group_id, None, &why).await
+                        }
+                        SubmitFailure::Refused(reason) => all(Outcome::Held { reason }),
+                        SubmitFailure::Passing(reason) => all(Outcome::Retry { reason }),
+                    };
                 }
             };
             let request_id = submission.request_id;
@@ -472,39 +566,13 @@ impl Submitter<'_> {
         }
     }
 
-    /// Finds each journal's batch by name: (found and posted, not found).
     async fn split_found(
         &self,
         group: Vec<(usize, Journal)>,
         group_id: u64,
         request_id: Option<u64>,
     ) -> (Vec<(usize, Submitted)>, Vec<(usize, Journal)>) {
-        let mut found = Vec::new();
-        let mut missing = Vec::new();
-        for (i, journal) in group {
-            match self.oracle.find_batches(&journal.batch_name, false).await {
-                Ok(batches) => match batches
-                    .into_iter()
-                    .find(|b| b.is_named(&journal.batch_name))
-                {
-                    Some(b) => found.push((
-                        i,
-                        Submitted {
-                            journal,
-                            outcome: Outcome::Posted {
-                                batch_id: b.id,
-                                fusion_name: b.name,
-                                request_id,
-                                group_id,
-                            },
-                        },
-                    )),
-                    None => missing.push((i, journal)),
-                },
-                Err(_) => missing.push((i, journal)),
-            }
-        }
-        (found, missing)
+        find_posted(self.oracle, group, group_id, request_id).await
     }
 
     /// After a successful import: every journal's batch, by name.

@@ -315,6 +315,10 @@ impl BigCommerceClient {
 
 #[async_trait]
 impl BigCommerceApi for BigCommerceClient {
+    fn calls(&self) -> u64 {
+        BigCommerceClient::calls(self)
+    }
+
     async fn fetch_bundle(
         &self,
         order_id: u64,

@@ -1,0 +1,238 @@
+//! Intake: a webhook delivery becomes a queue message, fast. The signature is checked with the
+//! API account's client secret (Standard Webhooks, constant-time comparison, five-minute
+//! window), the delivery id is recorded so BigCommerce's retries are not queued twice, and the
+//! order id goes on the queue. No BigCommerce or Oracle call is made here: BigCommerce expects
+//! an answer within seconds and deactivates hooks that keep failing.
+//!
+//! Answers: 200 for anything handled (queued, duplicate, or a scope we ignore, so BigCommerce
+//! does not retry it); 401 when the delivery cannot be authenticated; 400 when a signed body is
+//! not a BigCommerce event; 413 when the body is too large to be one; 503 when the delivery
+//! could not be recorded or queued (BigCommerce retries, and nothing was kept).
+
+use std::collections::BTreeSet;
+
+use crate::bigcommerce::webhook::{WebhookError, WebhookVerifier, parse_event};
+use crate::config::ConnectorConfig;
+use crate::metrics::{self, Metrics};
+use crate::ports::{Clock, Queue, StateStore};
+use crate::posting::message::{KIND_ORDER, OrderMessage};
+
+/// What intake did with an accepted delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accepted {
+    /// Queued for the poster.
+    Queued {
+        /// Store hash.
+        store_hash: String,
+        /// Order.
+        order_id: u64,
+        /// Queue message id.
+        message_id: String,
+    },
+    /// This delivery id was queued before (a retry by BigCommerce).
+    Duplicate,
+    /// Authentic, but nothing the connector acts on (another scope, an unconfigured store).
+    Ignored {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Why a delivery was refused; each maps to one HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Not signed by a known API account, or outside the time window.
+    #[error("{0}")]
+    Unauthenticated(WebhookError),
+    /// Signed, but not a BigCommerce event.
+    #[error("{0}")]
+    Malformed(String),
+    /// Larger than any BigCommerce event.
+    #[error("body of {size} bytes is larger than the {limit} bytes accepted")]
+    TooLarge {
+        /// Bytes received.
+        size: usize,
+        /// Bytes accepted.
+        limit: usize,
+    },
+    /// Could not be recorded or queued now; the sender should retry.
+    #[error("not accepted now, retry later: {0}")]
+    Unavailable(String),
+}
+
+impl Refusal {
+    /// The HTTP status to answer.
+    pub fn status(&self) -> u16 {
+        match self {
+            Refusal::Unauthenticated(_) => 401,
+            Refusal::Malformed(_) => 400,
+            Refusal::TooLarge { .. } => 413,
+            Refusal::Unavailable(_) => 503,
+        }
+    }
+
+    /// A short machine-readable code for the answer body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::Unauthenticated(_) => "unauthenticated",
+            Refusal::Malformed(_) => "malformed",
+            Refusal::TooLarge { .. } => "too_large",
+            Refusal::Unavailable(_) => "unavailable",
+        }
+    }
+}
+
+/// What intake needs.
+pub struct Intake<'a> {
+    /// The connector document (client secrets, stores).
+    pub config: &'a ConnectorConfig,
+    /// Delivery ids.
+    pub store: &'a dyn StateStore,
+    /// The orders queue.
+    pub queue: &'a dyn Queue,
+    /// The time (signature window).
+    pub clock: &'a dyn Clock,
+    /// How long a delivery id is remembered.
+    pub dedupe_ttl: std::time::Duration,
+    /// Largest body accepted.
+    pub max_body: usize,
+}
+
+/// The store hashes whose API account signed the delivery, or why none did.
+fn authenticate(
+    config: &ConnectorConfig,
+    headers: &http::HeaderMap,
+    body: &[u8],
+    now: i64,
+) -> Result<BTreeSet<String>, Refusal> {
+    let mut last = WebhookError::NoMatchingSignature;
+    let mut tried: Vec<String> = Vec::new();
+    for entry in &config.stores {
+        let secret = entry.credentials.client_secret.reveal().map_err(|e| {
+            Refusal::Unavailable(format!(
+                "stores[{}].credentials.client_secret: {e}",
+                entry.id
+            ))
+        })?;
+        if tried.contains(&secret) {
+            continue;
+        }
+        let verifier = WebhookVerifier::new(&secret).map_err(Refusal::Unauthenticated)?;
+        match verifier.verify(headers, body, now) {
+            Ok(()) => {
+                return Ok(config
+                    .stores
+                    .iter()
+                    .filter(|s| s.credentials.client_secret.reveal().ok().as_ref() == Some(&secret))
+                    .map(|s| s.store_hash.clone())
+                    .collect());
+            }
+            // The same for every key: no point trying the others.
+            Err(
+                e @ (WebhookError::MissingHeader(_)
+                | WebhookError::BadTimestamp(_)
+                | WebhookError::Stale { .. }),
+            ) => {
+                return Err(Refusal::Unauthenticated(e));
+            }
+            Err(e) => last = e,
+        }
+        tried.push(secret);
+    }
+    Err(Refusal::Unauthenticated(last))
+}
+
+impl Intake<'_> {
+    /// Takes one delivery: its headers and its raw body, exactly as received.
+    pub async fn take(
+        &self,
+        headers: &http::HeaderMap,
+        body: &[u8],
+        metrics: &mut Metrics,
+    ) -> Result<Accepted, Refusal> {
+        let result = self.take_inner(headers, body).await;
+        match &result {
+            Ok(Accepted::Queued { .. }) => metrics.incr(metrics::ORDERS_RECEIVED),
+            Ok(Accepted::Duplicate) => metrics.incr(metrics::WEBHOOKS_DUPLICATE),
+            Ok(Accepted::Ignored { .. }) | Err(Refusal::Unavailable(_)) => {}
+            Err(_) => metrics.incr(metrics::WEBHOOKS_REFUSED),
+        }
+        result
+    }
+
+    async fn take_inner(
+        &self,
+        headers: &http::HeaderMap,
+        body: &[u8],
+    ) -> Result<Accepted, Refusal> {
+        if body.len() > self.max_body {
+            return Err(Refusal::TooLarge {
+                size: body.len(),
+                limit: self.max_body,
+            });
+        }
+        let now = self.clock.now();
+        let signers = authenticate(self.config, headers, body, now.timestamp())?;
+        let event = parse_event(body).map_err(|e| Refusal::Malformed(e.to_string()))?;
+        let Some(order_id) = event.order_id() else {
+            return Ok(Accepted::Ignored {
+                reason: format!("scope {} is not one the connector acts on", event.scope),
+            });
+        };
+        let Some(store_hash) = event.store_hash().map(str::to_string) else {
+            return Err(Refusal::Malformed(
+                "producer is missing: expected \"stores/{store_hash}\"".into(),
+            ));
+        };
+        if !signers.contains(&store_hash) {
+            // Authentic (the account's secret signed it) but for a store this document does
+            // not post: answer 200 so BigCommerce does not retry it for days.
+            return Ok(Accepted::Ignored {
+                reason: format!("store {store_hash} is not in the connector document"),
+            });
+        }
+        let webhook_id = headers
+            .get("webhook-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let key = format!("webhook#{store_hash}#{webhook_id}");
+        let first = self
+            .store
+            .first_sighting(&key, self.dedupe_ttl, now)
+            .await
+            .map_err(|e| Refusal::Unavailable(format!("recording the delivery: {e}")))?;
+        if !first {
+            return Ok(Accepted::Duplicate);
+        }
+        let mut message = OrderMessage::new(
+            &store_hash,
+            order_id,
+            format!("webhook {}", event.scope),
+            now,
+        );
+        message.webhook_id = Some(webhook_id);
+        if let crate::bigcommerce::webhook::EventKind::RefundCreated { refund_id, .. } = event.kind
+        {
+            message.refund_id = Some(refund_id);
+        }
+        match self
+            .queue
+            .send(&message.to_body(), &[("kind", KIND_ORDER)])
+            .await
+        {
+            Ok(message_id) => Ok(Accepted::Queued {
+                store_hash,
+                order_id,
+                message_id,
+            }),
+            Err(e) => {
+                // Not queued: forget the delivery so BigCommerce's retry is taken.
+                if let Err(forget) = self.store.forget_sighting(&key).await {
+                    tracing::error!(error = %forget, "could not forget a delivery that was not queued; the poller will catch the order");
+                }
+                Err(Refusal::Unavailable(format!("queueing the order: {e}")))
+            }
+        }
+    }
+}

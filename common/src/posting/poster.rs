@@ -1,0 +1,344 @@
+//! The poster: a batch of queue messages becomes postings in Oracle.
+//!
+//! Messages are grouped by order (a webhook and the poller may both have queued one). Each
+//! order is fetched fresh from BigCommerce, routed to its store entry by channel, and handed to
+//! [`decide`] with what is recorded for it; what must be posted is recorded as Queued (a
+//! conditional create: a posting that exists is never created twice), then every Queued
+//! posting of the batch goes to Oracle in as few imports as the ledgers allow. The tracker
+//! follows the imports from there.
+//!
+//! A message is retried (reported as a batch item failure) only for passing failures:
+//! BigCommerce or Oracle unavailable, the state store unreachable. An order that cannot post
+//! is recorded Held or Rejected with the reason and its message is done; an order BigCommerce
+//! no longer has, or a channel no store entry covers, is audited and done. Everything else
+//! keeps flowing.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use futures_util::stream::{self, StreamExt};
+use serde_json::json;
+
+use crate::bigcommerce::api::RefundPolicy;
+use crate::bigcommerce::{BcError, OrderBundle};
+use crate::journal::{JournalContext, PostingKind};
+use crate::metrics::{self, Metrics};
+use crate::posting::decide::{decide, fingerprint};
+use crate::posting::message::OrderMessage;
+use crate::posting::services::Services;
+use crate::posting::submission::submit_postings;
+use crate::state::{
+    Actor, AuditEvent, AuditKind, OrderRecord, PostingKey, PostingRecord, PostingState, StateName,
+    StoreError,
+};
+
+/// A message as the queue delivered it.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    /// The queue's message id (what a batch item failure names).
+    pub message_id: String,
+    /// The body.
+    pub body: String,
+}
+
+/// What the poster did with a batch.
+#[derive(Debug, Default)]
+pub struct PosterReport {
+    /// Message ids to retry (passing failures), each with why.
+    pub retry: Vec<(String, String)>,
+    /// Message ids that can never be processed (not an order message): done, logged.
+    pub discarded: Vec<(String, String)>,
+    /// Orders looked at.
+    pub orders: usize,
+    /// Figures for the metrics line.
+    pub metrics: Metrics,
+}
+
+/// What happened to one order before submission.
+enum Prepared {
+    /// Its Queued postings, to send now.
+    Ready(Vec<PostingRecord>),
+    /// Nothing to send (nothing to post, or waiting, or not ours).
+    Done,
+    /// A passing failure: retry its messages.
+    Retry(String),
+}
+
+/// One order's messages and what preparing it gave.
+struct OrderWork {
+    hash: String,
+    order_id: u64,
+    ids: Vec<String>,
+    outcome: Prepared,
+    metrics: Metrics,
+}
+
+/// Posts a batch of messages.
+pub async fn post_batch(svc: &Services, messages: Vec<Incoming>) -> PosterReport {
+    let calls_before = svc.bigcommerce_calls();
+    let mut report = PosterReport::default();
+    let mut by_order: BTreeMap<(String, u64), Vec<(String, OrderMessage)>> = BTreeMap::new();
+    for m in messages {
+        match OrderMessage::parse(&m.body) {
+            Ok(message) => by_order
+                .entry((message.store_hash.clone(), message.order_id))
+                .or_default()
+                .push((m.message_id, message)),
+            Err(why) => {
+                tracing::error!(message_id = %m.message_id, %why, "discarded a message that is not an order message");
+                report.discarded.push((m.message_id, why));
+            }
+        }
+    }
+    report.orders = by_order.len();
+    let prepared: Vec<OrderWork> = stream::iter(by_order)
+        .map(|((hash, order_id), msgs)| async move {
+            let mut metrics = Metrics::default();
+            let ids = msgs.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>();
+            let messages: Vec<OrderMessage> = msgs.into_iter().map(|(_, m)| m).collect();
+            let outcome = prepare_order(svc, &hash, order_id, &messages, &mut metrics).await;
+            OrderWork {
+                hash,
+                order_id,
+                ids,
+                outcome,
+                metrics,
+            }
+        })
+        .buffer_unordered(svc.settings.concurrency.max(1))
+        .collect()
+        .await;
+
+    let mut to_send: Vec<PostingRecord> = Vec::new();
+    let mut messages_of: BTreeMap<(String, u64), Vec<String>> = BTreeMap::new();
+    for OrderWork {
+        hash,
+        order_id,
+        ids,
+        outcome,
+        metrics,
+    } in prepared
+    {
+        report.metrics.merge(&metrics);
+        match outcome {
+            Prepared::Ready(postings) => {
+                for p in &postings {
+                    messages_of
+                        .entry((p.key.store.clone(), p.key.order_id))
+                        .or_default()
+                        .extend(ids.iter().cloned());
+                }
+                to_send.extend(postings);
+            }
+            Prepared::Done => {}
+            Prepared::Retry(why) => {
+                tracing::warn!(store_hash = %hash, order_id, %why, "order will be retried");
+                report
+                    .retry
+                    .extend(ids.into_iter().map(|id| (id, why.clone())));
+            }
+        }
+    }
+    if !to_send.is_empty() {
+        let round = submit_postings(svc, Actor::Poster, to_send, &mut report.metrics).await;
+        for (key, why) in round.passing {
+            for id in messages_of
+                .remove(&(key.store.clone(), key.order_id))
+                .unwrap_or_default()
+            {
+                report.retry.push((id, why.clone()));
+            }
+        }
+    }
+    report.retry.sort();
+    report.retry.dedup_by(|a, b| a.0 == b.0);
+    report
+        .metrics
+        .add(metrics::MESSAGES_RETRIED, report.retry.len() as f64);
+    report.metrics.add(
+        metrics::BIGCOMMERCE_CALLS,
+        svc.bigcommerce_calls().saturating_sub(calls_before) as f64,
+    );
+    report
+}
+
+fn passing(e: &StoreError) -> Prepared {
+    Prepared::Retry(format!("state store: {e}"))
+}
+
+/// Fetches, routes, decides and records one order; returns its postings to send.
+async fn prepare_order(
+    svc: &Services,
+    hash: &str,
+    order_id: u64,
+    messages: &[OrderMessage],
+    metrics: &mut Metrics,
+) -> Prepared {
+    let Some(bc) = svc.bigcommerce(hash) else {
+        // Not in the document (removed since the message was queued?): the queue keeps it,
+        // then the dead-letter queue, for `mlc replay` after the document is fixed.
+        return Prepared::Retry(format!("store {hash} is not in the connector document"));
+    };
+    let policy = if messages.iter().any(|m| m.refund_id.is_some()) {
+        RefundPolicy::Always
+    } else {
+        RefundPolicy::IfRefunded
+    };
+    let bundle = match bc.fetch_bundle(order_id, policy).await {
+        Ok(b) => b,
+        Err(BcError::NotFound { .. }) => {
+            tracing::info!(
+                store_hash = hash,
+                order_id,
+                "order no longer exists in BigCommerce; nothing to post"
+            );
+            return Prepared::Done;
+        }
+        Err(e) if e.is_transient() => return Prepared::Retry(e.to_string()),
+        // Credentials, scopes, an answer we cannot read: retried until the dead-letter queue,
+        // where it waits for a fix and a replay. Nothing is lost.
+        Err(e) => return Prepared::Retry(e.to_string()),
+    };
+    let Some(entry) = svc.config.route(hash, bundle.order.channel_id) else {
+        tracing::warn!(
+            store_hash = hash,
+            order_id,
+            channel_id = bundle.order.channel_id,
+            "no store entry covers this channel; the order is not posted"
+        );
+        return Prepared::Done;
+    };
+    let store_id = entry.id.clone();
+    let ctx = match JournalContext::new(&svc.config, &store_id) {
+        Ok(ctx) => ctx,
+        Err(e) => return Prepared::Retry(format!("store {store_id}: {e}")),
+    };
+    let seen_at = messages
+        .iter()
+        .map(|m| m.seen_at)
+        .min()
+        .unwrap_or_else(|| svc.clock.now());
+    let now = svc.clock.now();
+    let received = AuditEvent::new(Actor::Poster, AuditKind::Fetched, &store_id, order_id, now).detail(json!({
+        "reasons": messages.iter().map(|m| m.reason.as_str()).collect::<Vec<_>>(),
+        "webhook_ids": messages.iter().filter_map(|m| m.webhook_id.as_deref()).collect::<Vec<_>>(),
+        "seen_at": seen_at,
+        "status_id": bundle.order.status_id,
+        "status": bundle.order.status,
+        "date_modified": bundle.order.date_modified.map(|d| d.0),
+        "refunds": bundle.refunds.iter().map(|r| r.id).collect::<Vec<_>>(),
+    }));
+    if let Err(e) = svc.store.append_audit(&received).await {
+        return passing(&e);
+    }
+    let recorded = match svc.store.postings_of(&store_id, order_id).await {
+        Ok(r) => r,
+        Err(e) => return passing(&e),
+    };
+    let plan = match decide(&ctx, &bundle, &recorded) {
+        Ok(plan) => plan,
+        Err(e) => {
+            // The order cannot be turned into a journal (e.g. a currency the ledger cannot
+            // take): a person must look. Audited as held; the rest keep flowing.
+            let reason = e.to_string();
+            tracing::warn!(store = %store_id, order_id, %reason, "order cannot be journalised");
+            let event = AuditEvent::new(Actor::Poster, AuditKind::Held, &store_id, order_id, now)
+                .detail(json!({"reason": reason, "fix": "correct the connector document or the order, then mlc replay"}));
+            metrics.incr(metrics::POSTINGS_HELD);
+            return match svc.store.append_audit(&event).await {
+                Ok(()) => Prepared::Done,
+                Err(e) => passing(&e),
+            };
+        }
+    };
+    if !plan.notes.is_empty() {
+        tracing::info!(store = %store_id, order_id, notes = ?plan.notes, "decision");
+    }
+    let mut queued: Vec<PostingRecord> = recorded
+        .into_iter()
+        .filter(|p| p.state.name() == StateName::Queued)
+        .collect();
+    for journal in plan.journals {
+        let key = PostingKey {
+            store: store_id.clone(),
+            order_id,
+            posting: journal.posting,
+        };
+        let kind = match journal.posting {
+            PostingKind::Reversal => AuditKind::Reversed,
+            PostingKind::Adjustment(_) => AuditKind::Adjusted,
+            _ => AuditKind::Mapped,
+        };
+        let rules: Vec<serde_json::Value> = journal
+            .lines
+            .iter()
+            .map(|l| json!({"role": l.account_role.to_string(), "account": l.segments.join("-"), "rule": l.rule, "dr": l.dr, "cr": l.cr}))
+            .collect();
+        let record = PostingRecord {
+            key: key.clone(),
+            state: PostingState::Queued,
+            journal,
+            version: 0,
+            created_at: now,
+            updated_at: now,
+            seen_at: Some(seen_at),
+        };
+        let mut event = AuditEvent::new(Actor::Poster, kind, &store_id, order_id, now)
+            .posting(key.posting)
+            .states(None, Some(StateName::Queued))
+            .detail(json!({"batch_name": record.journal.batch_name, "lines": rules, "notes": plan.notes}));
+        if key.posting != PostingKind::Sale {
+            event = event.links(crate::journal::batch_name(
+                &store_id,
+                order_id,
+                &PostingKind::Sale,
+            ));
+        }
+        match svc.store.create_posting(&record, &event).await {
+            Ok(created) => {
+                metrics.incr(metrics::POSTINGS_QUEUED);
+                queued.push(created);
+            }
+            Err(StoreError::Conflict { .. }) => {
+                tracing::info!(posting = %key, "already recorded by another worker");
+            }
+            Err(e) => return passing(&e),
+        }
+    }
+    if let Err(e) = remember_order(svc, &store_id, &bundle, now).await {
+        return passing(&e);
+    }
+    Prepared::Ready(queued)
+}
+
+/// Records the order as seen, so the poller skips it until it changes again.
+async fn remember_order(
+    svc: &Services,
+    store_id: &str,
+    bundle: &OrderBundle,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let order = &bundle.order;
+    for _ in 0..3 {
+        let existing = svc.store.order(store_id, order.id).await?;
+        let record = OrderRecord {
+            store: store_id.to_string(),
+            order_id: order.id,
+            date_modified: order.date_modified.map(|d| d.0.with_timezone(&Utc)),
+            fingerprint: fingerprint(bundle),
+            status_id: order.status_id,
+            version: existing.as_ref().map_or(0, |r| r.version),
+            updated_at: now,
+        };
+        match svc
+            .store
+            .save_order(&record, existing.map(|r| r.version))
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}

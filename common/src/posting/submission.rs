@@ -1,0 +1,377 @@
+//! Sending recorded postings to Oracle, without waiting for the result (that is the tracker's
+//! job): checked first, grouped one ledger per import and at most `posting.batch_size` journals
+//! per import, and each posting *claimed* before the import goes out: moved to Submitted under
+//! the new GROUP_ID by a write conditional on its version. Of two workers holding the same
+//! posting, only one wins the claim, so a journal is never sent twice.
+
+use serde_json::json;
+
+use crate::journal::{Journal, PostingKind, batch_name};
+use crate::metrics::{self, Metrics};
+use crate::oracle::Submission;
+use crate::posting::services::Services;
+use crate::posting::submit::{Outcome, SubmitFailure, classify_submit_error, validate};
+use crate::state::{
+    Actor, AuditEvent, AuditKind, ImportRecord, ImportState, PostingKey, PostingRecord,
+    PostingState, StateName, StoreError,
+};
+
+/// An audit event about a posting, linked to its order's sale when it is not the sale.
+pub(crate) fn posting_event(
+    svc: &Services,
+    actor: Actor,
+    kind: AuditKind,
+    record: &PostingRecord,
+) -> AuditEvent {
+    let key = &record.key;
+    let mut event = AuditEvent::new(actor, kind, &key.store, key.order_id, svc.clock.now())
+        .posting(key.posting);
+    if key.posting != PostingKind::Sale {
+        event = event.links(batch_name(&key.store, key.order_id, &PostingKind::Sale));
+    }
+    event
+}
+
+/// Moves a posting and writes its audit event; a lost race is not an error (`Ok(None)`).
+pub(crate) async fn move_posting(
+    svc: &Services,
+    actor: Actor,
+    kind: AuditKind,
+    record: &PostingRecord,
+    state: PostingState,
+    journal: Option<&Journal>,
+    detail: serde_json::Value,
+) -> Result<Option<PostingRecord>, StoreError> {
+    let event = posting_event(svc, actor, kind, record)
+        .states(Some(record.state.name()), Some(state.name()))
+        .detail(detail);
+    match svc
+        .store
+        .transition(&record.key, record.version, state, journal, &event)
+        .await
+    {
+        Ok(r) => Ok(Some(r)),
+        Err(StoreError::Conflict { .. } | StoreError::IllegalTransition { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// What became of a submission round.
+#[derive(Debug, Default)]
+pub struct SubmitRound {
+    /// Postings not sent because of a passing failure: the caller retries (queue redelivery).
+    pub passing: Vec<(PostingKey, String)>,
+    /// Imports sent (or whose answer was lost).
+    pub imports: Vec<u64>,
+}
+
+/// Checks and sends `postings` (Queued, or Submitted ones being split by the tracker).
+pub async fn submit_postings(
+    svc: &Services,
+    actor: Actor,
+    postings: Vec<PostingRecord>,
+    metrics: &mut Metrics,
+) -> SubmitRound {
+    let mut round = SubmitRound::default();
+    let mut ready: Vec<(PostingRecord, Journal)> = Vec::new();
+    for record in postings {
+        match validate(svc.oracle.as_ref(), &svc.config, record.journal.clone()).await {
+            Ok(journal) => ready.push((record, journal)),
+            Err(done) => {
+                settle_unsent(
+                    svc,
+                    actor,
+                    &record,
+                    done.outcome,
+                    &done.journal,
+                    &mut round,
+                    metrics,
+                )
+                .await
+            }
+        }
+    }
+    let batch = svc.config.posting.batch_size.max(1) as usize;
+    let mut ledgers: Vec<u64> = ready.iter().map(|(_, j)| j.ledger_id).collect();
+    ledgers.sort_unstable();
+    ledgers.dedup();
+    for ledger in ledgers {
+        let of_ledger: Vec<(PostingRecord, Journal)> = ready
+            .iter()
+            .filter(|(_, j)| j.ledger_id == ledger)
+            .cloned()
+            .collect();
+        for chunk in of_ledger.chunks(batch) {
+            send_import(svc, actor, chunk.to_vec(), &mut round, metrics).await;
+        }
+    }
+    round
+}
+
+/// A posting that must not be sent now: Held, Rejected, or left for a retry.
+async fn settle_unsent(
+    svc: &Services,
+    actor: Actor,
+    record: &PostingRecord,
+    outcome: Outcome,
+    journal: &Journal,
+    round: &mut SubmitRound,
+    metrics: &mut Metrics,
+) {
+    let (state, kind, metric) = match outcome {
+        Outcome::Held { reason } => (
+            PostingState::Held { reason },
+            AuditKind::Held,
+            Some(metrics::POSTINGS_HELD),
+        ),
+        Outcome::Rejected { reason, .. } => (
+            PostingState::Rejected { reason },
+            AuditKind::Rejected,
+            Some(metrics::POSTINGS_REJECTED),
+        ),
+        Outcome::Retry { reason } => {
+            round.passing.push((record.key.clone(), reason.clone()));
+            if record.state.name() == StateName::Queued {
+                return;
+            }
+            (PostingState::Queued, AuditKind::Submitted, None)
+        }
+        other => {
+            tracing::error!(posting = %record.key, ?other, "unexpected outcome before submission");
+            return;
+        }
+    };
+    let reason = match &state {
+        PostingState::Held { reason } | PostingState::Rejected { reason } => reason.clone(),
+        _ => "not sent: a passing failure; it will be sent again".into(),
+    };
+    tracing::warn!(posting = %record.key, state = %state.name(), %reason, "posting not sent");
+    match move_posting(
+        svc,
+        actor,
+        kind,
+        record,
+        state,
+        Some(journal),
+        json!({"reason": reason}),
+    )
+    .await
+    {
+        Ok(Some(_)) => {
+            if let Some(m) = metric {
+                metrics.incr(m);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => round
+            .passing
+            .push((record.key.clone(), format!("recording its state: {e}"))),
+    }
+}
+
+/// One import: claim, record the import, send, record the answer.
+async fn send_import(
+    svc: &Services,
+    actor: Actor,
+    chunk: Vec<(PostingRecord, Journal)>,
+    round: &mut SubmitRound,
+    metrics: &mut Metrics,
+) {
+    let group_id = match svc.group_ids.next_group_id().await {
+        Ok(id) => id,
+        Err(e) => {
+            for (record, journal) in &chunk {
+                let outcome = Outcome::Retry {
+                    reason: format!("no GROUP_ID: {e}"),
+                };
+                settle_unsent(svc, actor, record, outcome, journal, round, metrics).await;
+            }
+            return;
+        }
+    };
+    // Claim: only postings this worker moved to Submitted under `group_id` go in the file.
+    let mut claimed: Vec<PostingRecord> = Vec::new();
+    for (record, journal) in chunk {
+        let state = PostingState::Submitted {
+            group_id,
+            request_id: None,
+        };
+        let detail =
+            json!({"group_id": group_id, "period": journal.period_name, "flags": journal.flags});
+        match move_posting(
+            svc,
+            actor,
+            AuditKind::Validated,
+            &record,
+            state,
+            Some(&journal),
+            detail,
+        )
+        .await
+        {
+            Ok(Some(r)) => claimed.push(r),
+            Ok(None) => tracing::info!(posting = %record.key, "claimed by another worker"),
+            Err(e) => round
+                .passing
+                .push((record.key.clone(), format!("claiming: {e}"))),
+        }
+    }
+    if claimed.is_empty() {
+        return;
+    }
+    let mut import = ImportRecord {
+        group_id,
+        request_id: None,
+        postings: claimed.iter().map(|p| p.key.clone()).collect(),
+        state: ImportState::Submitted,
+        submitted_at: svc.clock.now(),
+        version: 0,
+    };
+    import = match svc.store.save_import(&import, None).await {
+        Ok(saved) => saved,
+        Err(e) => {
+            // Nothing sent yet: give the postings back.
+            for record in &claimed {
+                let reason = format!("recording import {group_id}: {e}");
+                let _ = move_posting(
+                    svc,
+                    actor,
+                    AuditKind::Submitted,
+                    record,
+                    PostingState::Queued,
+                    None,
+                    json!({"reason": reason}),
+                )
+                .await;
+                round.passing.push((record.key.clone(), reason));
+            }
+            return;
+        }
+    };
+    let journals: Vec<Journal> = claimed.iter().map(|p| p.journal.clone()).collect();
+    metrics.incr(metrics::ORACLE_IMPORTS);
+    round.imports.push(group_id);
+    let answer = svc.oracle.submit_import(&journals, group_id).await;
+    record_answer(svc, actor, import, claimed, answer, round, metrics).await;
+}
+
+async fn record_answer(
+    svc: &Services,
+    actor: Actor,
+    mut import: ImportRecord,
+    claimed: Vec<PostingRecord>,
+    answer: Result<Submission, crate::oracle::OracleError>,
+    round: &mut SubmitRound,
+    metrics: &mut Metrics,
+) {
+    let group_id = import.group_id;
+    match answer {
+        Ok(submission) => {
+            import.request_id = Some(submission.request_id);
+            let expected = import.version;
+            if let Err(e) = svc.store.save_import(&import, Some(expected)).await {
+                // The tracker finds the batches by name even without the request id.
+                tracing::error!(group_id, error = %e, "could not record the request id");
+            }
+            for record in &claimed {
+                let state = PostingState::Submitted {
+                    group_id,
+                    request_id: Some(submission.request_id),
+                };
+                let detail = json!({"group_id": group_id, "request_id": submission.request_id});
+                if let Err(e) = move_posting(
+                    svc,
+                    actor,
+                    AuditKind::Submitted,
+                    record,
+                    state,
+                    None,
+                    detail,
+                )
+                .await
+                {
+                    tracing::error!(posting = %record.key, error = %e, "could not record the request id");
+                }
+                metrics.incr(metrics::POSTINGS_SUBMITTED);
+            }
+            tracing::info!(
+                group_id,
+                request_id = submission.request_id,
+                journals = claimed.len(),
+                "import submitted"
+            );
+        }
+        Err(e) => match classify_submit_error(&e) {
+            SubmitFailure::Lost(why) => {
+                // Maybe accepted: the tracker looks for the batches by name; never resent here.
+                import.state = ImportState::Unknown;
+                let expected = import.version;
+                if let Err(e) = svc.store.save_import(&import, Some(expected)).await {
+                    tracing::error!(group_id, error = %e, "could not mark the import unknown");
+                }
+                for record in &claimed {
+                    let event = posting_event(svc, actor, AuditKind::Submitted, record)
+                        .states(Some(StateName::Submitted), Some(StateName::Submitted))
+                        .detail(json!({"group_id": group_id, "answer": why}));
+                    if let Err(e) = svc.store.append_audit(&event).await {
+                        tracing::error!(error = %e, "audit");
+                    }
+                    metrics.incr(metrics::POSTINGS_SUBMITTED);
+                }
+                tracing::warn!(group_id, %why, "import answer lost; the tracker will look for its batches");
+            }
+            SubmitFailure::Refused(reason) => {
+                close_import(svc, import, ImportState::Failed).await;
+                for record in &claimed {
+                    let state = PostingState::Held {
+                        reason: reason.clone(),
+                    };
+                    if let Ok(Some(_)) = move_posting(
+                        svc,
+                        actor,
+                        AuditKind::Held,
+                        record,
+                        state,
+                        None,
+                        json!({"group_id": group_id, "reason": reason}),
+                    )
+                    .await
+                    {
+                        metrics.incr(metrics::POSTINGS_HELD);
+                    }
+                }
+                tracing::error!(group_id, %reason, "import refused; postings held");
+            }
+            SubmitFailure::Passing(reason) => {
+                close_import(svc, import, ImportState::Failed).await;
+                for record in &claimed {
+                    let detail = json!({"group_id": group_id, "reason": format!("not sent: {reason}; it will be sent again")});
+                    let _ = move_posting(
+                        svc,
+                        actor,
+                        AuditKind::Submitted,
+                        record,
+                        PostingState::Queued,
+                        None,
+                        detail,
+                    )
+                    .await;
+                    round.passing.push((record.key.clone(), reason.clone()));
+                }
+                tracing::warn!(group_id, %reason, "import not sent; will retry");
+            }
+        },
+    }
+}
+
+/// Marks an import finished.
+pub(crate) async fn close_import(svc: &Services, mut import: ImportRecord, state: ImportState) {
+    if import.state == state {
+        return;
+    }
+    import.state = state;
+    let expected = import.version;
+    if let Err(e) = svc.store.save_import(&import, Some(expected)).await {
+        tracing::warn!(group_id = import.group_id, error = %e, "could not close the import");
+    }
+}

@@ -1,0 +1,468 @@
+//! The tracker: follows every submitted import to its end. Run by the poller on each sweep.
+//!
+//! - job still running: wait; past the import timeout: counted as stuck (an alarm);
+//! - SUCCEEDED: each journal's batch is read back by its deterministic name and the posting
+//!   becomes Posted with the batch id; the order gets a metafield naming the batch;
+//! - ERROR: Journal Import refused the whole group. One journal: Rejected with the job log's
+//!   reason. Several: split in halves, each sent again under a new GROUP_ID, until the bad one
+//!   is alone, so one bad journal never holds back the others;
+//! - any other ending (WARNING, cancelled): the batches found are Posted; the rest are treated
+//!   as refused;
+//! - answer lost (no request id): the batches are looked for by name; what is still not found
+//!   after the import timeout is queued again (one last look first), never blindly resent.
+//!
+//! Two safety nets: postings Queued for too long are queued again (their message was lost or
+//! dead-lettered), and postings Submitted under an import that is no longer tracked are looked
+//! up by name.
+
+use std::collections::BTreeSet;
+
+use chrono::Duration as ChronoDuration;
+use serde_json::json;
+
+use crate::journal::Journal;
+use crate::metrics::{self, Metrics};
+use crate::oracle::JobStatus;
+use crate::posting::message::OrderMessage;
+use crate::posting::services::Services;
+use crate::posting::submission::{close_import, move_posting, submit_postings};
+use crate::posting::submit::{Outcome, find_posted, reason_from_log};
+use crate::state::{
+    Actor, AuditKind, ImportRecord, ImportState, PostingRecord, PostingState, StateName,
+};
+
+/// What a tracking round did.
+#[derive(Debug, Default)]
+pub struct TrackReport {
+    /// Imports looked at.
+    pub imports: usize,
+    /// Postings now Posted.
+    pub posted: usize,
+    /// Postings now Rejected.
+    pub rejected: usize,
+    /// Imports split after an error.
+    pub split: usize,
+    /// Imports past the timeout.
+    pub stuck: usize,
+    /// Orders queued again.
+    pub requeued: usize,
+    /// Figures for the metrics line.
+    pub metrics: Metrics,
+}
+
+/// Most imports looked at per round (the rest wait for the next sweep).
+const IMPORTS_PER_ROUND: usize = 200;
+
+/// Follows every open import one step.
+pub async fn track(svc: &Services) -> TrackReport {
+    let mut report = TrackReport::default();
+    for state in [ImportState::Submitted, ImportState::Unknown] {
+        let imports = match svc.store.imports_in_state(state, IMPORTS_PER_ROUND).await {
+            Ok(i) => i,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot list imports; tracking waits for the next sweep");
+                return report;
+            }
+        };
+        for import in imports {
+            report.imports += 1;
+            track_import(svc, import, &mut report).await;
+        }
+    }
+    requeue_stale(svc, &mut report).await;
+    report
+}
+
+/// The postings still waiting on this import.
+async fn live_postings(svc: &Services, import: &ImportRecord) -> Option<Vec<PostingRecord>> {
+    let mut live = Vec::new();
+    for key in &import.postings {
+        match svc.store.posting(key).await {
+            Ok(Some(p)) if matches!(p.state, PostingState::Submitted { group_id, .. } if group_id == import.group_id) => {
+                live.push(p)
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(group_id = import.group_id, error = %e, "cannot read postings");
+                return None;
+            }
+        }
+    }
+    Some(live)
+}
+
+async fn track_import(svc: &Services, import: ImportRecord, report: &mut TrackReport) {
+    let Some(live) = live_postings(svc, &import).await else {
+        return;
+    };
+    if live.is_empty() {
+        close_import(svc, import, ImportState::Succeeded).await;
+        return;
+    }
+    let now = svc.clock.now();
+    let timeout = ChronoDuration::from_std(svc.settings.submit.import_timeout)
+        .unwrap_or(ChronoDuration::hours(2));
+    let overdue = now - import.submitted_at > timeout;
+    let Some(request_id) = import.request_id else {
+        // The answer was lost: the batches, if imported, are found by name.
+        let missing = post_found(svc, &import, live, report).await;
+        if missing.is_empty() {
+            close_import(svc, import, ImportState::Succeeded).await;
+        } else if overdue {
+            requeue(
+                svc,
+                missing,
+                "the import's answer was lost and its batches were not found",
+                report,
+            )
+            .await;
+            close_import(svc, import, ImportState::Failed).await;
+        }
+        return;
+    };
+    let status = match svc.oracle.job_status(request_id).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(group_id = import.group_id, request_id, error = %e, "job status unavailable; next sweep");
+            return;
+        }
+    };
+    if !status.is_terminal() {
+        if overdue {
+            report.stuck += 1;
+            report.metrics.incr(metrics::IMPORTS_STUCK);
+            tracing::warn!(group_id = import.group_id, request_id, %status, "import still running past the timeout");
+        }
+        return;
+    }
+    if status.is_success() {
+        let missing = post_found(svc, &import, live, report).await;
+        if missing.is_empty() {
+            close_import(svc, import, ImportState::Succeeded).await;
+        } else if overdue {
+            for p in missing {
+                let reason = format!(
+                    "import {request_id} succeeded but batch {} is not found by name; check Fusion, then mlc replay",
+                    p.journal.batch_name
+                );
+                if let Ok(Some(_)) = move_posting(
+                    svc,
+                    Actor::Tracker,
+                    AuditKind::Held,
+                    &p,
+                    PostingState::Held {
+                        reason: reason.clone(),
+                    },
+                    None,
+                    json!({"reason": reason}),
+                )
+                .await
+                {
+                    report.metrics.incr(metrics::POSTINGS_HELD);
+                }
+            }
+            close_import(svc, import, ImportState::Succeeded).await;
+        }
+        return;
+    }
+    // ERROR refuses the whole group, so none of it exists; any other ending may have imported
+    // part of it: look before sending anything again.
+    let refused = if status == JobStatus::Error {
+        live
+    } else {
+        post_found(svc, &import, live, report).await
+    };
+    let group_id = import.group_id;
+    close_import(svc, import, ImportState::Failed).await;
+    match refused.len() {
+        0 => {}
+        1 => {
+            let p = &refused[0];
+            let reason = match svc.oracle.job_log(request_id).await {
+                Ok(log) => reason_from_log(&log, &p.journal.batch_name),
+                Err(e) => {
+                    format!("import {request_id} ended {status}; its log could not be read: {e}")
+                }
+            };
+            let detail = json!({"group_id": group_id, "request_id": request_id, "reason": reason});
+            if let Ok(Some(_)) = move_posting(
+                svc,
+                Actor::Tracker,
+                AuditKind::Rejected,
+                p,
+                PostingState::Rejected {
+                    reason: reason.clone(),
+                },
+                None,
+                detail,
+            )
+            .await
+            {
+                report.rejected += 1;
+                report.metrics.incr(metrics::POSTINGS_REJECTED);
+            }
+        }
+        n => {
+            report.split += 1;
+            tracing::info!(
+                group_id,
+                request_id,
+                journals = n,
+                "import refused; sending it again in halves"
+            );
+            let mut first = refused;
+            let second = first.split_off(n / 2);
+            for half in [first, second] {
+                let round = submit_postings(svc, Actor::Tracker, half, &mut report.metrics).await;
+                for (key, why) in round.passing {
+                    tracing::warn!(posting = %key, %why, "half not sent; it is queued again");
+                }
+            }
+        }
+    }
+}
+
+/// Marks Posted what is found by name; returns what is not.
+async fn post_found(
+    svc: &Services,
+    import: &ImportRecord,
+    live: Vec<PostingRecord>,
+    report: &mut TrackReport,
+) -> Vec<PostingRecord> {
+    let items: Vec<(PostingRecord, Journal)> = live
+        .into_iter()
+        .map(|p| {
+            let j = p.journal.clone();
+            (p, j)
+        })
+        .collect();
+    let (found, missing) = find_posted(
+        svc.oracle.as_ref(),
+        items,
+        import.group_id,
+        import.request_id,
+    )
+    .await;
+    for (p, submitted) in found {
+        if let Outcome::Posted {
+            batch_id,
+            fusion_name,
+            request_id,
+            group_id,
+        } = submitted.outcome
+        {
+            mark_posted(
+                svc,
+                &p,
+                batch_id,
+                &fusion_name,
+                group_id,
+                request_id,
+                report,
+            )
+            .await;
+        }
+    }
+    missing.into_iter().map(|(p, _)| p).collect()
+}
+
+async fn mark_posted(
+    svc: &Services,
+    p: &PostingRecord,
+    batch_id: u64,
+    fusion_name: &str,
+    group_id: u64,
+    request_id: Option<u64>,
+    report: &mut TrackReport,
+) {
+    let state = PostingState::Posted {
+        batch_id,
+        group_id,
+        request_id,
+    };
+    let detail = json!({"batch_id": batch_id, "fusion_batch_name": fusion_name, "group_id": group_id, "request_id": request_id});
+    match move_posting(
+        svc,
+        Actor::Tracker,
+        AuditKind::Posted,
+        p,
+        state,
+        None,
+        detail,
+    )
+    .await
+    {
+        Ok(Some(_)) => {}
+        Ok(None) => return,
+        Err(e) => {
+            tracing::error!(posting = %p.key, error = %e, "could not record Posted; next sweep");
+            return;
+        }
+    }
+    report.posted += 1;
+    report.metrics.incr(metrics::POSTINGS_POSTED);
+    let now = svc.clock.now();
+    if let Some(seen) = p.seen_at {
+        report.metrics.sample_ms(
+            metrics::END_TO_END_LATENCY,
+            (now - seen).num_milliseconds().max(0) as f64,
+        );
+    }
+    tracing::info!(posting = %p.key, batch_id, batch = %p.journal.batch_name, "posted");
+    // The batch on the order, for people working in BigCommerce. Not essential: logged only.
+    let Some(entry) = svc.store_entry(&p.key.store) else {
+        return;
+    };
+    if let Some(bc) = svc.bigcommerce(&entry.store_hash) {
+        let value = json!({"batch_name": p.journal.batch_name, "batch_id": batch_id, "ledger": p.journal.ledger, "posted_at": now}).to_string();
+        let key = format!("journal-{}", p.key.posting.name_tag());
+        if let Err(e) = bc
+            .put_order_metafield(p.key.order_id, "ml-connector", &key, &value)
+            .await
+        {
+            tracing::warn!(posting = %p.key, error = %e, "could not write the order metafield");
+        }
+    }
+}
+
+/// Gives postings back to the poster: Queued, and their orders on the queue.
+async fn requeue(
+    svc: &Services,
+    postings: Vec<PostingRecord>,
+    why: &str,
+    report: &mut TrackReport,
+) {
+    let mut orders = BTreeSet::new();
+    for p in postings {
+        let detail = json!({"reason": why});
+        match move_posting(
+            svc,
+            Actor::Tracker,
+            AuditKind::Replayed,
+            &p,
+            PostingState::Queued,
+            None,
+            detail,
+        )
+        .await
+        {
+            Ok(_) => {
+                orders.insert((p.key.store.clone(), p.key.order_id, p.seen_at));
+            }
+            Err(e) => tracing::error!(posting = %p.key, error = %e, "could not requeue"),
+        }
+    }
+    enqueue_orders(svc, orders, why, report).await;
+}
+
+async fn enqueue_orders(
+    svc: &Services,
+    orders: BTreeSet<(String, u64, Option<chrono::DateTime<chrono::Utc>>)>,
+    why: &str,
+    report: &mut TrackReport,
+) {
+    let entries: Vec<(String, Vec<(String, String)>)> = orders
+        .iter()
+        .filter_map(|(store, order_id, seen)| {
+            let entry = svc.store_entry(store)?;
+            let mut m = OrderMessage::new(
+                &entry.store_hash,
+                *order_id,
+                format!("resubmit: {why}"),
+                seen.unwrap_or_else(|| svc.clock.now()),
+            );
+            m.seen_at = seen.unwrap_or(m.seen_at);
+            Some(m.to_queue_entry())
+        })
+        .collect();
+    if entries.is_empty() {
+        return;
+    }
+    match svc.queue.send_batch(&entries).await {
+        Ok(ids) => report.requeued += ids.len(),
+        Err(e) => tracing::error!(error = %e, "could not requeue orders; next sweep"),
+    }
+}
+
+/// Postings Queued too long, and Submitted under an import no longer tracked.
+async fn requeue_stale(svc: &Services, report: &mut TrackReport) {
+    let now = svc.clock.now();
+    let after =
+        ChronoDuration::from_std(svc.settings.requeue_after).unwrap_or(ChronoDuration::minutes(15));
+    match svc
+        .store
+        .postings_in_state(StateName::Queued, now - after, 100)
+        .await
+    {
+        Ok(stale) if !stale.is_empty() => {
+            let orders = stale
+                .iter()
+                .map(|p| (p.key.store.clone(), p.key.order_id, p.seen_at))
+                .collect();
+            tracing::info!(
+                postings = stale.len(),
+                "postings queued too long; their orders are queued again"
+            );
+            enqueue_orders(svc, orders, "queued too long", report).await;
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "cannot list queued postings"),
+    }
+    let timeout = ChronoDuration::from_std(svc.settings.submit.import_timeout)
+        .unwrap_or(ChronoDuration::hours(2));
+    let submitted = match svc
+        .store
+        .postings_in_state(StateName::Submitted, now - timeout * 2, 100)
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot list submitted postings");
+            return;
+        }
+    };
+    let mut orphans = Vec::new();
+    for p in submitted {
+        let PostingState::Submitted { group_id, .. } = p.state else {
+            continue;
+        };
+        let tracked = matches!(svc.store.import(group_id).await, Ok(Some(i)) if matches!(i.state, ImportState::Submitted | ImportState::Unknown));
+        if !tracked {
+            orphans.push(p);
+        }
+    }
+    if orphans.is_empty() {
+        return;
+    }
+    let orphan_import = ImportRecord {
+        group_id: 0,
+        request_id: None,
+        postings: Vec::new(),
+        state: ImportState::Failed,
+        submitted_at: now,
+        version: 0,
+    };
+    let mut by_group: std::collections::BTreeMap<u64, Vec<PostingRecord>> =
+        std::collections::BTreeMap::new();
+    for p in orphans {
+        if let PostingState::Submitted { group_id, .. } = p.state {
+            by_group.entry(group_id).or_default().push(p);
+        }
+    }
+    for (group_id, postings) in by_group {
+        let import = ImportRecord {
+            group_id,
+            ..orphan_import.clone()
+        };
+        let missing = post_found(svc, &import, postings, report).await;
+        if !missing.is_empty() {
+            requeue(
+                svc,
+                missing,
+                "submitted under an import that is no longer tracked, and not found by name",
+                report,
+            )
+            .await;
+        }
+    }
+}
