@@ -17,3 +17,4 @@ pub mod ports;
 pub mod posting;
 pub mod retry;
 pub mod state;
+pub mod telemetry;

@@ -235,6 +235,10 @@ pub struct OrderRecord {
     pub fingerprint: String,
     /// Status id when last seen.
     pub status_id: u32,
+    /// A change waits for a posting in flight: the tracker queues the order again once that
+    /// posting is settled.
+    #[serde(default)]
+    pub waiting: bool,
     /// Version.
     pub version: u64,
     /// Last changed.

@@ -63,6 +63,7 @@ async fn orders_are_written_conditionally(store: Arc<dyn StateStore>) {
         date_modified: Some(at(9, 0)),
         fingerprint: "f1".into(),
         status_id: 11,
+        waiting: false,
         version: 0,
         updated_at: at(9, 1),
     };

@@ -36,6 +36,16 @@ impl SqsQueue {
         }
     }
 
+    /// The queue's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The dead-letter queue's URL, when known.
+    pub fn dead_letter_url(&self) -> Option<&str> {
+        self.dead_letter_url.as_deref()
+    }
+
     /// Creates `name` and `name-dlq` with a redrive policy of `max_receives` (local runs and
     /// tests; in AWS the template creates them).
     pub async fn create_with_dead_letters(

@@ -30,6 +30,9 @@ pub struct Plan {
     pub journals: Vec<Journal>,
     /// What was not planned and why (for the audit).
     pub notes: Vec<String>,
+    /// Something the order needs waits for a posting in flight: the order must be looked at
+    /// again once that posting is settled (the tracker queues it then).
+    pub waiting: bool,
 }
 
 fn state_of(recorded: &[PostingRecord], kind: PostingKind) -> Option<StateName> {
@@ -71,13 +74,17 @@ pub fn decide(
             None => plan.notes.push(format!(
                 "status {status}: cancelled before any posting; nothing to reverse"
             )),
-            Some(s) if in_flight(s) => plan.notes.push(format!(
-                "status {status}: the sale is {s}; the reversal waits for it"
-            )),
+            Some(s) if in_flight(s) => {
+                plan.waiting = true;
+                plan.notes.push(format!(
+                    "status {status}: the sale is {s}; the reversal waits for it"
+                ));
+            }
             Some(StateName::Posted) => {
                 if state_of(recorded, PostingKind::Reversal).is_some() {
                     plan.notes.push("already reversed".into());
                 } else if recorded.iter().any(|p| in_flight(p.state.name())) {
+                    plan.waiting = true;
                     plan.notes.push(
                         "a posting of the order is in flight; the reversal waits for it".into(),
                     );
@@ -118,11 +125,23 @@ pub fn decide(
         None if settings.sale_statuses.contains(&status) => {
             plan.journals.push(build_sale(ctx, bundle)?);
             if !bundle.refunds.is_empty() {
+                plan.waiting = true;
                 plan.notes.push(format!("{} refund(s) wait until the sale is in the ledger", bundle.refunds.len()));
             }
         }
         None => plan.notes.push(format!("status {status} ({}) is not a sale status; nothing to post yet", order.status)),
-        Some(s) if in_flight(s) => plan.notes.push(format!("the sale is {s}; changes and refunds wait for it")),
+        Some(s) if in_flight(s) => {
+            // Waiting matters only if the order is no longer what the sale in flight says
+            // (a repeated message about the same state is not a change).
+            let in_flight_sale = recorded.iter().find(|p| p.key.posting == PostingKind::Sale).map(|p| &p.journal.lines);
+            let current = build_sale(ctx, bundle)?;
+            if !bundle.refunds.is_empty() || in_flight_sale != Some(&current.lines) {
+                plan.waiting = true;
+                plan.notes.push(format!("the sale is {s}; changes and refunds wait for it"));
+            } else {
+                plan.notes.push(format!("the sale is {s} and the order has not changed since"));
+            }
+        }
         Some(StateName::Posted) if state_of(recorded, PostingKind::Reversal).is_some() => plan.notes.push(format!(
             "status {status} ({}) after the order was reversed: reinstating it is left to a person (replay), \
              so the ledger never sees an order come back by itself",
@@ -131,6 +150,7 @@ pub fn decide(
         Some(StateName::Posted) => {
             let adjustments: Vec<&PostingRecord> = recorded.iter().filter(|p| matches!(p.key.posting, PostingKind::Adjustment(_))).collect();
             if adjustments.iter().any(|p| in_flight(p.state.name())) {
+                plan.waiting = true;
                 plan.notes.push("an adjustment is in flight; further changes wait for it".into());
             } else {
                 let sale_so_far: Vec<&Journal> = recorded

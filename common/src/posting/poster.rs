@@ -305,7 +305,7 @@ async fn prepare_order(
             Err(e) => return passing(&e),
         }
     }
-    if let Err(e) = remember_order(svc, &store_id, &bundle, now).await {
+    if let Err(e) = remember_order(svc, &store_id, &bundle, plan.waiting, now).await {
         return passing(&e);
     }
     Prepared::Ready(queued)
@@ -316,6 +316,7 @@ async fn remember_order(
     svc: &Services,
     store_id: &str,
     bundle: &OrderBundle,
+    waiting: bool,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let order = &bundle.order;
@@ -327,6 +328,7 @@ async fn remember_order(
             date_modified: order.date_modified.map(|d| d.0.with_timezone(&Utc)),
             fingerprint: fingerprint(bundle),
             status_id: order.status_id,
+            waiting,
             version: existing.as_ref().map_or(0, |r| r.version),
             updated_at: now,
         };

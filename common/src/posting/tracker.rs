@@ -48,6 +48,8 @@ pub struct TrackReport {
     pub requeued: usize,
     /// Figures for the metrics line.
     pub metrics: Metrics,
+    /// Orders with a posting settled this round (Posted, Rejected, Held).
+    settled: BTreeSet<(String, u64)>,
 }
 
 /// Most imports looked at per round (the rest wait for the next sweep).
@@ -69,8 +71,32 @@ pub async fn track(svc: &Services) -> TrackReport {
             track_import(svc, import, &mut report).await;
         }
     }
+    wake_waiting(svc, &mut report).await;
     requeue_stale(svc, &mut report).await;
     report
+}
+
+/// Orders whose change waited for a posting just settled go back on the queue.
+async fn wake_waiting(svc: &Services, report: &mut TrackReport) {
+    let mut orders = BTreeSet::new();
+    for (store, order_id) in std::mem::take(&mut report.settled) {
+        match svc.store.order(&store, order_id).await {
+            Ok(Some(record)) if record.waiting => {
+                orders.insert((store, order_id, None));
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(%store, order_id, error = %e, "cannot read the order record"),
+        }
+    }
+    if !orders.is_empty() {
+        enqueue_orders(
+            svc,
+            orders,
+            "a change waited for a posting now settled",
+            report,
+        )
+        .await;
+    }
 }
 
 /// The postings still waiting on this import.
@@ -199,6 +225,7 @@ async fn track_import(svc: &Services, import: ImportRecord, report: &mut TrackRe
             .await
             {
                 report.rejected += 1;
+                report.settled.insert((p.key.store.clone(), p.key.order_id));
                 report.metrics.incr(metrics::POSTINGS_REJECTED);
             }
         }
@@ -300,6 +327,7 @@ async fn mark_posted(
         }
     }
     report.posted += 1;
+    report.settled.insert((p.key.store.clone(), p.key.order_id));
     report.metrics.incr(metrics::POSTINGS_POSTED);
     let now = svc.clock.now();
     if let Some(seen) = p.seen_at {

@@ -1,36 +1,38 @@
-//! Poller Lambda (EventBridge schedule): sweep orders and refunds BigCommerce's webhooks may have
-//! missed, keep the hooks active, track submitted imports. Until those services land it fails
-//! every run, so the schedule's failures show in CloudWatch instead of a silent success.
+//! Poller Lambda entry point: builds the clients once, then runs a sweep per scheduled event.
 
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use std::sync::Arc;
+
+use common::adapters::aws::{AwsPorts, LambdaEnv, from_environment};
+use common::ports::SystemClock;
+use common::posting::services::{PipelineSettings, ServicesCache};
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-
-/// Why the function does nothing.
-#[derive(Debug, thiserror::Error)]
-#[error("ml-connector poller is not configured in this build; nothing was swept")]
-struct NotConfigured;
-
-async fn handler(_event: LambdaEvent<EventBridgeEvent<serde_json::Value>>) -> Result<(), Error> {
-    Err(Box::new(NotConfigured))
-}
+use poller::PollerApp;
+use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    run(service_fn(handler)).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn reports_that_it_is_not_configured() {
-        let event = LambdaEvent::new(
-            EventBridgeEvent::<serde_json::Value>::default(),
-            lambda_runtime::Context::default(),
-        );
-        let err = handler(event).await.unwrap_err();
-        assert!(err.to_string().contains("not configured"), "{err}");
-    }
+    common::telemetry::init_json_logs();
+    let env = LambdaEnv::from_env()?;
+    let ports = AwsPorts::new(&env, &from_environment().await);
+    let webhook_url = env.webhook_url.clone();
+    let services = ServicesCache::new(
+        ports.source,
+        ports.store,
+        ports.queue,
+        Arc::new(SystemClock),
+        move |config| {
+            let mut settings = PipelineSettings::for_config(config);
+            settings.webhook_url = webhook_url.clone();
+            settings
+        },
+    );
+    let app = Arc::new(PollerApp {
+        services,
+        namespace: env.metrics_namespace,
+    });
+    run(service_fn(move |_event: LambdaEvent<Value>| {
+        let app = app.clone();
+        async move { app.handle().await.map_err(Error::from) }
+    }))
+    .await
 }

@@ -1,38 +1,27 @@
-//! Webhook Lambda: BigCommerce → verify → dedupe → SQS. Until the intake service lands it
-//! answers every delivery with 503, so BigCommerce keeps retrying and nothing is acknowledged
-//! that was not recorded.
+//! Webhook Lambda entry point: builds the clients once, then answers each request.
 
-use lambda_http::{Body, Error, Request, Response, run, service_fn};
+use std::sync::Arc;
 
-/// What the function answers while the intake service is not wired in.
-async fn handler(_request: Request) -> Result<Response<Body>, Error> {
-    let body = serde_json::json!({
-        "error": "not_configured",
-        "message": "ml-connector webhook intake is not configured in this build; BigCommerce will retry and the poller catches up",
-    });
-    Ok(Response::builder()
-        .status(503)
-        .header("content-type", "application/json")
-        .body(Body::from(body.to_string()))?)
-}
+use common::adapters::aws::{AwsPorts, LambdaEnv, from_environment};
+use common::ports::SystemClock;
+use lambda_http::{Error, Request, run, service_fn};
+use webhook::WebhookApp;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
-    run(service_fn(handler)).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn refuses_deliveries_it_cannot_record() {
-        let response = handler(Request::default()).await.unwrap();
-        assert_eq!(response.status(), 503);
-        let Body::Text(text) = response.body() else {
-            panic!("expected a text body");
-        };
-        assert!(text.contains("not_configured"));
-    }
+    common::telemetry::init_json_logs();
+    let env = LambdaEnv::from_env()?;
+    let ports = AwsPorts::new(&env, &from_environment().await);
+    let app = Arc::new(WebhookApp::new(
+        ports.source,
+        ports.store,
+        ports.queue,
+        Arc::new(SystemClock),
+        &env.metrics_namespace,
+    ));
+    run(service_fn(move |request: Request| {
+        let app = app.clone();
+        async move { Ok::<_, Error>(app.handle(request).await) }
+    }))
+    .await
 }

@@ -262,6 +262,12 @@ impl BigCommerceSandbox {
         self.with(|w| w.store_mut(hash).put_raw_order(order, lines));
     }
 
+    /// Edits an order (new lines and amounts, priced again); fires `store/order/updated`.
+    pub fn edit_order(&self, hash: &str, order_id: u64, spec: OrderSpec) {
+        let events = self.with(|w| w.edit_order(hash, order_id, &spec));
+        self.emit(hash, events);
+    }
+
     /// Changes an order's status; fires `store/order/statusUpdated` and `store/order/updated`.
     pub fn set_status(&self, hash: &str, order_id: u64, status_id: u32) {
         let events = self.with(|w| w.set_status(hash, order_id, status_id));

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Serialize;
@@ -328,6 +328,51 @@ impl World {
                 data: json!({"type": "order", "id": id}),
             }],
         )
+    }
+
+    /// Re-prices an existing order from a new spec (an edit in the control panel or through
+    /// the API): same id, same creation date, new lines and totals, a new `date_modified`.
+    pub fn edit_order(&mut self, hash: &str, order_id: u64, spec: &OrderSpec) -> Vec<Event> {
+        let store = self.store_mut(hash);
+        let products = store.products.clone();
+        let catalog = |pid: u64| {
+            products.get(&pid).map(|p| CatalogItem {
+                name: p.name.clone(),
+                sku: p.sku.clone(),
+                price: p.price,
+            })
+        };
+        let now = Utc::now();
+        let record = store.orders.get(&order_id).expect("sandbox order");
+        let address_id = record.address_id;
+        let created = record.order["date_created"].clone();
+        let mut spec = spec.clone();
+        if spec.created_at.is_none() {
+            spec.created_at = created
+                .as_str()
+                .and_then(|t| DateTime::parse_from_rfc2822(t).ok())
+                .map(|d| d.with_timezone(&Utc));
+        }
+        let priced = pricing::price(
+            &spec,
+            &catalog,
+            Ids {
+                order_id,
+                next_line_id: &mut store.next_line,
+                address_id,
+                store_hash: hash,
+            },
+            now,
+        );
+        let record = store.orders.get_mut(&order_id).expect("sandbox order");
+        record.order = priced.order;
+        record.order["date_modified"] = json!(pricing::rfc2822(now));
+        record.lines = priced.lines;
+        record.modified = now;
+        vec![Event {
+            scope: "store/order/updated".into(),
+            data: json!({"type": "order", "id": order_id}),
+        }]
     }
 
     pub fn set_status(&mut self, hash: &str, order_id: u64, status_id: u32) -> Vec<Event> {
@@ -768,8 +813,9 @@ impl Store {
         let mut matching: Vec<&OrderRecord> = self
             .orders
             .values()
-            .filter(|r| bounds[0].is_none_or(|min| r.modified >= min))
-            .filter(|r| bounds[1].is_none_or(|max| r.modified <= max))
+            // BigCommerce keeps `date_modified` to the second, and filters on that.
+            .filter(|r| bounds[0].is_none_or(|min| r.modified.trunc_subsecs(0) >= min))
+            .filter(|r| bounds[1].is_none_or(|max| r.modified.trunc_subsecs(0) <= max))
             .filter(|r| bounds[2].is_none_or(|min| created(r).is_some_and(|c| c >= min)))
             .filter(|r| bounds[3].is_none_or(|max| created(r).is_some_and(|c| c <= max)))
             .filter(|r| {

@@ -1,0 +1,536 @@
+//! The end-to-end harness: a world with the sandbox BigCommerce store and Oracle pod (real
+//! HTTP), DynamoDB, SQS and Secrets Manager on moto server (started by `infra/test.sh`), and
+//! the three functions' real handler code wired the way Lambda wires them:
+//!
+//! - BigCommerce's deliveries reach a local stand-in for API Gateway, which turns each into an
+//!   HTTP API (payload 2.0) event, parses it with `lambda_http` and calls the webhook handler;
+//! - queue messages are received from SQS and handed to the poster handler as an SQS event;
+//!   those it does not report as failures are deleted, as the event source mapping does;
+//! - the poller handler runs when a test says a schedule tick happened.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::IntoResponse;
+use common::adapters::aws::{AwsPorts, LambdaEnv, local};
+use common::adapters::dynamodb::DynamoStore;
+use common::adapters::sqs::SqsQueue;
+use common::bigcommerce::ClientSettings;
+use common::bigcommerce::client::RetryPolicy;
+use common::config::ConnectorConfig;
+use common::oracle::FusionSettings;
+use common::ports::{Queue, StateStore, SystemClock};
+use common::posting::services::{PipelineSettings, ServicesCache};
+use common::posting::submit::SubmitSettings;
+use poller::PollerApp;
+use poster::PosterApp;
+use rust_decimal::Decimal;
+use sandbox::bigcommerce::{
+    BigCommerceSandbox, LineSpec, OrderSpec, ProductSpec, SandboxOptions, StoreSpec,
+};
+use sandbox::oracle::{LedgerSpec, OraclePod, PodOptions};
+use serde_json::{Value, json};
+use webhook::WebhookApp;
+
+/// The example document's BigCommerce store.
+pub const HASH: &str = "nw4x7k2p";
+/// The sandbox store's access token.
+pub const TOKEN: &str = "e2e-access-token";
+/// The API account's client secret (webhook signatures).
+pub const CLIENT_SECRET: &str = "e2e-client-secret";
+/// The US ledger of the example document.
+pub const US_LEDGER: u64 = 300000046975971;
+/// The EU ledger.
+pub const EU_LEDGER: u64 = 300000046975990;
+/// Product 77: a shirt (category Shirts, under Apparel), 20.00.
+pub const SHIRT: u64 = 77;
+/// Product 88: a skillet (category Cookware, under Kitchen), 15.00.
+pub const SKILLET: u64 = 88;
+
+/// The repository root.
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// moto server's endpoint, from `MLC_AWS_ENDPOINT`.
+pub fn aws_endpoint() -> String {
+    std::env::var("MLC_AWS_ENDPOINT").unwrap_or_else(|_| {
+        panic!("MLC_AWS_ENDPOINT is not set: run ./infra/test.sh, which starts moto server for the end-to-end tests")
+    })
+}
+
+/// A name no other test uses on the shared emulator.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+fn fixture(name: &str) -> Value {
+    let path = repo_root().join("tests/e2e/fixtures").join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// An API Gateway HTTP API (payload 2.0) event for a POST of `body` to `/webhooks`, shaped
+/// from AWS's own example event.
+pub fn api_gateway_event(headers: &[(String, String)], body: &[u8]) -> Value {
+    let mut event = fixture("apigw-v2-request.json");
+    event["routeKey"] = json!("POST /webhooks");
+    event["rawPath"] = json!("/webhooks");
+    event["requestContext"]["routeKey"] = json!("POST /webhooks");
+    event["requestContext"]["http"]["method"] = json!("POST");
+    event["requestContext"]["http"]["path"] = json!("/webhooks");
+    event["requestContext"]["authentication"] = Value::Null;
+    let mut h = serde_json::Map::new();
+    for (k, v) in headers {
+        h.insert(k.to_ascii_lowercase(), json!(v));
+    }
+    h.insert("content-length".into(), json!(body.len().to_string()));
+    event["headers"] = Value::Object(h);
+    match std::str::from_utf8(body) {
+        Ok(text) => {
+            event["body"] = json!(text);
+            event["isBase64Encoded"] = json!(false);
+        }
+        Err(_) => {
+            use base64::Engine;
+            event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(body));
+            event["isBase64Encoded"] = json!(true);
+        }
+    }
+    event
+}
+
+/// Calls the webhook handler with an API Gateway event; returns the status and JSON answer.
+pub async fn invoke_webhook(app: &WebhookApp, event: &Value) -> (u16, Value) {
+    let request =
+        lambda_http::request::from_str(&event.to_string()).expect("a valid HTTP API event");
+    let response = app.handle(request).await;
+    let status = response.status().as_u16();
+    let body = match response.body() {
+        lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap_or(json!(t)),
+        lambda_http::Body::Binary(b) => serde_json::from_slice(b).unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    (status, body)
+}
+
+async fn receive_delivery(
+    State(app): State<Arc<WebhookApp>>,
+    headers: http::HeaderMap,
+    body: Bytes,
+) -> impl IntoResponse {
+    let pairs: Vec<(String, String)> = headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect();
+    let (status, answer) = invoke_webhook(&app, &api_gateway_event(&pairs, &body)).await;
+    (
+        http::StatusCode::from_u16(status).unwrap(),
+        answer.to_string(),
+    )
+}
+
+/// Client settings that do not wait long between retries.
+pub fn fast_clients() -> (ClientSettings, FusionSettings) {
+    let bc = ClientSettings {
+        retry: RetryPolicy {
+            base_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(100),
+            timeout: Duration::from_secs(5),
+            ..RetryPolicy::default()
+        },
+        ..ClientSettings::default()
+    };
+    let fusion = FusionSettings {
+        base_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(200),
+        timeout: Duration::from_secs(5),
+        ..FusionSettings::default()
+    };
+    (bc, fusion)
+}
+
+/// The example connector document pointed at the sandboxes, secrets inline (as it is in
+/// Secrets Manager).
+pub fn document_for(sb: &BigCommerceSandbox, pod: &OraclePod) -> Value {
+    let path = repo_root().join("infra/examples/connector.json");
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for store in doc["stores"].as_array_mut().unwrap() {
+        store["api_base_url"] = json!(sb.store_url(HASH));
+        store["credentials"]["access_token"] = json!(TOKEN);
+        store["credentials"]["client_secret"] = json!(CLIENT_SECRET);
+    }
+    doc["oracle"]["base_url"] = json!(pod.url());
+    doc["oracle"]["auth"]["token_url"] = json!(pod.token_url());
+    doc["oracle"]["auth"]["client_id"] = json!("pod-client");
+    doc["oracle"]["auth"]["client_secret"] = json!("pod-secret");
+    doc
+}
+
+/// The sandbox store of the example document: Apparel › Shirts, Kitchen › Cookware, the
+/// shirt and the skillet, the US (1) and EU (2) storefronts.
+pub async fn seeded_store(options: SandboxOptions) -> BigCommerceSandbox {
+    let sb = BigCommerceSandbox::start(options).await;
+    sb.add_store(StoreSpec {
+        hash: HASH.into(),
+        access_token: TOKEN.into(),
+        client_id: "e2e-client".into(),
+        client_secret: CLIENT_SECRET.into(),
+        store_id: "1001".into(),
+    });
+    sb.add_channel(HASH, 2, "EU storefront");
+    for (id, parent, name) in [
+        (20, 0, "Apparel"),
+        (21, 20, "Shirts"),
+        (30, 0, "Kitchen"),
+        (31, 30, "Cookware"),
+    ] {
+        sb.add_category(HASH, id, parent, name);
+    }
+    sb.add_product(
+        HASH,
+        ProductSpec {
+            id: SHIRT,
+            name: "Oxford shirt".into(),
+            sku: "NW-SHIRT".into(),
+            price: Decimal::new(2000, 2),
+            categories: vec![21],
+        },
+    );
+    sb.add_product(
+        HASH,
+        ProductSpec {
+            id: SKILLET,
+            name: "Cast-iron skillet".into(),
+            sku: "NW-SKILLET".into(),
+            price: Decimal::new(1500, 2),
+            categories: vec![31],
+        },
+    );
+    sb
+}
+
+/// The pod of the example document: its two ledgers, its chart of accounts, its source.
+pub async fn seeded_pod(options: PodOptions) -> OraclePod {
+    let pod = OraclePod::start(options).await;
+    pod.add_ledger(
+        LedgerSpec {
+            id: US_LEDGER,
+            name: "NW US Primary".into(),
+            currency: "USD".into(),
+            allow_suspense: false,
+        },
+        2025..=2027,
+    );
+    pod.add_ledger(
+        LedgerSpec {
+            id: EU_LEDGER,
+            name: "NW EU Primary".into(),
+            currency: "EUR".into(),
+            allow_suspense: false,
+        },
+        2025..=2027,
+    );
+    let list = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    pod.set_chart(vec![
+        list(&["101", "201"]),
+        list(&["000", "310", "320"]),
+        list(&[
+            "1210", "1220", "1230", "1999", "2300", "2310", "2410", "2420", "4000", "4010", "4020",
+            "4200", "4210", "4220", "4230", "4500", "4900", "7990",
+        ]),
+        list(&["000", "100", "200", "900"]),
+        list(&["000"]),
+    ]);
+    pod.add_source("BigCommerce");
+    pod
+}
+
+/// An order of `shirts` shirts and `skillets` skillets at 8% tax with 5.00 shipping, on the
+/// US storefront.
+pub fn us_order(shirts: u64, skillets: u64) -> OrderSpec {
+    let mut lines = Vec::new();
+    if shirts > 0 {
+        lines.push(LineSpec {
+            product_id: SHIRT,
+            quantity: shirts,
+            ..LineSpec::default()
+        });
+    }
+    if skillets > 0 {
+        lines.push(LineSpec {
+            product_id: SKILLET,
+            quantity: skillets,
+            ..LineSpec::default()
+        });
+    }
+    OrderSpec {
+        tax_rate: Decimal::new(8, 2),
+        shipping: Decimal::new(500, 2),
+        lines,
+        ..OrderSpec::default()
+    }
+}
+
+/// Everything the tests drive.
+pub struct World {
+    /// The BigCommerce store.
+    pub sb: BigCommerceSandbox,
+    /// The Oracle pod.
+    pub pod: OraclePod,
+    /// The document as stored in the secret.
+    pub config: Arc<ConnectorConfig>,
+    /// DynamoDB on moto.
+    pub store: Arc<dyn StateStore>,
+    /// SQS on moto.
+    pub queue: Arc<SqsQueue>,
+    /// The webhook function's handler.
+    pub webhook: Arc<WebhookApp>,
+    /// The poster function's handler.
+    pub poster: PosterApp,
+    /// The poller function's handler.
+    pub poller: PollerApp,
+    /// Where hooks deliver (the API Gateway stand-in).
+    pub webhook_url: String,
+    /// What the functions' environment says.
+    pub env: LambdaEnv,
+    receiver: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        self.receiver.abort();
+    }
+}
+
+/// Pipeline settings for tests: quick job polling, short timeouts.
+pub fn quick_settings(config: &ConnectorConfig, webhook_url: Option<String>) -> PipelineSettings {
+    let mut s = PipelineSettings::for_config(config);
+    s.submit = SubmitSettings {
+        poll_interval: Duration::from_millis(10),
+        import_timeout: Duration::from_secs(3),
+        unknown_wait: Duration::from_millis(200),
+    };
+    s.webhook_url = webhook_url;
+    s
+}
+
+impl World {
+    /// A world with default sandboxes.
+    pub async fn start() -> Self {
+        Self::start_with(SandboxOptions::default(), PodOptions::default(), |_| {}).await
+    }
+
+    /// A world with these sandbox options, and the document changed by `change`.
+    pub async fn start_with(
+        sb_options: SandboxOptions,
+        pod_options: PodOptions,
+        change: impl FnOnce(&mut Value),
+    ) -> Self {
+        let sb = seeded_store(sb_options).await;
+        let pod = seeded_pod(pod_options).await;
+        let mut doc = document_for(&sb, &pod);
+        change(&mut doc);
+        let config = Arc::new(
+            ConnectorConfig::from_json(&doc.to_string(), "e2e document")
+                .unwrap_or_else(|e| panic!("{e}")),
+        );
+
+        let sdk = local(&aws_endpoint()).await;
+        let table = unique("e2e-state");
+        DynamoStore::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table)
+            .await
+            .unwrap();
+        let queue = SqsQueue::create_with_dead_letters(
+            aws_sdk_sqs::Client::new(&sdk),
+            &unique("e2e-orders"),
+            5,
+        )
+        .await
+        .unwrap();
+        let secret = unique("e2e-connector");
+        aws_sdk_secretsmanager::Client::new(&sdk)
+            .create_secret()
+            .name(&secret)
+            .secret_string(doc.to_string())
+            .send()
+            .await
+            .unwrap();
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let webhook_url = format!("http://{}/webhooks", listener.local_addr().unwrap());
+        let env = LambdaEnv {
+            config_secret: secret,
+            table,
+            queue_url: queue.url().to_string(),
+            metrics_namespace: "MlConnector/e2e".into(),
+            webhook_url: Some(webhook_url.clone()),
+        };
+        let webhook = Arc::new(Self::webhook_app(&env, &sdk));
+        let app = axum::Router::new()
+            .route("/webhooks", axum::routing::post(receive_delivery))
+            .with_state(webhook.clone());
+        let receiver = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        let poster = PosterApp {
+            services: Self::services(&env, &sdk),
+            namespace: env.metrics_namespace.clone(),
+        };
+        let poller = PollerApp {
+            services: Self::services(&env, &sdk),
+            namespace: env.metrics_namespace.clone(),
+        };
+        let ports = AwsPorts::new(&env, &sdk);
+        Self {
+            sb,
+            pod,
+            config,
+            store: ports.store,
+            queue: Arc::new(queue),
+            webhook,
+            poster,
+            poller,
+            webhook_url,
+            env,
+            receiver,
+        }
+    }
+
+    /// The webhook function as its `main` builds it, from the environment contract.
+    pub fn webhook_app(env: &LambdaEnv, sdk: &common::adapters::aws::SdkConfig) -> WebhookApp {
+        let ports = AwsPorts::new(env, sdk);
+        WebhookApp::new(
+            ports.source,
+            ports.store,
+            ports.queue,
+            Arc::new(SystemClock),
+            &env.metrics_namespace,
+        )
+    }
+
+    /// A services cache as the poster's and poller's `main` build it (quicker timings).
+    pub fn services(env: &LambdaEnv, sdk: &common::adapters::aws::SdkConfig) -> ServicesCache {
+        let ports = AwsPorts::new(env, sdk);
+        let url = env.webhook_url.clone();
+        let (bc, fusion) = fast_clients();
+        ServicesCache::new(
+            ports.source,
+            ports.store,
+            ports.queue,
+            Arc::new(SystemClock),
+            move |c| quick_settings(c, url.clone()),
+        )
+        .with_client_settings(bc, fusion)
+    }
+
+    /// One schedule tick: the poller handler (hooks are made right on the first one).
+    pub async fn sweep(&self) -> Value {
+        self.poller.handle().await.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Hands every message on the queue to the poster handler, as the event source mapping
+    /// would (batches of up to 10; messages not reported as failures are deleted). Failed ones
+    /// become visible again after `visibility`. Returns (messages handled, failures).
+    pub async fn drain_with(&self, visibility: Duration) -> (usize, usize) {
+        let mut handled = 0;
+        let mut failed = 0;
+        loop {
+            let received = self.queue.receive(10, visibility).await.unwrap();
+            if received.is_empty() {
+                return (handled, failed);
+            }
+            handled += received.len();
+            let records: Vec<Value> = received
+                .iter()
+                .map(|m| {
+                    json!({
+                        "messageId": m.message_id, "receiptHandle": m.handle, "body": m.body,
+                        "md5OfBody": "", "eventSource": "aws:sqs", "awsRegion": "us-east-1",
+                        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:orders",
+                        "attributes": {"ApproximateReceiveCount": m.receive_count.to_string(), "SentTimestamp": "0",
+                            "SenderId": "e2e", "ApproximateFirstReceiveTimestamp": "0"},
+                        "messageAttributes": m.attributes.iter().map(|(k, v)| (k.clone(), json!({"stringValue": v, "dataType": "String",
+                            "stringListValues": [], "binaryListValues": []}))).collect::<serde_json::Map<String, Value>>(),
+                    })
+                })
+                .collect();
+            let event: SqsEvent = serde_json::from_value(json!({ "Records": records })).unwrap();
+            let response = self.poster.handle(event).await;
+            let failures: Vec<String> = response
+                .batch_item_failures
+                .iter()
+                .map(|f| f.item_identifier.clone())
+                .collect();
+            failed += failures.len();
+            for m in &received {
+                if !failures.contains(&m.message_id) {
+                    self.queue.delete(&m.handle).await.unwrap();
+                }
+            }
+            if !failures.is_empty() {
+                return (handled, failed);
+            }
+        }
+    }
+
+    /// [`Self::drain_with`] with a one-second visibility timeout.
+    pub async fn drain(&self) -> (usize, usize) {
+        self.drain_with(Duration::from_secs(1)).await
+    }
+
+    /// Lets deliveries finish, drains the queue, sweeps, until `done` holds (or panics after
+    /// 20 s, saying `what`).
+    pub async fn run_until(&self, what: &str, done: impl AsyncFn(&World) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            self.sb.settle().await;
+            self.drain().await;
+            if done(self).await {
+                return;
+            }
+            self.sweep().await;
+            if done(self).await {
+                return;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Batches in the pod whose name starts with `prefix`.
+    pub fn batches(&self, prefix: &str) -> Vec<sandbox::oracle::BatchView> {
+        self.pod
+            .batches()
+            .into_iter()
+            .filter(|b| b.name.starts_with(prefix))
+            .collect()
+    }
+
+    /// The net of every line the pod holds for an order, per account: what the ledger says.
+    pub fn ledger_net(&self, order_id: u64) -> Vec<(String, Decimal)> {
+        let prefix = format!("BC-us-{order_id}-");
+        let mut net: Vec<(String, Decimal)> = Vec::new();
+        for b in self.batches(&prefix) {
+            for (_, lines) in b.journals {
+                for (account, dr, cr) in lines {
+                    match net.iter_mut().find(|(a, _)| *a == account) {
+                        Some((_, n)) => *n += dr - cr,
+                        None => net.push((account, dr - cr)),
+                    }
+                }
+            }
+        }
+        net.retain(|(_, n)| !n.is_zero());
+        net.sort();
+        net
+    }
+}
