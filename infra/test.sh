@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 CFN_LINT_VERSION="1.58.0"
 MOTO_VERSION="5.2.5"
 SAM_CLI_VERSION="1.170.0"
+CARGO_LAMBDA_VERSION="1.9.2"
 VENV="${MLC_VENV:-.venv}"
 CONTRACT_REQUIREMENTS="infra/contract/requirements.txt"
 
@@ -17,15 +18,16 @@ step "python tools (${VENV})"
 if [ ! -x "${VENV}/bin/python" ]; then
   python3 -m venv "${VENV}"
 fi
-# cfn-lint and SAM CLI for template.yaml; openapi-core for the BigCommerce contract tests; moto
-# server for the DynamoDB, SQS and Secrets Manager adapter tests. The stamp file skips pip when
-# nothing changed since the last install.
+# cfn-lint and SAM CLI for template.yaml; cargo-lambda (it brings zig) to build and run the
+# functions; openapi-core for the BigCommerce contract tests; moto server for the DynamoDB, SQS
+# and Secrets Manager adapter tests. The stamp file skips pip when nothing changed since the
+# last install.
 stamp="${VENV}/.mlc-requirements"
-wanted="cfn-lint==${CFN_LINT_VERSION} moto[server]==${MOTO_VERSION} aws-sam-cli==${SAM_CLI_VERSION} $(tr '\n' ' ' < "${CONTRACT_REQUIREMENTS}")"
+wanted="cfn-lint==${CFN_LINT_VERSION} moto[server]==${MOTO_VERSION} aws-sam-cli==${SAM_CLI_VERSION} cargo-lambda==${CARGO_LAMBDA_VERSION} $(tr '\n' ' ' < "${CONTRACT_REQUIREMENTS}")"
 if [ "$(cat "${stamp}" 2>/dev/null)" != "${wanted}" ]; then
   "${VENV}/bin/pip" install --quiet --disable-pip-version-check \
     "cfn-lint==${CFN_LINT_VERSION}" "moto[server]==${MOTO_VERSION}" \
-    "aws-sam-cli==${SAM_CLI_VERSION}" -r "${CONTRACT_REQUIREMENTS}"
+    "aws-sam-cli==${SAM_CLI_VERSION}" "cargo-lambda==${CARGO_LAMBDA_VERSION}" -r "${CONTRACT_REQUIREMENTS}"
   printf '%s' "${wanted}" > "${stamp}"
 fi
 "${VENV}/bin/cfn-lint" --version
@@ -70,5 +72,9 @@ PY
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "the built functions under the Lambda runtime emulator (cargo lambda watch + invoke)"
+cargo build --locked -p e2e --bin e2e-world -p webhook -p poster -p poller
+PATH="${PWD}/${VENV}/bin:${PATH}" "${VENV}/bin/python" infra/lambda_smoke.py
 
 step "all checks passed"

@@ -1,0 +1,54 @@
+//! A standing world for running the built functions under a Lambda runtime emulator
+//! (`infra/lambda_smoke.py` with `cargo lambda watch`): the sandbox store and pod, and the
+//! table, queue and secret on moto server (`MLC_AWS_ENDPOINT`). Writes what the functions'
+//! environment must say, and one paid order to deliver, to the JSON file named by its first
+//! argument; then serves until stopped.
+
+use std::sync::Arc;
+
+use common::adapters::aws::local;
+use common::adapters::dynamodb::DynamoStore;
+use common::adapters::sqs::SqsQueue;
+use e2e::{CLIENT_SECRET, HASH, aws_endpoint, document_for, seeded_pod, seeded_store, unique, us_order};
+use sandbox::bigcommerce::SandboxOptions;
+use sandbox::oracle::PodOptions;
+use serde_json::json;
+
+#[tokio::main]
+async fn main() {
+    let out = std::env::args().nth(1).expect("usage: e2e-world <world.json>");
+    let sb = seeded_store(SandboxOptions::default()).await;
+    let pod = seeded_pod(PodOptions::default()).await;
+    let doc = document_for(&sb, &pod);
+    let endpoint = aws_endpoint();
+    let sdk = local(&endpoint).await;
+    let table = unique("smoke-state");
+    DynamoStore::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table).await.unwrap();
+    let queue = SqsQueue::create_with_dead_letters(aws_sdk_sqs::Client::new(&sdk), &unique("smoke-orders"), 5)
+        .await
+        .unwrap();
+    let secret = unique("smoke-connector");
+    aws_sdk_secretsmanager::Client::new(&sdk)
+        .create_secret()
+        .name(&secret)
+        .secret_string(doc.to_string())
+        .send()
+        .await
+        .unwrap();
+    let order_id = sb.create_order(HASH, us_order(2, 1));
+    let world = json!({
+        "env": {
+            "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_REGION": "us-east-1", "MLC_CONFIG_SECRET": secret, "MLC_TABLE": table,
+            "MLC_QUEUE_URL": queue.url(), "MLC_METRICS_NAMESPACE": "MlConnector/smoke",
+        },
+        "store_hash": HASH,
+        "client_secret": CLIENT_SECRET,
+        "order_id": order_id,
+        "pod_url": pod.url(),
+    });
+    std::fs::write(&out, serde_json::to_string_pretty(&world).unwrap()).unwrap();
+    eprintln!("e2e-world: ready ({out})");
+    let _keep = Arc::new((sb, pod));
+    tokio::signal::ctrl_c().await.ok();
+}
