@@ -32,7 +32,8 @@ if [ "$(cat "${stamp}" 2>/dev/null)" != "${wanted}" ]; then
 fi
 "${VENV}/bin/cfn-lint" --version
 SAM_CLI_TELEMETRY=0 "${VENV}/bin/sam" --version
-export MLC_PYTHON="${PWD}/${VENV}/bin/python"
+VENV_BIN="$(cd "${VENV}" && pwd)/bin"
+export MLC_PYTHON="${VENV_BIN}/python"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -75,6 +76,6 @@ cargo test --workspace --locked
 
 step "the built functions under the Lambda runtime emulator (cargo lambda watch + invoke)"
 cargo build --locked -p e2e --bin e2e-world -p webhook -p poster -p poller
-PATH="${PWD}/${VENV}/bin:${PATH}" "${VENV}/bin/python" infra/lambda_smoke.py
+PATH="${VENV_BIN}:${PATH}" "${VENV_BIN}/python" infra/lambda_smoke.py
 
 step "all checks passed"

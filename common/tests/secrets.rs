@@ -147,3 +147,26 @@ async fn the_document_is_read_from_a_file_locally() {
         .unwrap_err();
     assert_eq!(err.to_string(), "/nonexistent/connector.json: not found");
 }
+
+#[tokio::test]
+async fn a_file_is_parsed_again_only_when_it_changes() {
+    let dir = std::env::temp_dir().join(support::unique("mlc-file-source"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("connector.json");
+    let mut doc = support::example_document();
+    std::fs::write(&path, doc.to_string()).unwrap();
+    let source = FileSource::new(&path);
+    let first = source.connector_document().await.unwrap();
+    let again = source.connector_document().await.unwrap();
+    assert!(std::sync::Arc::ptr_eq(&first, &again), "unchanged: the same document");
+    doc["posting"]["batch_size"] = serde_json::json!(7);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&path, doc.to_string()).unwrap();
+    let changed = source.connector_document().await.unwrap();
+    assert_eq!(changed.posting.batch_size, 7);
+    // A broken edit is reported with the file's name, and nothing is kept from it.
+    std::fs::write(&path, "{").unwrap();
+    let err = source.connector_document().await.unwrap_err();
+    assert!(err.to_string().contains("connector.json"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

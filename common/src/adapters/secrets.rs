@@ -94,12 +94,17 @@ impl SecretSource for SecretsManagerSource {
 /// The document in a file (local runs).
 pub struct FileSource {
     path: PathBuf,
+    cached: tokio::sync::Mutex<Option<(std::time::SystemTime, Arc<ConnectorConfig>)>>,
 }
 
 impl FileSource {
-    /// Reads `path` each time it is asked (a local edit takes effect at once).
+    /// Reads `path`, again whenever the file changes (a local edit takes effect at once; an
+    /// unchanged file is not parsed again, and callers can tell by the same `Arc`).
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into() }
+        Self {
+            path: path.into(),
+            cached: tokio::sync::Mutex::new(None),
+        }
     }
 }
 
@@ -107,20 +112,33 @@ impl FileSource {
 impl SecretSource for FileSource {
     async fn connector_document(&self) -> Result<Arc<ConnectorConfig>, SourceError> {
         let name = self.path.display().to_string();
-        let text = match tokio::fs::read_to_string(&self.path).await {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(SourceError::NotFound { source_name: name });
-            }
-            Err(e) => {
-                return Err(SourceError::Unreadable {
-                    source_name: name,
+        let unreadable = |e: std::io::Error| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                SourceError::NotFound {
+                    source_name: name.clone(),
+                }
+            } else {
+                SourceError::Unreadable {
+                    source_name: name.clone(),
                     message: e.to_string(),
-                });
+                }
             }
         };
-        ConnectorConfig::from_json(&text, &name)
+        let modified = tokio::fs::metadata(&self.path)
+            .await
+            .and_then(|m| m.modified())
+            .map_err(unreadable)?;
+        let mut cached = self.cached.lock().await;
+        if let Some((at, config)) = cached.as_ref()
+            && *at == modified
+        {
+            return Ok(config.clone());
+        }
+        let text = tokio::fs::read_to_string(&self.path).await.map_err(unreadable)?;
+        let config = ConnectorConfig::from_json(&text, &name)
             .map(Arc::new)
-            .map_err(SourceError::Invalid)
+            .map_err(SourceError::Invalid)?;
+        *cached = Some((modified, config.clone()));
+        Ok(config)
     }
 }

@@ -122,6 +122,20 @@ pub async fn invoke_webhook(app: &WebhookApp, event: &Value) -> (u16, Value) {
     (status, body)
 }
 
+/// Serves `app` at `http://127.0.0.1:{port}/webhooks` as API Gateway would front it; returns
+/// the URL and the server task.
+pub async fn serve_webhook(app: Arc<WebhookApp>) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/webhooks", listener.local_addr().unwrap());
+    let router = axum::Router::new()
+        .route("/webhooks", axum::routing::post(receive_delivery))
+        .with_state(app);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    (url, task)
+}
+
 async fn receive_delivery(
     State(app): State<Arc<WebhookApp>>,
     headers: http::HeaderMap,
@@ -365,6 +379,8 @@ impl World {
             .await
             .unwrap();
 
+        // The webhook URL must be known before the apps are built (the poller keeps hooks
+        // pointed at it), so the listener is bound first.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let webhook_url = format!("http://{}/webhooks", listener.local_addr().unwrap());
         let env = LambdaEnv {
