@@ -158,7 +158,10 @@ async fn a_file_is_parsed_again_only_when_it_changes() {
     let source = FileSource::new(&path);
     let first = source.connector_document().await.unwrap();
     let again = source.connector_document().await.unwrap();
-    assert!(std::sync::Arc::ptr_eq(&first, &again), "unchanged: the same document");
+    assert!(
+        std::sync::Arc::ptr_eq(&first, &again),
+        "unchanged: the same document"
+    );
     doc["posting"]["batch_size"] = serde_json::json!(7);
     std::thread::sleep(std::time::Duration::from_millis(20));
     std::fs::write(&path, doc.to_string()).unwrap();

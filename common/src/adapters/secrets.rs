@@ -134,7 +134,9 @@ impl SecretSource for FileSource {
         {
             return Ok(config.clone());
         }
-        let text = tokio::fs::read_to_string(&self.path).await.map_err(unreadable)?;
+        let text = tokio::fs::read_to_string(&self.path)
+            .await
+            .map_err(unreadable)?;
         let config = ConnectorConfig::from_json(&text, &name)
             .map(Arc::new)
             .map_err(SourceError::Invalid)?;

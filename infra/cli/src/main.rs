@@ -4,8 +4,13 @@
 //! Exit codes: 0 done; 1 the work could not be done (an order held for a totals mismatch, a
 //! BigCommerce call that failed); 2 bad input (arguments, connector document, order file).
 
+mod demo;
+mod local;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -29,6 +34,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the whole pipeline once on this machine against the sandbox BigCommerce store and
+    /// Oracle pod, with the example document: orders, webhooks, journals, refund, cancellation,
+    /// edit; prints what Oracle holds and an order's audit trail.
+    Demo(demo::DemoArgs),
+    /// Run the pipeline as one local process on SQLite: a webhook endpoint, the poster on the
+    /// local queue, the poller on an interval. Stops on Ctrl-C.
+    Serve(ServeArgs),
+    /// An order's audit trail, from a local state database.
+    Audit(AuditArgs),
     /// Show the journals an order would produce; sends nothing anywhere.
     Preview(PreviewArgs),
     /// Fetch an order bundle from BigCommerce (the file `preview --order-file` reads): to
@@ -97,6 +111,39 @@ struct FetchArgs {
     /// Where to write the bundle (default: standard output).
     #[arg(long)]
     out: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// The connector document (re-read when the file changes).
+    #[arg(long)]
+    config: PathBuf,
+    /// The SQLite state database (created when missing).
+    #[arg(long, default_value = "mlc-state.db")]
+    state: PathBuf,
+    /// Address of the webhook endpoint (`POST /webhooks`).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// The public HTTPS URL BigCommerce should deliver to (a tunnel or reverse proxy to
+    /// --listen); the poller keeps the hooks pointed there. Without it, hooks are left alone.
+    #[arg(long)]
+    webhook_url: Option<String>,
+    /// Seconds between sweeps (missed orders, hooks, import tracking).
+    #[arg(long, default_value_t = 300)]
+    poll_seconds: u64,
+}
+
+#[derive(clap::Args)]
+struct AuditArgs {
+    /// The SQLite state database.
+    #[arg(long, default_value = "mlc-state.db")]
+    state: PathBuf,
+    /// Store id from the connector document.
+    #[arg(long)]
+    store: String,
+    /// Order id.
+    #[arg(long)]
+    order_id: u64,
 }
 
 /// Failures, by who has to act.
@@ -220,8 +267,98 @@ fn write_fbdi(preview: &Preview, args: &PreviewArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+async fn run_serve(args: ServeArgs) -> Result<(), Failure> {
+    use common::adapters::local_queue::LocalQueue;
+    use common::adapters::secrets::FileSource;
+    use common::adapters::sqlite::{SqliteDb, SqliteStore};
+    use common::ports::{Queue, SecretSource, StateStore, SystemClock};
+    use common::posting::services::{PipelineSettings, ServicesCache};
+
+    common::telemetry::init_json_logs();
+    let source: Arc<dyn SecretSource> = Arc::new(FileSource::new(&args.config));
+    source.connector_document().await.map_err(bad)?;
+    let db = SqliteDb::open(&args.state).map_err(bad)?;
+    let store: Arc<dyn StateStore> = Arc::new(SqliteStore::new(db.clone()));
+    let queue: Arc<dyn Queue> = Arc::new(LocalQueue::new(db, "orders", 5));
+    let clock = Arc::new(SystemClock);
+    let endpoint = local::Endpoint {
+        source: source.clone(),
+        store: store.clone(),
+        queue: queue.clone(),
+        clock: clock.clone(),
+    };
+    let (addr, _server) = local::serve_webhooks(args.listen, endpoint)
+        .await
+        .map_err(|e| bad(e.context(format!("listening on {}", args.listen))))?;
+    let url = args.webhook_url.clone();
+    let cache = ServicesCache::new(source, store, queue.clone(), clock, move |config| {
+        let mut settings = PipelineSettings::for_config(config);
+        settings.webhook_url = url.clone();
+        settings
+    });
+    eprintln!(
+        "mlc serve: webhooks on http://{addr}/webhooks, state in {}, sweeping every {} s; Ctrl-C stops",
+        args.state.display(),
+        args.poll_seconds
+    );
+    let every = Duration::from_secs(args.poll_seconds.max(1));
+    let mut next_sweep = Instant::now();
+    loop {
+        match cache.services().await {
+            Ok(services) => {
+                if let Err(e) =
+                    local::drain(&services, queue.as_ref(), Duration::from_secs(60)).await
+                {
+                    tracing::error!(error = %e, "draining the queue");
+                }
+                if Instant::now() >= next_sweep {
+                    let report = local::sweep(&services).await;
+                    tracing::info!(queued = ?report.queued, problems = ?report.problems, posted = report.tracking.posted, "sweep");
+                    next_sweep = Instant::now() + every;
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the connector document cannot be used; waiting for a fix")
+            }
+        }
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
+}
+
+async fn run_audit(args: AuditArgs) -> Result<(), Failure> {
+    use common::adapters::sqlite::{SqliteDb, SqliteStore};
+    use common::ports::StateStore;
+    if !args.state.exists() {
+        return Err(bad(anyhow!(
+            "{}: no such state database",
+            args.state.display()
+        )));
+    }
+    let store = SqliteStore::new(SqliteDb::open(&args.state).map_err(bad)?);
+    let events = store
+        .audit_of_order(&args.store, args.order_id)
+        .await
+        .map_err(|e| Failure::Failed(e.into()))?;
+    if events.is_empty() {
+        println!(
+            "no audit events for order {} of store {}",
+            args.order_id, args.store
+        );
+    }
+    for event in events {
+        println!("{}", demo::describe(&event));
+    }
+    Ok(())
+}
+
 async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
+        Command::Demo(args) => demo::run(args).await.map_err(Failure::Failed),
+        Command::Serve(args) => run_serve(args).await,
+        Command::Audit(args) => run_audit(args).await,
         Command::Preview(args) => run_preview(args),
         Command::Fetch(args) => run_fetch(args).await,
         Command::Config {

@@ -28,27 +28,21 @@ use common::posting::submit::SubmitSettings;
 use poller::PollerApp;
 use poster::PosterApp;
 use rust_decimal::Decimal;
-use sandbox::bigcommerce::{
-    BigCommerceSandbox, LineSpec, OrderSpec, ProductSpec, SandboxOptions, StoreSpec,
-};
-use sandbox::oracle::{LedgerSpec, OraclePod, PodOptions};
+use sandbox::bigcommerce::{BigCommerceSandbox, SandboxOptions};
+use sandbox::oracle::{OraclePod, PodOptions};
 use serde_json::{Value, json};
 use webhook::WebhookApp;
 
-/// The example document's BigCommerce store.
-pub const HASH: &str = "nw4x7k2p";
-/// The sandbox store's access token.
-pub const TOKEN: &str = "e2e-access-token";
-/// The API account's client secret (webhook signatures).
-pub const CLIENT_SECRET: &str = "e2e-client-secret";
-/// The US ledger of the example document.
-pub const US_LEDGER: u64 = 300000046975971;
-/// The EU ledger.
-pub const EU_LEDGER: u64 = 300000046975990;
-/// Product 77: a shirt (category Shirts, under Apparel), 20.00.
-pub const SHIRT: u64 = 77;
-/// Product 88: a skillet (category Cookware, under Kitchen), 15.00.
-pub const SKILLET: u64 = 88;
+pub use sandbox::demo::{
+    CLIENT_SECRET, EU_LEDGER, HASH, SHIRT, SKILLET, TOKEN, US_LEDGER, document_for, seeded_pod,
+    seeded_store, us_order,
+};
+
+/// The example connector document (`infra/examples/connector.json`).
+pub fn example_document() -> Value {
+    let path = repo_root().join("infra/examples/connector.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
 
 /// The repository root.
 pub fn repo_root() -> std::path::PathBuf {
@@ -172,128 +166,6 @@ pub fn fast_clients() -> (ClientSettings, FusionSettings) {
     (bc, fusion)
 }
 
-/// The example connector document pointed at the sandboxes, secrets inline (as it is in
-/// Secrets Manager).
-pub fn document_for(sb: &BigCommerceSandbox, pod: &OraclePod) -> Value {
-    let path = repo_root().join("infra/examples/connector.json");
-    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    for store in doc["stores"].as_array_mut().unwrap() {
-        store["api_base_url"] = json!(sb.store_url(HASH));
-        store["credentials"]["access_token"] = json!(TOKEN);
-        store["credentials"]["client_secret"] = json!(CLIENT_SECRET);
-    }
-    doc["oracle"]["base_url"] = json!(pod.url());
-    doc["oracle"]["auth"]["token_url"] = json!(pod.token_url());
-    doc["oracle"]["auth"]["client_id"] = json!("pod-client");
-    doc["oracle"]["auth"]["client_secret"] = json!("pod-secret");
-    doc
-}
-
-/// The sandbox store of the example document: Apparel › Shirts, Kitchen › Cookware, the
-/// shirt and the skillet, the US (1) and EU (2) storefronts.
-pub async fn seeded_store(options: SandboxOptions) -> BigCommerceSandbox {
-    let sb = BigCommerceSandbox::start(options).await;
-    sb.add_store(StoreSpec {
-        hash: HASH.into(),
-        access_token: TOKEN.into(),
-        client_id: "e2e-client".into(),
-        client_secret: CLIENT_SECRET.into(),
-        store_id: "1001".into(),
-    });
-    sb.add_channel(HASH, 2, "EU storefront");
-    for (id, parent, name) in [
-        (20, 0, "Apparel"),
-        (21, 20, "Shirts"),
-        (30, 0, "Kitchen"),
-        (31, 30, "Cookware"),
-    ] {
-        sb.add_category(HASH, id, parent, name);
-    }
-    sb.add_product(
-        HASH,
-        ProductSpec {
-            id: SHIRT,
-            name: "Oxford shirt".into(),
-            sku: "NW-SHIRT".into(),
-            price: Decimal::new(2000, 2),
-            categories: vec![21],
-        },
-    );
-    sb.add_product(
-        HASH,
-        ProductSpec {
-            id: SKILLET,
-            name: "Cast-iron skillet".into(),
-            sku: "NW-SKILLET".into(),
-            price: Decimal::new(1500, 2),
-            categories: vec![31],
-        },
-    );
-    sb
-}
-
-/// The pod of the example document: its two ledgers, its chart of accounts, its source.
-pub async fn seeded_pod(options: PodOptions) -> OraclePod {
-    let pod = OraclePod::start(options).await;
-    pod.add_ledger(
-        LedgerSpec {
-            id: US_LEDGER,
-            name: "NW US Primary".into(),
-            currency: "USD".into(),
-            allow_suspense: false,
-        },
-        2025..=2027,
-    );
-    pod.add_ledger(
-        LedgerSpec {
-            id: EU_LEDGER,
-            name: "NW EU Primary".into(),
-            currency: "EUR".into(),
-            allow_suspense: false,
-        },
-        2025..=2027,
-    );
-    let list = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-    pod.set_chart(vec![
-        list(&["101", "201"]),
-        list(&["000", "310", "320"]),
-        list(&[
-            "1210", "1220", "1230", "1999", "2300", "2310", "2410", "2420", "4000", "4010", "4020",
-            "4200", "4210", "4220", "4230", "4500", "4900", "7990",
-        ]),
-        list(&["000", "100", "200", "900"]),
-        list(&["000"]),
-    ]);
-    pod.add_source("BigCommerce");
-    pod
-}
-
-/// An order of `shirts` shirts and `skillets` skillets at 8% tax with 5.00 shipping, on the
-/// US storefront.
-pub fn us_order(shirts: u64, skillets: u64) -> OrderSpec {
-    let mut lines = Vec::new();
-    if shirts > 0 {
-        lines.push(LineSpec {
-            product_id: SHIRT,
-            quantity: shirts,
-            ..LineSpec::default()
-        });
-    }
-    if skillets > 0 {
-        lines.push(LineSpec {
-            product_id: SKILLET,
-            quantity: skillets,
-            ..LineSpec::default()
-        });
-    }
-    OrderSpec {
-        tax_rate: Decimal::new(8, 2),
-        shipping: Decimal::new(500, 2),
-        lines,
-        ..OrderSpec::default()
-    }
-}
-
 /// Everything the tests drive.
 pub struct World {
     /// The BigCommerce store.
@@ -351,7 +223,7 @@ impl World {
     ) -> Self {
         let sb = seeded_store(sb_options).await;
         let pod = seeded_pod(pod_options).await;
-        let mut doc = document_for(&sb, &pod);
+        let mut doc = document_for(&example_document(), &sb, &pod);
         change(&mut doc);
         let config = Arc::new(
             ConnectorConfig::from_json(&doc.to_string(), "e2e document")

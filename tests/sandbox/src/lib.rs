@@ -6,4 +6,5 @@
 #![recursion_limit = "512"]
 
 pub mod bigcommerce;
+pub mod demo;
 pub mod oracle;

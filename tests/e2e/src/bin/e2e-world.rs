@@ -9,24 +9,35 @@ use std::sync::Arc;
 use common::adapters::aws::local;
 use common::adapters::dynamodb::DynamoStore;
 use common::adapters::sqs::SqsQueue;
-use e2e::{CLIENT_SECRET, HASH, aws_endpoint, document_for, seeded_pod, seeded_store, unique, us_order};
+use e2e::{
+    CLIENT_SECRET, HASH, aws_endpoint, document_for, example_document, seeded_pod, seeded_store,
+    unique, us_order,
+};
 use sandbox::bigcommerce::SandboxOptions;
 use sandbox::oracle::PodOptions;
 use serde_json::json;
 
 #[tokio::main]
 async fn main() {
-    let out = std::env::args().nth(1).expect("usage: e2e-world <world.json>");
+    let out = std::env::args()
+        .nth(1)
+        .expect("usage: e2e-world <world.json>");
     let sb = seeded_store(SandboxOptions::default()).await;
     let pod = seeded_pod(PodOptions::default()).await;
-    let doc = document_for(&sb, &pod);
+    let doc = document_for(&example_document(), &sb, &pod);
     let endpoint = aws_endpoint();
     let sdk = local(&endpoint).await;
     let table = unique("smoke-state");
-    DynamoStore::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table).await.unwrap();
-    let queue = SqsQueue::create_with_dead_letters(aws_sdk_sqs::Client::new(&sdk), &unique("smoke-orders"), 5)
+    DynamoStore::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table)
         .await
         .unwrap();
+    let queue = SqsQueue::create_with_dead_letters(
+        aws_sdk_sqs::Client::new(&sdk),
+        &unique("smoke-orders"),
+        5,
+    )
+    .await
+    .unwrap();
     let secret = unique("smoke-connector");
     aws_sdk_secretsmanager::Client::new(&sdk)
         .create_secret()

@@ -1,0 +1,132 @@
+//! The pipeline as one local process, on SQLite: what Lambda and SQS do in AWS, done here.
+//! A webhook endpoint (axum) in front of the intake service, a consumer that hands the local
+//! queue to the poster in batches (deleting what it does not report for retry, as the SQS
+//! event source does), and the poller on an interval.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use common::metrics::Metrics;
+use common::ports::{Clock, Queue, SecretSource, StateStore};
+use common::posting::intake::{Accepted, Intake};
+use common::posting::poller::{PollReport, poll};
+use common::posting::poster::{Incoming, PosterReport, post_batch};
+use common::posting::services::Services;
+use serde_json::json;
+
+/// What the webhook endpoint needs.
+#[derive(Clone)]
+pub struct Endpoint {
+    /// The connector document.
+    pub source: Arc<dyn SecretSource>,
+    /// Delivery ids.
+    pub store: Arc<dyn StateStore>,
+    /// The queue.
+    pub queue: Arc<dyn Queue>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+}
+
+async fn deliver(
+    State(e): State<Endpoint>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, String) {
+    let config = match e.source.connector_document().await {
+        Ok(c) => c,
+        Err(err) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"error": "unavailable", "message": err.to_string()}).to_string(),
+            );
+        }
+    };
+    let intake = Intake {
+        config: &config,
+        store: e.store.as_ref(),
+        queue: e.queue.as_ref(),
+        clock: e.clock.as_ref(),
+        dedupe_ttl: Duration::from_secs(3 * 24 * 60 * 60),
+        max_body: 64 * 1024,
+    };
+    let mut metrics = Metrics::default();
+    match intake.take(&headers, &body, &mut metrics).await {
+        Ok(Accepted::Queued { order_id, .. }) => (
+            StatusCode::OK,
+            json!({"status": "queued", "order_id": order_id}).to_string(),
+        ),
+        Ok(Accepted::Duplicate) => (StatusCode::OK, json!({"status": "duplicate"}).to_string()),
+        Ok(Accepted::Ignored { reason }) => (
+            StatusCode::OK,
+            json!({"status": "ignored", "reason": reason}).to_string(),
+        ),
+        Err(refusal) => {
+            let status = StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            (
+                status,
+                json!({"error": refusal.code(), "message": refusal.to_string()}).to_string(),
+            )
+        }
+    }
+}
+
+/// Serves `POST /webhooks` on `addr`; returns the bound address.
+pub async fn serve_webhooks(
+    addr: SocketAddr,
+    endpoint: Endpoint,
+) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let app = axum::Router::new()
+        .route("/webhooks", axum::routing::post(deliver))
+        .with_state(endpoint);
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            eprintln!("webhook endpoint stopped: {e}");
+        }
+    });
+    Ok((bound, task))
+}
+
+/// Hands every visible message to the poster, 100 at a time; returns the poster's reports.
+pub async fn drain(
+    services: &Services,
+    queue: &dyn Queue,
+    visibility: Duration,
+) -> anyhow::Result<Vec<PosterReport>> {
+    let mut reports = Vec::new();
+    loop {
+        let received = queue.receive(100, visibility).await?;
+        if received.is_empty() {
+            return Ok(reports);
+        }
+        let messages: Vec<Incoming> = received
+            .iter()
+            .map(|m| Incoming {
+                message_id: m.message_id.clone(),
+                body: m.body.clone(),
+            })
+            .collect();
+        let report = post_batch(services, messages).await;
+        for m in &received {
+            if !report.retry.iter().any(|(id, _)| *id == m.message_id) {
+                queue.delete(&m.handle).await?;
+            }
+        }
+        let retried = !report.retry.is_empty();
+        reports.push(report);
+        if retried {
+            // The rest come back after their visibility timeout.
+            return Ok(reports);
+        }
+    }
+}
+
+/// One sweep (and tracking round).
+pub async fn sweep(services: &Services) -> PollReport {
+    poll(services).await
+}

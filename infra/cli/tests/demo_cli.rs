@@ -1,0 +1,104 @@
+//! `mlc demo` as a newcomer runs it (the README's first command), then `mlc audit` on the state
+//! it left: the whole local pipeline against the sandboxes, with real outcomes checked.
+
+use std::process::Command;
+
+#[test]
+fn the_demo_posts_every_journal_once_and_leaves_an_audit_trail() {
+    let dir = std::env::temp_dir().join(format!("mlc-demo-test-{}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_mlc"))
+        .args(["demo", "--state", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Five sales, then a refund, a reversal and an adjustment: eight postings, all posted.
+    assert!(stdout.contains("Postings: {\"posted\": 8}"), "{stdout}");
+    for batch in [
+        "BC-us-100-sale",
+        "BC-us-101-refund-1",
+        "BC-us-102-reversal",
+        "BC-us-103-adjust-1",
+        "BC-eu-104-sale",
+    ] {
+        assert_eq!(
+            stdout.matches(&format!("  {batch}  ")).count(),
+            1,
+            "{batch} once:\n{stdout}"
+        );
+    }
+    assert!(
+        !stdout.contains("BC-us-105"),
+        "the unpaid order posts nothing:\n{stdout}"
+    );
+    // The EU order went to the EU ledger with the EU entity and VAT account.
+    assert!(
+        stdout.contains("BC-eu-104-sale  ledger NW EU Primary  EUR"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("201-000-2310-000-000"), "{stdout}");
+
+    let audit = Command::new(env!("CARGO_BIN_EXE_mlc"))
+        .args([
+            "audit",
+            "--state",
+            dir.join("state.db").to_str().unwrap(),
+            "--store",
+            "us",
+            "--order-id",
+            "101",
+        ])
+        .output()
+        .unwrap();
+    let trail = String::from_utf8_lossy(&audit.stdout);
+    assert!(audit.status.success(), "{trail}");
+    let kinds: Vec<&str> = trail
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "fetched",
+            "mapped",
+            "validated",
+            "submitted",
+            "posted",
+            "fetched",
+            "mapped",
+            "validated",
+            "submitted",
+            "posted"
+        ],
+        "{trail}"
+    );
+    assert!(
+        trail
+            .lines()
+            .skip(5)
+            .all(|l| l.contains("links to BC-us-101-sale") || l.contains("fetched")),
+        "{trail}"
+    );
+    let missing = Command::new(env!("CARGO_BIN_EXE_mlc"))
+        .args([
+            "audit",
+            "--state",
+            "/nonexistent/state.db",
+            "--store",
+            "us",
+            "--order-id",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr)
+            .contains("/nonexistent/state.db: no such state database")
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
