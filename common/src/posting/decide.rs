@@ -177,7 +177,11 @@ pub fn decide(
                 }
             }
         }
-        Some(s) => plan.notes.push(format!("the sale is {s}; it waits for a person (replay) before anything else posts")),
+        Some(s) => {
+            // Once a person has replayed the sale and it posts, the rest of the order follows.
+            plan.waiting = true;
+            plan.notes.push(format!("the sale is {s}; it waits for a person (mlc replay) before anything else posts"));
+        }
     }
     Ok(plan)
 }

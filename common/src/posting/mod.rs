@@ -13,6 +13,7 @@ pub mod message;
 pub mod poller;
 pub mod poster;
 pub mod preview;
+pub mod replay;
 pub mod services;
 pub mod submission;
 pub mod submit;

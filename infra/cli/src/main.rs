@@ -43,6 +43,9 @@ enum Command {
     Serve(ServeArgs),
     /// An order's audit trail, from a local state database.
     Audit(AuditArgs),
+    /// Send a Held or Rejected posting again once its cause is fixed: a sale or refund journal
+    /// is built again from the order and the document as they are now.
+    Replay(ReplayArgs),
     /// Show the journals an order would produce; sends nothing anywhere.
     Preview(PreviewArgs),
     /// Fetch an order bundle from BigCommerce (the file `preview --order-file` reads): to
@@ -144,6 +147,34 @@ struct AuditArgs {
     /// Order id.
     #[arg(long)]
     order_id: u64,
+}
+
+#[derive(clap::Args)]
+struct ReplayArgs {
+    /// The connector document (local state); with --aws the document comes from the secret
+    /// named by MLC_CONFIG_SECRET.
+    #[arg(long, required_unless_present = "aws")]
+    config: Option<PathBuf>,
+    /// The SQLite state database (local state).
+    #[arg(long, default_value = "mlc-state.db")]
+    state: PathBuf,
+    /// Work on the deployed stack: the table, queue and secret named by MLC_TABLE,
+    /// MLC_QUEUE_URL and MLC_CONFIG_SECRET (the stack's outputs), with the AWS credentials
+    /// of this shell.
+    #[arg(long)]
+    aws: bool,
+    /// Store id from the connector document.
+    #[arg(long)]
+    store: String,
+    /// Order id.
+    #[arg(long)]
+    order_id: u64,
+    /// Which posting: sale, refund:ID, reversal, adjust:N.
+    #[arg(long, default_value = "sale")]
+    posting: String,
+    /// Who asks (kept in the audit).
+    #[arg(long, default_value = "operator")]
+    by: String,
 }
 
 /// Failures, by who has to act.
@@ -354,8 +385,80 @@ async fn run_audit(args: AuditArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+async fn run_replay(args: ReplayArgs) -> Result<(), Failure> {
+    use common::adapters::aws::{AwsPorts, LambdaEnv, from_environment};
+    use common::adapters::local_queue::LocalQueue;
+    use common::adapters::secrets::FileSource;
+    use common::adapters::sqlite::{SqliteDb, SqliteStore};
+    use common::journal::PostingKind;
+    use common::ports::{Queue, SecretSource, StateStore, SystemClock};
+    use common::posting::services::{PipelineSettings, Services};
+    use common::state::PostingKey;
+
+    let posting: PostingKind = args.posting.parse().map_err(|e| {
+        bad(anyhow!(
+            "--posting {:?}: {e}; expected sale, refund:ID, reversal or adjust:N",
+            args.posting
+        ))
+    })?;
+    let (source, store, queue): (Arc<dyn SecretSource>, Arc<dyn StateStore>, Arc<dyn Queue>) =
+        if args.aws {
+            let env = LambdaEnv::from_env().map_err(bad)?;
+            let ports = AwsPorts::new(&env, &from_environment().await);
+            (ports.source, ports.store, ports.queue)
+        } else {
+            let config = args
+                .config
+                .as_ref()
+                .expect("clap requires --config without --aws");
+            if !args.state.exists() {
+                return Err(bad(anyhow!(
+                    "{}: no such state database",
+                    args.state.display()
+                )));
+            }
+            let db = SqliteDb::open(&args.state).map_err(bad)?;
+            (
+                Arc::new(FileSource::new(config)),
+                Arc::new(SqliteStore::new(db.clone())),
+                Arc::new(LocalQueue::new(db, "orders", 5)),
+            )
+        };
+    let config = source.connector_document().await.map_err(bad)?;
+    let settings = PipelineSettings::for_config(&config);
+    let services = Services::connect(
+        config,
+        store,
+        queue,
+        Arc::new(SystemClock),
+        settings,
+        ClientSettings::default(),
+        common::oracle::FusionSettings::default(),
+    )
+    .map_err(bad)?;
+    let key = PostingKey {
+        store: args.store.clone(),
+        order_id: args.order_id,
+        posting,
+    };
+    let done = common::posting::replay::replay(&services, &key, &args.by)
+        .await
+        .map_err(|e| Failure::Failed(e.into()))?;
+    println!(
+        "{key}: queued again{}; the poster sends it with the next batch (message {})",
+        if done.journal_changed {
+            " with its journal built again"
+        } else {
+            ""
+        },
+        done.message_id
+    );
+    Ok(())
+}
+
 async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
+        Command::Replay(args) => run_replay(args).await,
         Command::Demo(args) => demo::run(args).await.map_err(Failure::Failed),
         Command::Serve(args) => run_serve(args).await,
         Command::Audit(args) => run_audit(args).await,

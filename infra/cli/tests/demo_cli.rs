@@ -100,5 +100,36 @@ fn the_demo_posts_every_journal_once_and_leaves_an_audit_trail() {
         String::from_utf8_lossy(&missing.stderr)
             .contains("/nonexistent/state.db: no such state database")
     );
+    // A posted journal is never sent again; a bad --posting is named.
+    let state = dir.join("state.db");
+    let config = dir.join("connector.json");
+    let replay = |posting: &str| {
+        Command::new(env!("CARGO_BIN_EXE_mlc"))
+            .args([
+                "replay",
+                "--config",
+                config.to_str().unwrap(),
+                "--state",
+                state.to_str().unwrap(),
+            ])
+            .args(["--store", "us", "--order-id", "101", "--posting", posting])
+            .output()
+            .unwrap()
+    };
+    let posted = replay("sale");
+    assert_eq!(posted.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&posted.stderr)
+            .contains("posting us/101/sale is posted: only held or rejected postings are replayed"),
+        "{}",
+        String::from_utf8_lossy(&posted.stderr)
+    );
+    let bad = replay("refund");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("--posting \"refund\""),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

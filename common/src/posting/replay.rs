@@ -1,0 +1,137 @@
+//! Replay: a person has fixed why a posting was Held or Rejected (a mapping, a closed period
+//! reopened, a chart-of-accounts value added) and sends it again. A sale or refund journal is
+//! built again from the order as BigCommerce has it now and the document as it is now, so the
+//! fix takes effect; a reversal or adjustment is sent as recorded (it mirrors what was
+//! posted). The posting goes back to Queued with a `replayed` audit event naming who asked,
+//! and its order goes on the queue, where the poster sends it like any other.
+
+use serde_json::json;
+
+use crate::bigcommerce::api::RefundPolicy;
+use crate::journal::{JournalContext, PostingKind, build_refund, build_sale};
+use crate::posting::message::OrderMessage;
+use crate::posting::services::Services;
+use crate::posting::submission::posting_event;
+use crate::state::{Actor, AuditKind, PostingKey, PostingState, StateName};
+
+/// Why a replay was refused; nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// No such posting.
+    #[error("no posting {0} is recorded")]
+    Unknown(PostingKey),
+    /// Only Held and Rejected postings are replayed.
+    #[error("posting {key} is {state}: only held or rejected postings are replayed")]
+    NotReplayable {
+        /// The posting.
+        key: PostingKey,
+        /// Its state.
+        state: StateName,
+    },
+    /// The order or its store could not be read, or the journal not built.
+    #[error("posting {key}: {message}")]
+    Failed {
+        /// The posting.
+        key: PostingKey,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// What a replay did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replayed {
+    /// Whether the journal was built again and differs from the one recorded.
+    pub journal_changed: bool,
+    /// The queue message id of the order.
+    pub message_id: String,
+}
+
+/// Sends a Held or Rejected posting again; `by` says who asked (for the audit).
+pub async fn replay(svc: &Services, key: &PostingKey, by: &str) -> Result<Replayed, ReplayError> {
+    let fail = |message: String| ReplayError::Failed {
+        key: key.clone(),
+        message,
+    };
+    let record = svc
+        .store
+        .posting(key)
+        .await
+        .map_err(|e| fail(e.to_string()))?
+        .ok_or_else(|| ReplayError::Unknown(key.clone()))?;
+    let state = record.state.name();
+    if !matches!(state, StateName::Held | StateName::Rejected) {
+        return Err(ReplayError::NotReplayable {
+            key: key.clone(),
+            state,
+        });
+    }
+    let entry = svc.store_entry(&key.store).ok_or_else(|| {
+        fail(format!(
+            "store {} is not in the connector document",
+            key.store
+        ))
+    })?;
+    let bc = svc
+        .bigcommerce(&entry.store_hash)
+        .ok_or_else(|| fail(format!("no client for store {}", entry.store_hash)))?;
+    let mut journal = record.journal.clone();
+    if matches!(key.posting, PostingKind::Sale | PostingKind::Refund(_)) {
+        let policy = if key.posting == PostingKind::Sale {
+            RefundPolicy::Never
+        } else {
+            RefundPolicy::Always
+        };
+        let bundle = bc
+            .fetch_bundle(key.order_id, policy)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let ctx = JournalContext::new(&svc.config, &key.store).map_err(|e| fail(e.to_string()))?;
+        journal = match key.posting {
+            PostingKind::Refund(id) => build_refund(&ctx, &bundle, id),
+            _ => build_sale(&ctx, &bundle),
+        }
+        .map_err(|e| fail(e.to_string()))?;
+    }
+    let journal_changed = journal.lines != record.journal.lines
+        || journal.accounting_date != record.journal.accounting_date;
+    let was = match &record.state {
+        PostingState::Held { reason } | PostingState::Rejected { reason } => reason.clone(),
+        _ => String::new(),
+    };
+    let event = posting_event(svc, Actor::Operator, AuditKind::Replayed, &record)
+        .states(Some(state), Some(StateName::Queued))
+        .detail(json!({"by": by, "was": was, "journal_rebuilt": journal_changed}));
+    svc.store
+        .transition(
+            key,
+            record.version,
+            PostingState::Queued,
+            Some(&journal),
+            &event,
+        )
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    let message = OrderMessage::new(
+        &entry.store_hash,
+        key.order_id,
+        format!("replay by {by}"),
+        svc.clock.now(),
+    );
+    let message_id = svc
+        .queue
+        .send(
+            &message.to_body(),
+            &[("kind", crate::posting::message::KIND_ORDER)],
+        )
+        .await
+        .map_err(|e| {
+            fail(format!(
+                "queued again, but the order could not be queued: {e}; the poller will queue it"
+            ))
+        })?;
+    Ok(Replayed {
+        journal_changed,
+        message_id,
+    })
+}

@@ -1,0 +1,167 @@
+//! The pipeline services on the local adapters (SQLite state, SQLite queue) against the sandbox
+//! store and pod over real HTTP, as `mlc serve` runs them: a rejected journal, a fix to the
+//! document, and a replay that posts it.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::adapters::local_queue::LocalQueue;
+use common::adapters::sqlite::{SqliteDb, SqliteStore};
+use common::bigcommerce::{BigCommerceClient, ClientSettings};
+use common::config::ConnectorConfig;
+use common::journal::PostingKind;
+use common::oracle::{FusionClient, FusionSettings};
+use common::ports::{BigCommerceApi, SystemClock};
+use common::posting::poller::poll;
+use common::posting::poster::{Incoming, post_batch};
+use common::posting::replay::{ReplayError, replay};
+use common::posting::services::{PipelineSettings, Services};
+use common::posting::submit::{ClockGroupIds, SubmitSettings};
+use common::state::{AuditKind, PostingKey, PostingState, StateName};
+use sandbox::bigcommerce::SandboxOptions;
+use sandbox::demo::{HASH, document_for, seeded_pod, seeded_store, us_order};
+use sandbox::oracle::PodOptions;
+use serde_json::{Value, json};
+
+fn services(doc: &Value, db: &SqliteDb) -> Services {
+    let config = Arc::new(ConnectorConfig::from_json(&doc.to_string(), "test").unwrap());
+    let mut settings = PipelineSettings::for_config(&config);
+    settings.submit = SubmitSettings {
+        poll_interval: Duration::from_millis(10),
+        import_timeout: Duration::from_secs(5),
+        unknown_wait: Duration::from_millis(100),
+    };
+    let entry = &config.stores[0];
+    let bc: Arc<dyn BigCommerceApi> =
+        Arc::new(BigCommerceClient::for_store(entry, ClientSettings::default()).unwrap());
+    let oracle =
+        Arc::new(FusionClient::from_config(&config.oracle, FusionSettings::default()).unwrap());
+    Services::new(
+        config,
+        Arc::new(SqliteStore::new(db.clone())),
+        Arc::new(LocalQueue::new(db.clone(), "orders", 5)),
+        Arc::new(SystemClock),
+        oracle,
+        Arc::new(ClockGroupIds::default()),
+        BTreeMap::from([(HASH.to_string(), bc)]),
+        settings,
+    )
+}
+
+/// Queue → poster, then a sweep; until `key` is in a final state.
+async fn run_until_settled(svc: &Services, key: &PostingKey) -> StateName {
+    for _ in 0..200 {
+        loop {
+            let received = svc
+                .queue
+                .receive(100, Duration::from_secs(1))
+                .await
+                .unwrap();
+            if received.is_empty() {
+                break;
+            }
+            let messages = received
+                .iter()
+                .map(|m| Incoming {
+                    message_id: m.message_id.clone(),
+                    body: m.body.clone(),
+                })
+                .collect();
+            let report = post_batch(svc, messages).await;
+            assert!(report.retry.is_empty(), "{:?}", report.retry);
+            for m in received {
+                svc.queue.delete(&m.handle).await.unwrap();
+            }
+        }
+        poll(svc).await;
+        if let Some(state) = svc
+            .store
+            .posting(key)
+            .await
+            .unwrap()
+            .map(|p| p.state.name())
+            && matches!(
+                state,
+                StateName::Posted | StateName::Rejected | StateName::Held
+            )
+        {
+            return state;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{key} did not settle");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_journal_is_replayed_after_the_mapping_is_fixed() {
+    let sb = seeded_store(SandboxOptions::default()).await;
+    let pod = seeded_pod(PodOptions::default()).await;
+    let mut doc = document_for(&support::example_document(), &sb, &pod);
+    let good_rules = doc["mapping"]["rules"].clone();
+    doc["mapping"]["rules"].as_array_mut().unwrap().push(json!({
+        "name": "typo", "applies_to": ["revenue"], "when": {"sku": "NW-SKILLET"}, "set": {"cost_center": "999"}
+    }));
+    let db = SqliteDb::in_memory().unwrap();
+    let broken = services(&doc, &db);
+    let id = sb.create_order(HASH, us_order(0, 1));
+    // No hooks in this test: the poller's sweep finds the order.
+    let sale = PostingKey {
+        store: "us".into(),
+        order_id: id,
+        posting: PostingKind::Sale,
+    };
+    assert_eq!(run_until_settled(&broken, &sale).await, StateName::Rejected);
+    let Some(PostingState::Rejected { reason }) =
+        broken.store.posting(&sale).await.unwrap().map(|p| p.state)
+    else {
+        panic!()
+    };
+    assert!(reason.contains("999"), "{reason}");
+    assert!(pod.batches().is_empty());
+
+    // Refused without a change: the sale is not held or rejected any more once replayed, and
+    // unknown postings are named.
+    let unknown = PostingKey {
+        posting: PostingKind::Refund(9),
+        ..sale.clone()
+    };
+    assert!(matches!(
+        replay(&broken, &unknown, "ops").await,
+        Err(ReplayError::Unknown(_))
+    ));
+
+    // The rule is fixed; the replay builds the journal again from the fixed document.
+    doc["mapping"]["rules"] = good_rules;
+    let fixed = services(&doc, &db);
+    let done = replay(&fixed, &sale, "ops@example.com").await.unwrap();
+    assert!(done.journal_changed);
+    let queued = fixed.store.posting(&sale).await.unwrap().unwrap();
+    assert_eq!(queued.state, PostingState::Queued);
+    assert!(queued.journal.lines.iter().all(|l| l.segments[1] != "999"));
+    assert_eq!(run_until_settled(&fixed, &sale).await, StateName::Posted);
+    let batches = pod.batches();
+    assert_eq!(batches.len(), 1);
+    assert!(
+        batches[0].journals[0]
+            .1
+            .iter()
+            .any(|(a, _, _)| a == "101-320-4020-200-000"),
+        "{batches:?}"
+    );
+    let story = fixed.store.audit_of_order("us", id).await.unwrap();
+    let replayed = story
+        .iter()
+        .find(|e| e.kind == AuditKind::Replayed)
+        .expect("a replayed event");
+    assert_eq!(replayed.detail["by"], json!("ops@example.com"));
+    assert!(replayed.detail["was"].as_str().unwrap().contains("999"));
+    // A posted journal is never replayed.
+    let err = replay(&fixed, &sale, "ops").await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("posting {sale} is posted: only held or rejected postings are replayed")
+    );
+}
