@@ -64,16 +64,20 @@ fn lines_of(w: &World, name: &str) -> Vec<(String, Decimal, Decimal)> {
         .collect()
 }
 
-async fn posted_order(w: &World, shirts: u64, skillets: u64) -> u64 {
-    let id = w.sb.create_order(HASH, us_order(shirts, skillets));
-    let key = key(id, PostingKind::Sale);
+/// Runs the pipeline until the posting is Posted (its batch read back by the tracker).
+async fn until_posted(w: &World, key: &PostingKey) {
     w.run_until(&format!("{key} posted"), async |w: &World| {
         matches!(
-            w.store.posting(&key).await.unwrap().map(|p| p.state),
+            w.store.posting(key).await.unwrap().map(|p| p.state),
             Some(PostingState::Posted { .. })
         )
     })
     .await;
+}
+
+async fn posted_order(w: &World, shirts: u64, skillets: u64) -> u64 {
+    let id = w.sb.create_order(HASH, us_order(shirts, skillets));
+    until_posted(w, &key(id, PostingKind::Sale)).await;
     id
 }
 
@@ -200,10 +204,7 @@ async fn a_refund_posts_an_adjustment_linked_to_its_sale() {
         },
     );
     let name = format!("BC-us-{id}-refund-{refund_id}");
-    w.run_until("the refund in the ledger", async |w: &World| {
-        !w.batches(&name).is_empty()
-    })
-    .await;
+    until_posted(&w, &key(id, PostingKind::Refund(refund_id))).await;
     let lines = lines_of(&w, &name);
     assert!(
         lines.contains(&("101-310-4500-100-000".into(), d("20.00"), d("0"))),
@@ -239,10 +240,8 @@ async fn a_cancellation_after_posting_reverses_the_order_to_zero() {
     assert!(!w.ledger_net(id).is_empty());
     w.sb.set_status(HASH, id, 5);
     let name = format!("BC-us-{id}-reversal");
-    w.run_until("the reversal in the ledger", async |w: &World| {
-        !w.batches(&name).is_empty()
-    })
-    .await;
+    until_posted(&w, &key(id, PostingKind::Reversal)).await;
+    assert_eq!(w.batches(&name).len(), 1, "exactly one {name}");
     assert_eq!(w.ledger_net(id), vec![], "the order nets to zero");
     posted(&w, id, PostingKind::Reversal).await;
 }
@@ -254,10 +253,8 @@ async fn an_edit_after_posting_posts_the_difference() {
     let id = posted_order(&w, 2, 1).await;
     w.sb.edit_order(HASH, id, us_order(3, 0));
     let name = format!("BC-us-{id}-adjust-1");
-    w.run_until("the adjustment in the ledger", async |w: &World| {
-        !w.batches(&name).is_empty()
-    })
-    .await;
+    until_posted(&w, &key(id, PostingKind::Adjustment(1))).await;
+    assert_eq!(w.batches(&name).len(), 1, "exactly one {name}");
     let edited = fetch(&w, id).await;
     let net = w.ledger_net(id);
     let of = |account: &str| net.iter().find(|(a, _)| a == account).map(|(_, n)| *n);
@@ -308,10 +305,8 @@ async fn a_missed_webhook_is_found_by_the_poller() {
     }
     assert_eq!(summary["queued"][HASH], json!(1), "{summary}");
     let name = format!("BC-us-{id}-sale");
-    w.run_until("the swept order in the ledger", async |w: &World| {
-        !w.batches(&name).is_empty()
-    })
-    .await;
+    until_posted(&w, &key(id, PostingKind::Sale)).await;
+    assert_eq!(w.batches(&name).len(), 1, "exactly one {name}");
     let story = w.store.audit_of_order("us", id).await.unwrap();
     assert_eq!(story[0].kind, AuditKind::Fetched);
     assert_eq!(story[0].detail["reasons"], json!(["poll"]));
@@ -371,7 +366,7 @@ async fn one_bad_journal_is_rejected_and_the_rest_of_its_import_posts() {
     })
     .await;
     for id in &good {
-        posted(&w, *id, PostingKind::Sale).await;
+        until_posted(&w, &key(*id, PostingKind::Sale)).await;
         assert_eq!(w.batches(&format!("BC-us-{id}-sale")).len(), 1);
     }
     let Some(PostingState::Rejected { reason }) =
@@ -411,10 +406,16 @@ async fn orders_of_each_storefront_go_to_their_own_ledger() {
     let eu_id = w.sb.create_order(HASH, eu);
     let us_id = w.sb.create_order(HASH, us_order(1, 0));
     let (eu_name, us_name) = (format!("BC-eu-{eu_id}-sale"), format!("BC-us-{us_id}-sale"));
-    w.run_until("both sales in their ledgers", async |w: &World| {
-        !w.batches(&eu_name).is_empty() && !w.batches(&us_name).is_empty()
-    })
+    until_posted(
+        &w,
+        &PostingKey {
+            store: "eu".into(),
+            order_id: eu_id,
+            posting: PostingKind::Sale,
+        },
+    )
     .await;
+    until_posted(&w, &key(us_id, PostingKind::Sale)).await;
     let eu_lines = lines_of(&w, &eu_name);
     assert!(
         eu_lines.iter().all(|(a, _, _)| a.starts_with("201-")),
@@ -458,10 +459,8 @@ async fn a_cancellation_while_the_sale_is_in_flight_is_reversed_once_the_sale_po
     assert!(w.store.order("us", id).await.unwrap().unwrap().waiting);
     // ...and follows it without another webhook once the tracker has posted the sale.
     let name = format!("BC-us-{id}-reversal");
-    w.run_until("the reversal in the ledger", async |w: &World| {
-        !w.batches(&name).is_empty()
-    })
-    .await;
+    until_posted(&w, &key(id, PostingKind::Reversal)).await;
+    assert_eq!(w.batches(&name).len(), 1, "exactly one {name}");
     assert_eq!(w.ledger_net(id), vec![]);
 }
 
