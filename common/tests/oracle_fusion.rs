@@ -13,46 +13,10 @@ use common::oracle::{FusionClient, FusionSettings, JobStatus, OracleError};
 use common::ports::OracleApi;
 use common::posting::submit::{ClockGroupIds, Outcome, SubmitSettings, post_journals};
 use rust_decimal::Decimal;
-use sandbox::oracle::{LedgerSpec, OraclePod, PodFault, PodOptions};
+use sandbox::demo::{US_LEDGER, seeded_pod};
+use sandbox::oracle::{OraclePod, PodFault, PodOptions};
 use serde_json::json;
 use support::*;
-
-const US_LEDGER: u64 = 300000046975971;
-
-async fn pod(options: PodOptions) -> OraclePod {
-    let pod = OraclePod::start(options).await;
-    pod.add_ledger(
-        LedgerSpec {
-            id: US_LEDGER,
-            name: "NW US Primary".into(),
-            currency: "USD".into(),
-            allow_suspense: false,
-        },
-        2025..=2027,
-    );
-    pod.add_ledger(
-        LedgerSpec {
-            id: 300000046975990,
-            name: "NW EU Primary".into(),
-            currency: "EUR".into(),
-            allow_suspense: false,
-        },
-        2025..=2027,
-    );
-    let list = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-    pod.set_chart(vec![
-        list(&["101", "201"]),
-        list(&["000", "310", "320"]),
-        list(&[
-            "1210", "1220", "1230", "1999", "2300", "2310", "2410", "2420", "4000", "4010", "4020",
-            "4200", "4210", "4220", "4230", "4500", "4900", "7990",
-        ]),
-        list(&["000", "100", "200", "900"]),
-        list(&["000"]),
-    ]);
-    pod.add_source("BigCommerce");
-    pod
-}
 
 /// The example document pointed at the pod.
 fn config_for(pod: &OraclePod, change: impl FnOnce(&mut serde_json::Value)) -> ConnectorConfig {
@@ -105,7 +69,7 @@ fn journals(config: &ConnectorConfig, first: u64, n: u64) -> Vec<Journal> {
 
 #[tokio::test]
 async fn tokens_are_cached_refreshed_on_expiry_and_on_401_and_shared() {
-    let pod = pod(PodOptions {
+    let pod = seeded_pod(PodOptions {
         token_lifetime: Duration::from_secs(2),
         ..PodOptions::default()
     })
@@ -151,7 +115,7 @@ async fn tokens_are_cached_refreshed_on_expiry_and_on_401_and_shared() {
 
 #[tokio::test]
 async fn a_token_endpoint_failure_is_a_clear_error_without_the_secret() {
-    let pod = pod(PodOptions::default()).await;
+    let pod = seeded_pod(PodOptions::default()).await;
     let config = config_for(&pod, |d| {
         d["oracle"]["auth"]["client_secret"] = json!("wrong-secret-3f9a")
     });
@@ -169,7 +133,7 @@ async fn a_token_endpoint_failure_is_a_clear_error_without_the_secret() {
 
 #[tokio::test]
 async fn journals_round_trip_through_import_tracking_and_read_back() {
-    let pod = pod(PodOptions::default()).await;
+    let pod = seeded_pod(PodOptions::default()).await;
     let config = config_for(&pod, |_| {});
     let c = client(&config);
     let sent = journals(&config, 1000, 3);
@@ -222,7 +186,7 @@ async fn journals_round_trip_through_import_tracking_and_read_back() {
 
 #[tokio::test]
 async fn a_refused_submission_is_recognised_and_held() {
-    let pod = pod(PodOptions::default()).await;
+    let pod = seeded_pod(PodOptions::default()).await;
     let config = config_for(&pod, |_| {});
     let c = client(&config);
     pod.set_import_privilege(false);
@@ -251,7 +215,7 @@ async fn a_refused_submission_is_recognised_and_held() {
 
 #[tokio::test]
 async fn journal_import_rejects_with_its_codes() {
-    let pod = pod(PodOptions::default()).await;
+    let pod = seeded_pod(PodOptions::default()).await;
     let config = config_for(&pod, |_| {});
     let c = client(&config);
     // Our writer refuses an unbalanced journal, so a hand-edited file goes straight to the pod:
@@ -356,7 +320,7 @@ async fn raw_import(pod: &OraclePod, csv: &str, group_id: u64) -> u64 {
 
 #[tokio::test]
 async fn one_bad_journal_among_64_is_isolated_in_at_most_13_imports() {
-    let pod = pod(PodOptions {
+    let pod = seeded_pod(PodOptions {
         job_phase: Duration::from_millis(5),
         ..PodOptions::default()
     })
@@ -403,7 +367,7 @@ async fn one_bad_journal_among_64_is_isolated_in_at_most_13_imports() {
 
 #[tokio::test]
 async fn a_lost_answer_after_an_accepted_import_does_not_create_a_second_batch() {
-    let pod = pod(PodOptions::default()).await;
+    let pod = seeded_pod(PodOptions::default()).await;
     let config = config_for(&pod, |_| {});
     let c = client(&config);
     pod.inject(PodFault::LoseImportResponse { times: 1 });
@@ -435,7 +399,7 @@ async fn a_lost_answer_after_an_accepted_import_does_not_create_a_second_batch()
 
 #[tokio::test]
 async fn a_lost_answer_whose_batches_do_not_appear_is_left_unknown() {
-    let pod = pod(PodOptions {
+    let pod = seeded_pod(PodOptions {
         job_phase: Duration::from_secs(5),
         ..PodOptions::default()
     })
@@ -463,7 +427,7 @@ async fn a_lost_answer_whose_batches_do_not_appear_is_left_unknown() {
 
 #[tokio::test]
 async fn closed_periods_follow_the_configured_policy() {
-    let pod = pod(PodOptions::default()).await;
+    let pod = seeded_pod(PodOptions::default()).await;
     pod.set_period_status(US_LEDGER, "Mar-26", 'C');
     pod.set_period_status(US_LEDGER, "Apr-26", 'C');
     let held = config_for(&pod, |_| {});
@@ -537,7 +501,7 @@ async fn closed_periods_follow_the_configured_policy() {
 
 #[tokio::test]
 async fn reads_ride_out_throttling_outages_and_slow_answers() {
-    let pod = pod(PodOptions::default()).await;
+    let pod = seeded_pod(PodOptions::default()).await;
     let config = config_for(&pod, |_| {});
     let c = FusionClient::from_config(
         &config.oracle,
@@ -587,7 +551,7 @@ async fn reads_ride_out_throttling_outages_and_slow_answers() {
 
 #[tokio::test]
 async fn basic_authentication_is_the_configured_alternative() {
-    let pod = pod(PodOptions {
+    let pod = seeded_pod(PodOptions {
         basic_user: Some(("gl.integration".into(), "s3cret-pw".into())),
         ..PodOptions::default()
     })
