@@ -10,7 +10,9 @@ use crate::journal::{Journal, PostingKind, batch_name};
 use crate::metrics::{self, Metrics};
 use crate::oracle::Submission;
 use crate::posting::services::Services;
-use crate::posting::submit::{Outcome, SubmitFailure, classify_submit_error, validate};
+use crate::posting::submit::{
+    Outcome, SubmitFailure, classify_submit_error, import_groups, validate,
+};
 use crate::state::{
     Actor, AuditEvent, AuditKind, ImportRecord, ImportState, PostingKey, PostingRecord,
     PostingState, StateName, StoreError,
@@ -91,19 +93,8 @@ pub async fn submit_postings(
             }
         }
     }
-    let batch = svc.config.posting.batch_size.max(1) as usize;
-    let mut ledgers: Vec<u64> = ready.iter().map(|(_, j)| j.ledger_id).collect();
-    ledgers.sort_unstable();
-    ledgers.dedup();
-    for ledger in ledgers {
-        let of_ledger: Vec<(PostingRecord, Journal)> = ready
-            .iter()
-            .filter(|(_, j)| j.ledger_id == ledger)
-            .cloned()
-            .collect();
-        for chunk in of_ledger.chunks(batch) {
-            send_import(svc, actor, chunk.to_vec(), &mut round, metrics).await;
-        }
+    for group in import_groups(ready, svc.config.posting.batch_size) {
+        send_import(svc, actor, group, &mut round, metrics).await;
     }
     round
 }

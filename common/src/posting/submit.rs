@@ -208,21 +208,9 @@ pub async fn post_journals(
             Err(done) => results[i] = Some(*done),
         }
     }
-    // One import takes one ledger, and at most `batch_size` journals.
-    let mut ledgers: Vec<u64> = ready.iter().map(|(_, j)| j.ledger_id).collect();
-    ledgers.sort_unstable();
-    ledgers.dedup();
-    let batch = config.posting.batch_size.max(1) as usize;
-    for ledger in ledgers {
-        let of_ledger: Vec<(usize, Journal)> = ready
-            .iter()
-            .filter(|(_, j)| j.ledger_id == ledger)
-            .cloned()
-            .collect();
-        for chunk in of_ledger.chunks(batch) {
-            for (i, submitted) in s.import(chunk.to_vec()).await {
-                results[i] = Some(submitted);
-            }
+    for group in import_groups(ready, config.posting.batch_size) {
+        for (i, submitted) in s.import(group).await {
+            results[i] = Some(submitted);
         }
     }
     Report {
@@ -409,6 +397,29 @@ pub async fn find_posted<K: Send>(
         }
     }
     (found, missing)
+}
+
+/// The imports a set of journals goes in: one ledger per import (Journal Import runs per
+/// ledger), at most `batch_size` journals each, ledgers in id order, journals in the order
+/// given.
+pub fn import_groups<K>(items: Vec<(K, Journal)>, batch_size: u32) -> Vec<Vec<(K, Journal)>> {
+    let batch = batch_size.max(1) as usize;
+    let mut by_ledger: std::collections::BTreeMap<u64, Vec<(K, Journal)>> =
+        std::collections::BTreeMap::new();
+    for (k, journal) in items {
+        by_ledger
+            .entry(journal.ledger_id)
+            .or_default()
+            .push((k, journal));
+    }
+    let mut groups = Vec::new();
+    for mut of_ledger in by_ledger.into_values() {
+        while !of_ledger.is_empty() {
+            let rest = of_ledger.split_off(of_ledger.len().min(batch));
+            groups.push(std::mem::replace(&mut of_ledger, rest));
+        }
+    }
+    groups
 }
 
 /// What a failed `submit_import` means for the journals in it.
