@@ -16,7 +16,7 @@ use common::journal::PostingKind;
 use common::oracle::{FusionClient, FusionSettings};
 use common::ports::{BigCommerceApi, SystemClock};
 use common::posting::poller::poll;
-use common::posting::poster::{Incoming, post_batch};
+use common::posting::poster::drain_queue;
 use common::posting::replay::{ReplayError, replay};
 use common::posting::services::{PipelineSettings, Services};
 use common::posting::submit::{ClockGroupIds, SubmitSettings};
@@ -54,27 +54,11 @@ fn services(doc: &Value, db: &SqliteDb) -> Services {
 /// Queue → poster, then a sweep; until `key` is in a final state.
 async fn run_until_settled(svc: &Services, key: &PostingKey) -> StateName {
     for _ in 0..200 {
-        loop {
-            let received = svc
-                .queue
-                .receive(100, Duration::from_secs(1))
-                .await
-                .unwrap();
-            if received.is_empty() {
-                break;
-            }
-            let messages = received
-                .iter()
-                .map(|m| Incoming {
-                    message_id: m.message_id.clone(),
-                    body: m.body.clone(),
-                })
-                .collect();
-            let report = post_batch(svc, messages).await;
+        for report in drain_queue(svc, svc.queue.as_ref(), Duration::from_secs(1))
+            .await
+            .unwrap()
+        {
             assert!(report.retry.is_empty(), "{:?}", report.retry);
-            for m in received {
-                svc.queue.delete(&m.handle).await.unwrap();
-            }
         }
         poll(svc).await;
         if let Some(state) = svc

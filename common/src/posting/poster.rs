@@ -23,6 +23,7 @@ use crate::bigcommerce::api::RefundPolicy;
 use crate::bigcommerce::{BcError, OrderBundle};
 use crate::journal::{JournalContext, PostingKind};
 use crate::metrics::{self, Metrics};
+use crate::ports::{Queue, QueueError};
 use crate::posting::decide::{decide, fingerprint};
 use crate::posting::message::OrderMessage;
 use crate::posting::services::Services;
@@ -343,4 +344,39 @@ async fn remember_order(
         }
     }
     Ok(())
+}
+
+/// Hands every visible message of `queue` to [`post_batch`], 100 at a time, deleting those it
+/// does not report for retry: what Lambda's SQS event source does in AWS, for the local
+/// process. Stops at the first batch with retries (those come back after `visibility`).
+pub async fn drain_queue(
+    svc: &Services,
+    queue: &dyn Queue,
+    visibility: std::time::Duration,
+) -> Result<Vec<PosterReport>, QueueError> {
+    let mut reports = Vec::new();
+    loop {
+        let received = queue.receive(100, visibility).await?;
+        if received.is_empty() {
+            return Ok(reports);
+        }
+        let messages = received
+            .iter()
+            .map(|m| Incoming {
+                message_id: m.message_id.clone(),
+                body: m.body.clone(),
+            })
+            .collect();
+        let report = post_batch(svc, messages).await;
+        for m in &received {
+            if !report.retry.iter().any(|(id, _)| *id == m.message_id) {
+                queue.delete(&m.handle).await?;
+            }
+        }
+        let retried = !report.retry.is_empty();
+        reports.push(report);
+        if retried {
+            return Ok(reports);
+        }
+    }
 }

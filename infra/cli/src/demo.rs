@@ -26,7 +26,10 @@ use sandbox::bigcommerce::{RefundItemSpec, RefundSpec, SandboxOptions};
 use sandbox::demo::{HASH, document_for, seeded_pod, seeded_store, us_order};
 use sandbox::oracle::PodOptions;
 
-use crate::local::{Endpoint, drain, serve_webhooks, sweep};
+use common::posting::poller::poll;
+use common::posting::poster::drain_queue;
+
+use crate::local::{Endpoint, serve_webhooks};
 
 /// The example document, built in, so the demo runs from anywhere.
 const EXAMPLE: &str = include_str!("../../examples/connector.json");
@@ -56,7 +59,7 @@ impl Demo {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             sb.settle().await;
-            drain(&self.services, self.queue.as_ref(), Duration::from_secs(1)).await?;
+            drain_queue(&self.services, self.queue.as_ref(), Duration::from_secs(1)).await?;
             let mut done = true;
             for key in keys {
                 let state = self.store.posting(key).await?.map(|p| p.state.name());
@@ -68,7 +71,7 @@ impl Demo {
             if done {
                 return Ok(());
             }
-            sweep(&self.services).await;
+            poll(&self.services).await;
             if Instant::now() > deadline {
                 bail!("the demo's postings did not settle within 60 s");
             }
@@ -159,7 +162,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         queue,
     };
 
-    let first = sweep(&services).await;
+    let first = poll(&services).await;
     let hooks: usize = first.hooks.values().map(|c| c.created.len()).sum();
     println!(
         "1. The poller registered {hooks} webhooks on store {HASH}, delivering to {webhook_url}."

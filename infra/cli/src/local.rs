@@ -1,7 +1,6 @@
-//! The pipeline as one local process, on SQLite: what Lambda and SQS do in AWS, done here.
-//! A webhook endpoint (axum) in front of the intake service, a consumer that hands the local
-//! queue to the poster in batches (deleting what it does not report for retry, as the SQS
-//! event source does), and the poller on an interval.
+//! The pipeline as one local process, on SQLite: what API Gateway does in AWS, done here: a
+//! webhook endpoint (axum) in front of the intake service. The queue consumer is
+//! `common::posting::poster::drain_queue`; the poller runs on an interval.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,9 +12,6 @@ use axum::http::{HeaderMap, StatusCode};
 use common::metrics::Metrics;
 use common::ports::{Clock, Queue, SecretSource, StateStore};
 use common::posting::intake::{Accepted, Intake};
-use common::posting::poller::{PollReport, poll};
-use common::posting::poster::{Incoming, PosterReport, post_batch};
-use common::posting::services::Services;
 use serde_json::json;
 
 /// What the webhook endpoint needs.
@@ -90,43 +86,4 @@ pub async fn serve_webhooks(
         }
     });
     Ok((bound, task))
-}
-
-/// Hands every visible message to the poster, 100 at a time; returns the poster's reports.
-pub async fn drain(
-    services: &Services,
-    queue: &dyn Queue,
-    visibility: Duration,
-) -> anyhow::Result<Vec<PosterReport>> {
-    let mut reports = Vec::new();
-    loop {
-        let received = queue.receive(100, visibility).await?;
-        if received.is_empty() {
-            return Ok(reports);
-        }
-        let messages: Vec<Incoming> = received
-            .iter()
-            .map(|m| Incoming {
-                message_id: m.message_id.clone(),
-                body: m.body.clone(),
-            })
-            .collect();
-        let report = post_batch(services, messages).await;
-        for m in &received {
-            if !report.retry.iter().any(|(id, _)| *id == m.message_id) {
-                queue.delete(&m.handle).await?;
-            }
-        }
-        let retried = !report.retry.is_empty();
-        reports.push(report);
-        if retried {
-            // The rest come back after their visibility timeout.
-            return Ok(reports);
-        }
-    }
-}
-
-/// One sweep (and tracking round).
-pub async fn sweep(services: &Services) -> PollReport {
-    poll(services).await
 }

@@ -337,13 +337,17 @@ async fn run_serve(args: ServeArgs) -> Result<(), Failure> {
     loop {
         match cache.services().await {
             Ok(services) => {
-                if let Err(e) =
-                    local::drain(&services, queue.as_ref(), Duration::from_secs(60)).await
+                if let Err(e) = common::posting::poster::drain_queue(
+                    &services,
+                    queue.as_ref(),
+                    Duration::from_secs(60),
+                )
+                .await
                 {
                     tracing::error!(error = %e, "draining the queue");
                 }
                 if Instant::now() >= next_sweep {
-                    let report = local::sweep(&services).await;
+                    let report = common::posting::poller::poll(&services).await;
                     tracing::info!(queued = ?report.queued, problems = ?report.problems, posted = report.tracking.posted, "sweep");
                     next_sweep = Instant::now() + every;
                 }
