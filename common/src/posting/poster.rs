@@ -195,9 +195,9 @@ async fn prepare_order(
             );
             return Prepared::Done;
         }
-        Err(e) if e.is_transient() => return Prepared::Retry(e.to_string()),
-        // Credentials, scopes, an answer we cannot read: retried until the dead-letter queue,
-        // where it waits for a fix and a replay. Nothing is lost.
+        // Passing failures are retried by the queue; so are credentials, scopes and answers we
+        // cannot read, until the dead-letter queue, where they wait for a fix and a redrive.
+        // Nothing is lost.
         Err(e) => return Prepared::Retry(e.to_string()),
     };
     let Some(entry) = svc.config.route(hash, bundle.order.channel_id) else {

@@ -131,7 +131,7 @@ async fn track_import(svc: &Services, import: ImportRecord, report: &mut TrackRe
     let overdue = now - import.submitted_at > timeout;
     let Some(request_id) = import.request_id else {
         // The answer was lost: the batches, if imported, are found by name.
-        let missing = post_found(svc, &import, live, report).await;
+        let missing = post_found(svc, import.group_id, import.request_id, live, report).await;
         if missing.is_empty() {
             close_import(svc, import, ImportState::Succeeded).await;
         } else if overdue {
@@ -162,7 +162,7 @@ async fn track_import(svc: &Services, import: ImportRecord, report: &mut TrackRe
         return;
     }
     if status.is_success() {
-        let missing = post_found(svc, &import, live, report).await;
+        let missing = post_found(svc, import.group_id, import.request_id, live, report).await;
         if missing.is_empty() {
             close_import(svc, import, ImportState::Succeeded).await;
         } else if overdue {
@@ -196,7 +196,7 @@ async fn track_import(svc: &Services, import: ImportRecord, report: &mut TrackRe
     let refused = if status == JobStatus::Error {
         live
     } else {
-        post_found(svc, &import, live, report).await
+        post_found(svc, import.group_id, import.request_id, live, report).await
     };
     let group_id = import.group_id;
     close_import(svc, import, ImportState::Failed).await;
@@ -252,7 +252,8 @@ async fn track_import(svc: &Services, import: ImportRecord, report: &mut TrackRe
 /// Marks Posted what is found by name; returns what is not.
 async fn post_found(
     svc: &Services,
-    import: &ImportRecord,
+    group_id: u64,
+    request_id: Option<u64>,
     live: Vec<PostingRecord>,
     report: &mut TrackReport,
 ) -> Vec<PostingRecord> {
@@ -263,13 +264,7 @@ async fn post_found(
             (p, j)
         })
         .collect();
-    let (found, missing) = find_posted(
-        svc.oracle.as_ref(),
-        items,
-        import.group_id,
-        import.request_id,
-    )
-    .await;
+    let (found, missing) = find_posted(svc.oracle.as_ref(), items, group_id, request_id).await;
     for (p, submitted) in found {
         if let Outcome::Posted {
             batch_id,
@@ -393,13 +388,12 @@ async fn enqueue_orders(
         .iter()
         .filter_map(|(store, order_id, seen)| {
             let entry = svc.store_entry(store)?;
-            let mut m = OrderMessage::new(
+            let m = OrderMessage::new(
                 &entry.store_hash,
                 *order_id,
                 format!("resubmit: {why}"),
                 seen.unwrap_or_else(|| svc.clock.now()),
             );
-            m.seen_at = seen.unwrap_or(m.seen_at);
             Some(m.to_queue_entry())
         })
         .collect();
@@ -449,40 +443,21 @@ async fn requeue_stale(svc: &Services, report: &mut TrackReport) {
             return;
         }
     };
-    let mut orphans = Vec::new();
-    for p in submitted {
-        let PostingState::Submitted { group_id, .. } = p.state else {
-            continue;
-        };
-        let tracked = matches!(svc.store.import(group_id).await, Ok(Some(i)) if matches!(i.state, ImportState::Submitted | ImportState::Unknown));
-        if !tracked {
-            orphans.push(p);
-        }
-    }
-    if orphans.is_empty() {
-        return;
-    }
-    let orphan_import = ImportRecord {
-        group_id: 0,
-        request_id: None,
-        postings: Vec::new(),
-        state: ImportState::Failed,
-        submitted_at: now,
-        version: 0,
-    };
+    // Grouped first, so each import is read once.
     let mut by_group: std::collections::BTreeMap<u64, Vec<PostingRecord>> =
         std::collections::BTreeMap::new();
-    for p in orphans {
+    for p in submitted {
         if let PostingState::Submitted { group_id, .. } = p.state {
             by_group.entry(group_id).or_default().push(p);
         }
     }
     for (group_id, postings) in by_group {
-        let import = ImportRecord {
-            group_id,
-            ..orphan_import.clone()
-        };
-        let missing = post_found(svc, &import, postings, report).await;
+        let tracked = matches!(svc.store.import(group_id).await, Ok(Some(i)) if matches!(i.state, ImportState::Submitted | ImportState::Unknown));
+        if tracked {
+            continue;
+        }
+        // No import to follow: the batches are looked up by name, as after a lost answer.
+        let missing = post_found(svc, group_id, None, postings, report).await;
         if !missing.is_empty() {
             requeue(
                 svc,

@@ -71,7 +71,7 @@ impl WebhookApp {
         let body: &[u8] = match request.body() {
             Body::Text(t) => t.as_bytes(),
             Body::Binary(b) => b,
-            Body::Empty => &[],
+            // Empty (and any kind a later lambda_http adds): no body, which intake refuses.
             _ => &[],
         };
         let config = match self.source.connector_document().await {
