@@ -166,6 +166,36 @@ pub fn fast_clients() -> (ClientSettings, FusionSettings) {
     (bc, fusion)
 }
 
+/// On the emulator, what the stack creates: the state table (as `template.yaml` declares it),
+/// the orders queue with its dead-letter queue, and the secret holding `doc`. Names start with
+/// `prefix` and are unique. Returns (table, queue, secret name).
+pub async fn aws_resources(
+    sdk: &common::adapters::aws::SdkConfig,
+    doc: &Value,
+    prefix: &str,
+) -> (String, SqsQueue, String) {
+    let table = unique(&format!("{prefix}-state"));
+    DynamoStore::create_table(&aws_sdk_dynamodb::Client::new(sdk), &table)
+        .await
+        .unwrap();
+    let queue = SqsQueue::create_with_dead_letters(
+        aws_sdk_sqs::Client::new(sdk),
+        &unique(&format!("{prefix}-orders")),
+        5,
+    )
+    .await
+    .unwrap();
+    let secret = unique(&format!("{prefix}-connector"));
+    aws_sdk_secretsmanager::Client::new(sdk)
+        .create_secret()
+        .name(&secret)
+        .secret_string(doc.to_string())
+        .send()
+        .await
+        .unwrap();
+    (table, queue, secret)
+}
+
 /// Everything the tests drive.
 pub struct World {
     /// The BigCommerce store.
@@ -231,25 +261,7 @@ impl World {
         );
 
         let sdk = local(&aws_endpoint()).await;
-        let table = unique("e2e-state");
-        DynamoStore::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table)
-            .await
-            .unwrap();
-        let queue = SqsQueue::create_with_dead_letters(
-            aws_sdk_sqs::Client::new(&sdk),
-            &unique("e2e-orders"),
-            5,
-        )
-        .await
-        .unwrap();
-        let secret = unique("e2e-connector");
-        aws_sdk_secretsmanager::Client::new(&sdk)
-            .create_secret()
-            .name(&secret)
-            .secret_string(doc.to_string())
-            .send()
-            .await
-            .unwrap();
+        let (table, queue, secret) = aws_resources(&sdk, &doc, "e2e").await;
 
         // The webhook URL must be known before the apps are built (the poller keeps hooks
         // pointed at it), so the listener is bound first.

@@ -7,11 +7,9 @@
 use std::sync::Arc;
 
 use common::adapters::aws::local;
-use common::adapters::dynamodb::DynamoStore;
-use common::adapters::sqs::SqsQueue;
 use e2e::{
-    CLIENT_SECRET, HASH, aws_endpoint, document_for, example_document, seeded_pod, seeded_store,
-    unique, us_order,
+    CLIENT_SECRET, HASH, aws_endpoint, aws_resources, document_for, example_document, seeded_pod,
+    seeded_store, us_order,
 };
 use sandbox::bigcommerce::SandboxOptions;
 use sandbox::oracle::PodOptions;
@@ -27,25 +25,7 @@ async fn main() {
     let doc = document_for(&example_document(), &sb, &pod);
     let endpoint = aws_endpoint();
     let sdk = local(&endpoint).await;
-    let table = unique("smoke-state");
-    DynamoStore::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table)
-        .await
-        .unwrap();
-    let queue = SqsQueue::create_with_dead_letters(
-        aws_sdk_sqs::Client::new(&sdk),
-        &unique("smoke-orders"),
-        5,
-    )
-    .await
-    .unwrap();
-    let secret = unique("smoke-connector");
-    aws_sdk_secretsmanager::Client::new(&sdk)
-        .create_secret()
-        .name(&secret)
-        .secret_string(doc.to_string())
-        .send()
-        .await
-        .unwrap();
+    let (table, queue, secret) = aws_resources(&sdk, &doc, "smoke").await;
     let order_id = sb.create_order(HASH, us_order(2, 1));
     let world = json!({
         "env": {
