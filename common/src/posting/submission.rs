@@ -222,20 +222,16 @@ async fn send_import(
         Ok(saved) => saved,
         Err(e) => {
             // Nothing sent yet: give the postings back.
-            for record in &claimed {
-                let reason = format!("recording import {group_id}: {e}");
-                let _ = move_posting(
-                    svc,
-                    actor,
-                    AuditKind::Submitted,
-                    record,
-                    PostingState::Queued,
-                    None,
-                    json!({"reason": reason}),
-                )
-                .await;
-                round.passing.push((record.key.clone(), reason));
-            }
+            let reason = format!("recording import {group_id}: {e}");
+            give_back(
+                svc,
+                actor,
+                &claimed,
+                &reason,
+                json!({"reason": reason}),
+                round,
+            )
+            .await;
             return;
         }
     };
@@ -335,23 +331,35 @@ async fn record_answer(
             }
             SubmitFailure::Passing(reason) => {
                 close_import(svc, import, ImportState::Failed).await;
-                for record in &claimed {
-                    let detail = json!({"group_id": group_id, "reason": format!("not sent: {reason}; it will be sent again")});
-                    let _ = move_posting(
-                        svc,
-                        actor,
-                        AuditKind::Submitted,
-                        record,
-                        PostingState::Queued,
-                        None,
-                        detail,
-                    )
-                    .await;
-                    round.passing.push((record.key.clone(), reason.clone()));
-                }
+                let detail = json!({"group_id": group_id, "reason": format!("not sent: {reason}; it will be sent again")});
+                give_back(svc, actor, &claimed, &reason, detail, round).await;
                 tracing::warn!(group_id, %reason, "import not sent; will retry");
             }
         },
+    }
+}
+
+/// Claimed postings that were not sent go back to Queued, and their messages are retried.
+async fn give_back(
+    svc: &Services,
+    actor: Actor,
+    claimed: &[PostingRecord],
+    reason: &str,
+    detail: serde_json::Value,
+    round: &mut SubmitRound,
+) {
+    for record in claimed {
+        let _ = move_posting(
+            svc,
+            actor,
+            AuditKind::Submitted,
+            record,
+            PostingState::Queued,
+            None,
+            detail.clone(),
+        )
+        .await;
+        round.passing.push((record.key.clone(), reason.to_string()));
     }
 }
 
