@@ -2,7 +2,6 @@
 //! imports, job tracking, read-back, rejections with Journal Import's codes, bisection, lost
 //! answers, closed periods, retries.
 
-mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +15,7 @@ use rust_decimal::Decimal;
 use sandbox::demo::{US_LEDGER, seeded_pod};
 use sandbox::oracle::{OraclePod, PodFault, PodOptions};
 use serde_json::json;
-use support::*;
+use crate::support::*;
 
 /// The example document pointed at the pod.
 fn config_for(pod: &OraclePod, change: impl FnOnce(&mut serde_json::Value)) -> ConnectorConfig {

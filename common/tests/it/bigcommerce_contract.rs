@@ -5,7 +5,6 @@
 //! - the validator itself is shown to reject violations;
 //! - the specs' own response examples parse with the client's models.
 
-mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,10 +29,10 @@ const HASH: &str = "contract1";
 const TOKEN: &str = "contract-token";
 
 fn validate(exchanges: &Path) -> (i32, String) {
-    let out = Command::new(support::python())
-        .arg(support::repo_root().join("infra/contract/validate_bigcommerce.py"))
+    let out = Command::new(crate::support::python())
+        .arg(crate::support::repo_root().join("infra/contract/validate_bigcommerce.py"))
         .arg("--specs")
-        .arg(support::repo_root().join("tests/specs/bigcommerce"))
+        .arg(crate::support::repo_root().join("tests/specs/bigcommerce"))
         .arg(exchanges)
         .output()
         .expect("run the contract checker");
@@ -386,7 +385,7 @@ fn the_contract_checker_rejects_what_the_specs_do_not_allow() {
 /// Response examples of `method path` (status 200) in a spec file.
 fn examples(file: &str, path: &str, method: &str) -> Vec<Value> {
     let text = std::fs::read_to_string(
-        support::repo_root()
+        crate::support::repo_root()
             .join("tests/specs/bigcommerce")
             .join(file),
     )

@@ -2,7 +2,6 @@
 //! is, what is recorded for it, and the postings expected. Whoever asks (webhook, poller, a
 //! retry) and however often, a posting that exists is never planned twice.
 
-mod support;
 
 use chrono::Utc;
 use common::bigcommerce::OrderBundle;
@@ -11,7 +10,7 @@ use common::posting::decide::{Plan, decide, fingerprint};
 use common::state::{PostingKey, PostingRecord, PostingState};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use support::*;
+use crate::support::*;
 
 /// Order 600: `qty` shirts at 20.00 plus 8% tax, in status `status`.
 fn order_600(status: u32, qty: u64) -> Value {

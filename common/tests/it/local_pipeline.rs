@@ -2,7 +2,6 @@
 //! store and pod over real HTTP, as `mlc serve` runs them: a rejected journal, a fix to the
 //! document, and a replay that posts it.
 
-mod support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -83,7 +82,7 @@ async fn run_until_settled(svc: &Services, key: &PostingKey) -> StateName {
 async fn a_rejected_journal_is_replayed_after_the_mapping_is_fixed() {
     let sb = seeded_store(SandboxOptions::default()).await;
     let pod = seeded_pod(PodOptions::default()).await;
-    let mut doc = document_for(&support::example_document(), &sb, &pod);
+    let mut doc = document_for(&crate::support::example_document(), &sb, &pod);
     let good_rules = doc["mapping"]["rules"].clone();
     doc["mapping"]["rules"].as_array_mut().unwrap().push(json!({
         "name": "typo", "applies_to": ["revenue"], "when": {"sku": "NW-SKILLET"}, "set": {"cost_center": "999"}

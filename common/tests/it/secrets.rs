@@ -1,7 +1,6 @@
 //! The connector document from Secrets Manager (on moto server) and from a file: read, cached,
 //! refreshed after the cache time, and clear errors naming the secret when it is missing or bad.
 
-mod support;
 
 use std::time::Duration;
 
@@ -11,15 +10,15 @@ use serde_json::json;
 
 async fn client() -> aws_sdk_secretsmanager::Client {
     aws_sdk_secretsmanager::Client::new(
-        &common::adapters::aws::local(&support::aws_endpoint()).await,
+        &common::adapters::aws::local(&crate::support::aws_endpoint()).await,
     )
 }
 
 #[tokio::test]
 async fn the_document_is_read_from_secrets_manager_and_cached() {
     let client = client().await;
-    let name = support::unique("ml-connector/connector-document");
-    let doc = support::example_document();
+    let name = crate::support::unique("ml-connector/connector-document");
+    let doc = crate::support::example_document();
     client
         .create_secret()
         .name(&name)
@@ -29,7 +28,7 @@ async fn the_document_is_read_from_secrets_manager_and_cached() {
         .unwrap();
     let source = SecretsManagerSource::new(client.clone(), &name, Duration::from_millis(400));
     let first = source.connector_document().await.unwrap();
-    assert_eq!(*first, support::example_config());
+    assert_eq!(*first, crate::support::example_config());
     source.connector_document().await.unwrap();
     assert_eq!(source.reads(), 1, "cached");
     // A change is picked up once the cache time has passed.
@@ -68,7 +67,7 @@ async fn the_document_is_read_from_secrets_manager_and_cached() {
 #[tokio::test]
 async fn a_missing_or_malformed_secret_is_a_clear_error_naming_it() {
     let client = client().await;
-    let missing = support::unique("nowhere");
+    let missing = crate::support::unique("nowhere");
     let err = SecretsManagerSource::new(client.clone(), &missing, Duration::from_secs(60))
         .connector_document()
         .await
@@ -81,7 +80,7 @@ async fn a_missing_or_malformed_secret_is_a_clear_error_naming_it() {
     );
     assert_eq!(err.to_string(), format!("secret {missing}: not found"));
 
-    let garbled = support::unique("garbled");
+    let garbled = crate::support::unique("garbled");
     client
         .create_secret()
         .name(&garbled)
@@ -100,8 +99,8 @@ async fn a_missing_or_malformed_secret_is_a_clear_error_naming_it() {
         )
     );
 
-    let wrong = support::unique("wrong");
-    let mut doc = support::example_document();
+    let wrong = crate::support::unique("wrong");
+    let mut doc = crate::support::example_document();
     doc["stores"][0]["ledger"] = json!("US-LEDGR");
     client
         .create_secret()
@@ -116,7 +115,7 @@ async fn a_missing_or_malformed_secret_is_a_clear_error_naming_it() {
         .unwrap_err();
     assert!(err.to_string().starts_with(&format!("secret {wrong}: invalid connector document (1 problem):\n  stores[0].ledger: unknown ledger \"US-LEDGR\"")), "{err}");
 
-    let binary = support::unique("binary");
+    let binary = crate::support::unique("binary");
     client
         .create_secret()
         .name(&binary)
@@ -136,10 +135,10 @@ async fn a_missing_or_malformed_secret_is_a_clear_error_naming_it() {
 
 #[tokio::test]
 async fn the_document_is_read_from_a_file_locally() {
-    let source = FileSource::new(support::repo_root().join("infra/examples/connector.json"));
+    let source = FileSource::new(crate::support::repo_root().join("infra/examples/connector.json"));
     assert_eq!(
         *source.connector_document().await.unwrap(),
-        support::example_config()
+        crate::support::example_config()
     );
     let err = FileSource::new("/nonexistent/connector.json")
         .connector_document()
@@ -150,10 +149,10 @@ async fn the_document_is_read_from_a_file_locally() {
 
 #[tokio::test]
 async fn a_file_is_parsed_again_only_when_it_changes() {
-    let dir = std::env::temp_dir().join(support::unique("mlc-file-source"));
+    let dir = std::env::temp_dir().join(crate::support::unique("mlc-file-source"));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("connector.json");
-    let mut doc = support::example_document();
+    let mut doc = crate::support::example_document();
     std::fs::write(&path, doc.to_string()).unwrap();
     let source = FileSource::new(&path);
     let first = source.connector_document().await.unwrap();

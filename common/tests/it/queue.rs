@@ -2,7 +2,6 @@
 //! Attributes survive, unacknowledged messages come back after their visibility timeout with a
 //! higher receive count, and a message received too often goes to the dead letters.
 
-mod support;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -141,12 +140,12 @@ async fn local() -> Arc<dyn Queue> {
 }
 
 async fn sqs() -> Arc<dyn Queue> {
-    let config = common::adapters::aws::local(&support::aws_endpoint()).await;
+    let config = common::adapters::aws::local(&crate::support::aws_endpoint()).await;
     let client = aws_sdk_sqs::Client::new(&config);
     Arc::new(
         common::adapters::sqs::SqsQueue::create_with_dead_letters(
             client,
-            &support::unique("orders"),
+            &crate::support::unique("orders"),
             2,
         )
         .await

@@ -1,7 +1,6 @@
 //! Standard Webhooks verification against the shared test vectors, with the negative cases
 //! a verifier must get right, and the parsing of BigCommerce's order events.
 
-mod support;
 
 use common::bigcommerce::webhook::{
     EventKind, TOLERANCE_SECONDS, WebhookError, WebhookVerifier, parse_event,
@@ -20,7 +19,7 @@ struct Vector {
 
 fn vectors() -> Vec<Vector> {
     let text = std::fs::read_to_string(
-        support::repo_root().join("tests/specs/standard-webhooks-vectors.json"),
+        crate::support::repo_root().join("tests/specs/standard-webhooks-vectors.json"),
     )
     .unwrap();
     let doc: Value = serde_json::from_str(&text).unwrap();

@@ -2,7 +2,6 @@
 //! started by `infra/test.sh`). Conditional writes, races with exactly one winner, the life
 //! cycle of a posting, expiring dedupe keys, audit queries, cursors, imports.
 
-mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,13 +20,13 @@ fn at(h: u32, m: u32) -> DateTime<Utc> {
 }
 
 fn journal(order_id: u64) -> Journal {
-    let config = support::example_config();
+    let config = crate::support::example_config();
     let ctx = JournalContext::new(&config, "us").unwrap();
-    let mut o = support::order(order_id);
+    let mut o = crate::support::order(order_id);
     o["total_inc_tax"] = json!("20.0000");
     build_sale(
         &ctx,
-        &support::bundle(o, vec![support::line(1, 77, 1, "20.00", "0.00")]),
+        &crate::support::bundle(o, vec![crate::support::line(1, 77, 1, "20.00", "0.00")]),
     )
     .unwrap()
 }
@@ -588,9 +587,9 @@ suite!(on_sqlite, sqlite());
 
 /// Each test gets its own table on the emulator, created as template.yaml declares it.
 async fn dynamodb() -> Arc<dyn StateStore> {
-    let config = common::adapters::aws::local(&support::aws_endpoint()).await;
+    let config = common::adapters::aws::local(&crate::support::aws_endpoint()).await;
     let client = aws_sdk_dynamodb::Client::new(&config);
-    let table = support::unique("state");
+    let table = crate::support::unique("state");
     common::adapters::dynamodb::DynamoStore::create_table(&client, &table)
         .await
         .unwrap();
@@ -615,10 +614,10 @@ Loader.add_multi_constructor("!", tag)
 doc = yaml.load(open(sys.argv[1]), Loader=Loader)
 print(json.dumps(doc["Resources"]["StateTable"]["Properties"]))
 "#;
-    let out = std::process::Command::new(support::python())
+    let out = std::process::Command::new(crate::support::python())
         .arg("-c")
         .arg(script)
-        .arg(support::repo_root().join("template.yaml"))
+        .arg(crate::support::repo_root().join("template.yaml"))
         .output()
         .unwrap();
     assert!(
@@ -646,9 +645,9 @@ fn pairs(list: &serde_json::Value, name: &str, kind: &str) -> Vec<(String, Strin
 #[tokio::test]
 async fn the_adapter_creates_the_table_template_yaml_declares() {
     let template = template_table();
-    let config = common::adapters::aws::local(&support::aws_endpoint()).await;
+    let config = common::adapters::aws::local(&crate::support::aws_endpoint()).await;
     let client = aws_sdk_dynamodb::Client::new(&config);
-    let table = support::unique("shape");
+    let table = crate::support::unique("shape");
     common::adapters::dynamodb::DynamoStore::create_table(&client, &table)
         .await
         .unwrap();

@@ -1,11 +1,10 @@
 //! The connector document: broken documents are refused with every problem, each naming the
 //! JSON path of the field and what is expected; nothing half-valid is ever returned.
 
-mod support;
 
 use common::config::{ConnectorConfig, REDACTED};
 use serde_json::{Value, json};
-use support::{example_config, example_document};
+use crate::support::{example_config, example_document};
 
 fn issues(doc: &Value) -> Vec<String> {
     issues_of_text(&doc.to_string())
@@ -307,7 +306,7 @@ fn secrets_never_appear_in_debug_output_or_errors() {
     let mut doc = example_document();
     doc["stores"][0]["credentials"]["access_token"] = json!("tok-4be1d7c0-secret");
     doc["oracle"]["auth"]["client_secret"] = json!("oracle-9f3e-secret");
-    let config = support::config_from(&doc);
+    let config = crate::support::config_from(&doc);
     let debug = format!("{config:?}");
     let json = serde_json::to_string(&config).unwrap();
     for text in [&debug, &json] {

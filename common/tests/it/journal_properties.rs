@@ -10,7 +10,6 @@
 //!   refunded, and the tax charged less the tax refunded, to the minor unit;
 //! - an inconsistent order puts exactly its difference in suspense, or is held.
 
-mod support;
 
 use common::bigcommerce::OrderBundle;
 use common::config::ConnectorConfig;
@@ -386,7 +385,7 @@ fn build(g: &GenOrder) -> (Value, Expected) {
         "store_default_currency_code": "USD", "store_default_to_transactional_exchange_rate": "1.2500000000"
     });
     let doc = json!({"order": order, "products": products, "refunds": refunds,
-        "categories": {"77": [21], "88": [31], "95": [40]}, "category_tree": support::example_tree()});
+        "categories": {"77": [21], "88": [31], "95": [40]}, "category_tree": crate::support::example_tree()});
     (
         doc,
         Expected {
@@ -421,10 +420,10 @@ fn sum_side(j: &Journal, roles: &[AccountRole], debit: bool) -> Decimal {
 }
 
 fn configs() -> [ConnectorConfig; 2] {
-    let netted = support::example_config();
-    let mut doc = support::example_document();
+    let netted = crate::support::example_config();
+    let mut doc = crate::support::example_document();
     doc["posting"]["discounts"] = json!("separate");
-    [netted, support::config_from(&doc)]
+    [netted, crate::support::config_from(&doc)]
 }
 
 proptest! {
@@ -488,7 +487,7 @@ proptest! {
         let delta = currency.from_minor(delta_minor);
         doc["order"]["total_inc_tax"] = json!((expected.total_inc + delta).to_string());
         let bundle = OrderBundle::from_value(doc).unwrap();
-        let config = support::example_config();
+        let config = crate::support::example_config();
         let ctx = JournalContext::new(&config, "us").unwrap();
         let sale = build_sale(&ctx, &bundle).unwrap();
         prop_assert!(sale.is_balanced());
@@ -500,9 +499,9 @@ proptest! {
         let suspense: Decimal = sale.lines.iter().filter(|l| l.account_role == AccountRole::Suspense).map(|l| l.dr + l.cr).sum();
         prop_assert_eq!(suspense, difference.abs());
 
-        let mut held_doc = support::example_document();
+        let mut held_doc = crate::support::example_document();
         held_doc["posting"]["totals_mismatch"] = json!("hold");
-        let held = support::config_from(&held_doc);
+        let held = crate::support::config_from(&held_doc);
         let ctx = JournalContext::new(&held, "us").unwrap();
         let is_mismatch = matches!(build_sale(&ctx, &bundle), Err(JournalError::TotalsMismatch { order: 9000, .. }));
         prop_assert!(is_mismatch);
@@ -512,7 +511,7 @@ proptest! {
     fn journals_survive_a_round_trip_through_json(g in gen_order()) {
         let (doc, _) = build(&g);
         let bundle = OrderBundle::from_value(doc).unwrap();
-        let (sale, refunds) = journals(&support::example_config(), &bundle).unwrap();
+        let (sale, refunds) = journals(&crate::support::example_config(), &bundle).unwrap();
         for j in std::iter::once(sale).chain(refunds) {
             let text = serde_json::to_string(&j).unwrap();
             let back: Journal = serde_json::from_str(&text).unwrap();

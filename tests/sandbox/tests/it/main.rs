@@ -1,0 +1,5 @@
+//! The sandboxes on their own, over HTTP, as one test binary (one link of the dependency tree
+//! instead of one per file).
+
+mod oracle_pod;
+mod sandbox_store;
