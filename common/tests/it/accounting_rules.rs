@@ -1,7 +1,7 @@
 //! One test (or a few) per accounting rule of DESIGN.md §3, on hand-built BigCommerce orders
 //! and the shipped example document (US storefront → USD ledger, EU storefront → EUR ledger).
 
-
+use crate::support::*;
 use chrono::NaiveDate;
 use common::config::ConnectorConfig;
 use common::journal::{
@@ -11,7 +11,6 @@ use common::journal::{
 use common::mapping::AccountRole;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use crate::support::*;
 
 /// A journal as (role, account, debit, credit) rows, easy to compare whole.
 fn rows(j: &Journal) -> Vec<(String, String, String, String)> {

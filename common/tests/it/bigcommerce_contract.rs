@@ -5,7 +5,6 @@
 //! - the validator itself is shown to reject violations;
 //! - the specs' own response examples parse with the client's models.
 
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;

@@ -1,10 +1,9 @@
 //! The connector document: broken documents are refused with every problem, each naming the
 //! JSON path of the field and what is expected; nothing half-valid is ever returned.
 
-
+use crate::support::{example_config, example_document};
 use common::config::{ConnectorConfig, REDACTED};
 use serde_json::{Value, json};
-use crate::support::{example_config, example_document};
 
 fn issues(doc: &Value) -> Vec<String> {
     issues_of_text(&doc.to_string())

@@ -2,7 +2,7 @@
 //! is, what is recorded for it, and the postings expected. Whoever asks (webhook, poller, a
 //! retry) and however often, a posting that exists is never planned twice.
 
-
+use crate::support::*;
 use chrono::Utc;
 use common::bigcommerce::OrderBundle;
 use common::journal::{Journal, JournalContext, PostingKind, build_refund, build_sale};
@@ -10,7 +10,6 @@ use common::posting::decide::{Plan, decide, fingerprint};
 use common::state::{PostingKey, PostingRecord, PostingState};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use crate::support::*;
 
 /// Order 600: `qty` shirts at 20.00 plus 8% tax, in status `status`.
 fn order_600(status: u32, qty: u64) -> Value {

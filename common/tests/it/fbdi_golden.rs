@@ -1,12 +1,11 @@
 //! The Journal Import file: positions against Oracle's column list, a golden row, quoting, the
 //! zip, and refusals.
 
-
+use crate::support::*;
 use chrono::NaiveDate;
 use common::journal::{Journal, JournalContext, build_sale};
 use common::oracle::fbdi::{self, FbdiError, GL_INTERFACE_COLUMNS, col};
 use serde_json::json;
-use crate::support::*;
 
 /// RFC 4180 reader, enough to check what the writer wrote.
 fn parse_csv(text: &str) -> Vec<Vec<String>> {

@@ -10,7 +10,6 @@
 //!   refunded, and the tax charged less the tax refunded, to the minor unit;
 //! - an inconsistent order puts exactly its difference in suspense, or is held.
 
-
 use common::bigcommerce::OrderBundle;
 use common::config::ConnectorConfig;
 use common::journal::{

@@ -2,7 +2,6 @@
 //! store and pod over real HTTP, as `mlc serve` runs them: a rejected journal, a fix to the
 //! document, and a replay that posts it.
 
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,10 +2,10 @@
 //! imports, job tracking, read-back, rejections with Journal Import's codes, bisection, lost
 //! answers, closed periods, retries.
 
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::*;
 use common::config::ConnectorConfig;
 use common::journal::{Journal, JournalContext, JournalFlag, build_sale};
 use common::oracle::{FusionClient, FusionSettings, JobStatus, OracleError};
@@ -15,7 +15,6 @@ use rust_decimal::Decimal;
 use sandbox::demo::{US_LEDGER, seeded_pod};
 use sandbox::oracle::{OraclePod, PodFault, PodOptions};
 use serde_json::json;
-use crate::support::*;
 
 /// The example document pointed at the pod.
 fn config_for(pod: &OraclePod, change: impl FnOnce(&mut serde_json::Value)) -> ConnectorConfig {

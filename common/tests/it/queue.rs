@@ -2,7 +2,6 @@
 //! Attributes survive, unacknowledged messages come back after their visibility timeout with a
 //! higher receive count, and a message received too often goes to the dead letters.
 
-
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,7 +1,6 @@
 //! The connector document from Secrets Manager (on moto server) and from a file: read, cached,
 //! refreshed after the cache time, and clear errors naming the secret when it is missing or bad.
 
-
 use std::time::Duration;
 
 use common::adapters::secrets::{FileSource, SecretsManagerSource};

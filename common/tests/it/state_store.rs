@@ -2,7 +2,6 @@
 //! started by `infra/test.sh`). Conditional writes, races with exactly one winner, the life
 //! cycle of a posting, expiring dedupe keys, audit queries, cursors, imports.
 
-
 use std::sync::Arc;
 use std::time::Duration;
 

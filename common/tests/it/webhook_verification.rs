@@ -1,7 +1,6 @@
 //! Standard Webhooks verification against the shared test vectors, with the negative cases
 //! a verifier must get right, and the parsing of BigCommerce's order events.
 
-
 use common::bigcommerce::webhook::{
     EventKind, TOLERANCE_SECONDS, WebhookError, WebhookVerifier, parse_event,
 };
