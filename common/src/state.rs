@@ -349,6 +349,8 @@ pub enum AuditKind {
     Replayed,
     /// A webhook was created, reactivated or redirected.
     HookRepaired,
+    /// A reconciliation found a change never taken up and queued the order.
+    Reconciled,
 }
 
 /// One entry of the audit trail. Never changed once written.

@@ -28,7 +28,7 @@ use crate::money::{Currency, Money, amount_serde};
 
 pub use context::JournalContext;
 pub use delta::build_delta;
-pub use naming::{MAX_BATCH_NAME_LEN, batch_name, journal_reference};
+pub use naming::{MAX_BATCH_NAME_LEN, batch_name, batch_name_prefix, journal_reference};
 pub use refund::build_refund;
 pub use reversal::build_reversal;
 pub use sale::build_sale;

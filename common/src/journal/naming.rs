@@ -20,6 +20,16 @@ pub fn batch_name(store: &str, order_id: u64, posting: &PostingKind) -> String {
     format!("{}~{}", &full[..keep], &hash[..10])
 }
 
+/// The start shared by every batch name of one order, shortened names included: what a search
+/// of `journalBatches` by name uses to find all of an order's batches. When the store id and
+/// order id are long it is shortened like the names, so it may also match another order's
+/// batches; the journal reference ([`journal_reference`]) tells them apart.
+pub fn batch_name_prefix(store: &str, order_id: u64) -> String {
+    let mut prefix = format!("BC-{store}-{order_id}-");
+    prefix.truncate(MAX_BATCH_NAME_LEN - 1 - 10);
+    prefix
+}
+
 /// `BC-{store}-{order}`: shared by every journal of one order (GL_INTERFACE REFERENCE6), so
 /// all of an order's postings can be found together.
 pub fn journal_reference(store: &str, order_id: u64) -> String {
@@ -37,6 +47,29 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_batch_name_of_an_order_starts_with_its_prefix() {
+        for store in ["us", "abcdefghijkl", "a-very-long-store-identifier"] {
+            for order in [7, 218, u64::MAX] {
+                let prefix = batch_name_prefix(store, order);
+                for posting in [
+                    PostingKind::Sale,
+                    PostingKind::Refund(u64::MAX),
+                    PostingKind::Reversal,
+                    PostingKind::Adjustment(12),
+                ] {
+                    let name = batch_name(store, order, &posting);
+                    assert!(name.starts_with(&prefix), "{name} / {prefix}");
+                }
+            }
+        }
+        // Short ids: the prefix ends at the order id, so order 21 does not match order 218.
+        assert_eq!(batch_name_prefix("us", 21), "BC-us-21-");
+        assert!(
+            !batch_name("us", 218, &PostingKind::Sale).starts_with(&batch_name_prefix("us", 21))
+        );
+    }
 
     #[test]
     fn names_follow_the_documented_pattern() {

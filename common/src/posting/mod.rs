@@ -4,7 +4,8 @@
 //! - [`intake`]: a verified webhook delivery becomes a queue message;
 //! - [`poster`]: queue messages become decided, validated, submitted postings;
 //! - [`poller`]: the scheduled sweep for what webhooks missed, the hook keeper, and the
-//!   [`tracker`] that follows imports to Posted or Rejected.
+//!   [`tracker`] that follows imports to Posted or Rejected;
+//! - [`replay`] and [`reconcile`]: what an operator runs (`mlc replay`, `mlc reconcile`).
 
 pub mod decide;
 pub mod hooks;
@@ -13,6 +14,7 @@ pub mod message;
 pub mod poller;
 pub mod poster;
 pub mod preview;
+pub mod reconcile;
 pub mod replay;
 pub mod services;
 pub mod submission;

@@ -2,80 +2,14 @@
 //! store and pod over real HTTP, as `mlc serve` runs them: a rejected journal, a fix to the
 //! document, and a replay that posts it.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
-
-use common::adapters::local_queue::LocalQueue;
-use common::adapters::sqlite::{SqliteDb, SqliteStore};
-use common::bigcommerce::{BigCommerceClient, ClientSettings};
-use common::config::ConnectorConfig;
+use common::adapters::sqlite::SqliteDb;
 use common::journal::PostingKind;
-use common::oracle::{FusionClient, FusionSettings};
-use common::ports::{BigCommerceApi, SystemClock};
-use common::posting::poller::poll;
-use common::posting::poster::drain_queue;
 use common::posting::replay::{ReplayError, replay};
-use common::posting::services::{PipelineSettings, Services};
-use common::posting::submit::{ClockGroupIds, SubmitSettings};
 use common::state::{AuditKind, PostingKey, PostingState, StateName};
 use sandbox::bigcommerce::SandboxOptions;
 use sandbox::demo::{HASH, document_for, seeded_pod, seeded_store, us_order};
 use sandbox::oracle::PodOptions;
-use serde_json::{Value, json};
-
-fn services(doc: &Value, db: &SqliteDb) -> Services {
-    let config = Arc::new(ConnectorConfig::from_json(&doc.to_string(), "test").unwrap());
-    let mut settings = PipelineSettings::for_config(&config);
-    settings.submit = SubmitSettings {
-        poll_interval: Duration::from_millis(10),
-        import_timeout: Duration::from_secs(5),
-        unknown_wait: Duration::from_millis(100),
-    };
-    let entry = &config.stores[0];
-    let bc: Arc<dyn BigCommerceApi> =
-        Arc::new(BigCommerceClient::for_store(entry, ClientSettings::default()).unwrap());
-    let oracle =
-        Arc::new(FusionClient::from_config(&config.oracle, FusionSettings::default()).unwrap());
-    Services::new(
-        config,
-        Arc::new(SqliteStore::new(db.clone())),
-        Arc::new(LocalQueue::new(db.clone(), "orders", 5)),
-        Arc::new(SystemClock),
-        oracle,
-        Arc::new(ClockGroupIds::default()),
-        BTreeMap::from([(HASH.to_string(), bc)]),
-        settings,
-    )
-}
-
-/// Queue → poster, then a sweep; until `key` is in a final state.
-async fn run_until_settled(svc: &Services, key: &PostingKey) -> StateName {
-    for _ in 0..200 {
-        for report in drain_queue(svc, svc.queue.as_ref(), Duration::from_secs(1))
-            .await
-            .unwrap()
-        {
-            assert!(report.retry.is_empty(), "{:?}", report.retry);
-        }
-        poll(svc).await;
-        if let Some(state) = svc
-            .store
-            .posting(key)
-            .await
-            .unwrap()
-            .map(|p| p.state.name())
-            && matches!(
-                state,
-                StateName::Posted | StateName::Rejected | StateName::Held
-            )
-        {
-            return state;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("{key} did not settle");
-}
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_journal_is_replayed_after_the_mapping_is_fixed() {
@@ -87,7 +21,7 @@ async fn a_rejected_journal_is_replayed_after_the_mapping_is_fixed() {
         "name": "typo", "applies_to": ["revenue"], "when": {"sku": "NW-SKILLET"}, "set": {"cost_center": "999"}
     }));
     let db = SqliteDb::in_memory().unwrap();
-    let broken = services(&doc, &db);
+    let broken = crate::support::pipeline::services(&doc, &db);
     let id = sb.create_order(HASH, us_order(0, 1));
     // No hooks in this test: the poller's sweep finds the order.
     let sale = PostingKey {
@@ -95,7 +29,10 @@ async fn a_rejected_journal_is_replayed_after_the_mapping_is_fixed() {
         order_id: id,
         posting: PostingKind::Sale,
     };
-    assert_eq!(run_until_settled(&broken, &sale).await, StateName::Rejected);
+    assert_eq!(
+        crate::support::pipeline::run_until_settled(&broken, &sale).await,
+        StateName::Rejected
+    );
     let Some(PostingState::Rejected { reason }) =
         broken.store.posting(&sale).await.unwrap().map(|p| p.state)
     else {
@@ -117,13 +54,16 @@ async fn a_rejected_journal_is_replayed_after_the_mapping_is_fixed() {
 
     // The rule is fixed; the replay builds the journal again from the fixed document.
     doc["mapping"]["rules"] = good_rules;
-    let fixed = services(&doc, &db);
+    let fixed = crate::support::pipeline::services(&doc, &db);
     let done = replay(&fixed, &sale, "ops@example.com").await.unwrap();
     assert!(done.journal_changed);
     let queued = fixed.store.posting(&sale).await.unwrap().unwrap();
     assert_eq!(queued.state, PostingState::Queued);
     assert!(queued.journal.lines.iter().all(|l| l.segments[1] != "999"));
-    assert_eq!(run_until_settled(&fixed, &sale).await, StateName::Posted);
+    assert_eq!(
+        crate::support::pipeline::run_until_settled(&fixed, &sale).await,
+        StateName::Posted
+    );
     let batches = pod.batches();
     assert_eq!(batches.len(), 1);
     assert!(

@@ -17,6 +17,7 @@ mod journal_properties;
 mod local_pipeline;
 mod oracle_fusion;
 mod queue;
+mod reconcile;
 mod secrets;
 mod state_store;
 mod webhook_verification;

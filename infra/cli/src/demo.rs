@@ -266,6 +266,29 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     for event in store.audit_of_order("us", b).await? {
         println!("  {}", describe(&event));
     }
+    // The month-end question, asked of today's orders: BigCommerce fetched fresh, against
+    // what the connector recorded and what the pod holds.
+    let today = chrono::Utc::now();
+    let report = common::posting::reconcile::reconcile(
+        &services,
+        &common::posting::reconcile::ReconcileRequest {
+            store: None,
+            from: today - chrono::Duration::days(1),
+            to: today + chrono::Duration::days(1),
+            check_ledger: true,
+            fix: None,
+        },
+    )
+    .await?;
+    println!(
+        "\n4. `mlc reconcile` for today: {}",
+        if report.is_clean() {
+            "everything ties out."
+        } else {
+            "something needs action!"
+        }
+    );
+    print!("{}", crate::reconcile::render(&report));
     let states = postings
         .iter()
         .fold(BTreeMap::<&str, usize>::new(), |mut m, p| {

@@ -2,10 +2,12 @@
 //! writes what it gets back; nothing here decides anything about accounting.
 //!
 //! Exit codes: 0 done; 1 the work could not be done (an order held for a totals mismatch, a
-//! BigCommerce call that failed); 2 bad input (arguments, connector document, order file).
+//! BigCommerce call that failed) or, for `reconcile`, something needs action; 2 bad input
+//! (arguments, connector document, order file).
 
 mod demo;
 mod local;
+mod reconcile;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -46,6 +48,9 @@ enum Command {
     /// Send a Held or Rejected posting again once its cause is fixed: a sale or refund journal
     /// is built again from the order and the document as they are now.
     Replay(ReplayArgs),
+    /// Reconcile a period: every order created in it, fetched from BigCommerce, against what
+    /// the connector recorded and what Oracle holds. Exit code 1 when something needs action.
+    Reconcile(ReconcileArgs),
     /// Show the journals an order would produce; sends nothing anywhere.
     Preview(PreviewArgs),
     /// Fetch an order bundle from BigCommerce (the file `preview --order-file` reads): to
@@ -149,8 +154,10 @@ struct AuditArgs {
     order_id: u64,
 }
 
+/// Which connector state an operator command works on: a local SQLite database, or the
+/// deployed stack.
 #[derive(clap::Args)]
-struct ReplayArgs {
+struct StateArgs {
     /// The connector document (local state); with --aws the document comes from the secret
     /// named by MLC_CONFIG_SECRET.
     #[arg(long, required_unless_present = "aws")]
@@ -163,6 +170,49 @@ struct ReplayArgs {
     /// of this shell.
     #[arg(long)]
     aws: bool,
+}
+
+#[derive(clap::Args)]
+struct ReconcileArgs {
+    #[command(flatten)]
+    on: StateArgs,
+    /// One store id from the connector document; every store when left out.
+    #[arg(long)]
+    store: Option<String>,
+    /// Orders created from: a date (midnight in the store's time zone with --store, else UTC)
+    /// or an RFC 3339 time.
+    #[arg(long)]
+    from: String,
+    /// Orders created before: as --from; now when left out.
+    #[arg(long)]
+    to: Option<String>,
+    /// Do not read Oracle (BigCommerce against the connector only).
+    #[arg(long)]
+    no_ledger: bool,
+    /// Queue the orders found not posted; the poster posts them like any other message.
+    #[arg(long)]
+    fix: bool,
+    /// Who asks (kept in the audit of what --fix queues).
+    #[arg(long, default_value = "operator")]
+    by: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    format: ReportFormat,
+}
+
+/// How `mlc reconcile` writes its report.
+#[derive(Clone, Copy, ValueEnum)]
+enum ReportFormat {
+    /// For people.
+    Text,
+    /// The whole report, for scripts and spreadsheets.
+    Json,
+}
+
+#[derive(clap::Args)]
+struct ReplayArgs {
+    #[command(flatten)]
+    on: StateArgs,
     /// Store id from the connector document.
     #[arg(long)]
     store: String,
@@ -389,39 +439,32 @@ async fn run_audit(args: AuditArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn run_replay(args: ReplayArgs) -> Result<(), Failure> {
+/// The services an operator command works with, on local or deployed state.
+async fn operator_services(on: &StateArgs) -> Result<common::posting::services::Services, Failure> {
     use common::adapters::aws::{AwsPorts, LambdaEnv, from_environment};
     use common::adapters::local_queue::LocalQueue;
     use common::adapters::secrets::FileSource;
     use common::adapters::sqlite::{SqliteDb, SqliteStore};
-    use common::journal::PostingKind;
     use common::ports::{Queue, SecretSource, StateStore, SystemClock};
     use common::posting::services::{PipelineSettings, Services};
-    use common::state::PostingKey;
 
-    let posting: PostingKind = args.posting.parse().map_err(|e| {
-        bad(anyhow!(
-            "--posting {:?}: {e}; expected sale, refund:ID, reversal or adjust:N",
-            args.posting
-        ))
-    })?;
     let (source, store, queue): (Arc<dyn SecretSource>, Arc<dyn StateStore>, Arc<dyn Queue>) =
-        if args.aws {
+        if on.aws {
             let env = LambdaEnv::from_env().map_err(bad)?;
             let ports = AwsPorts::new(&env, &from_environment().await);
             (ports.source, ports.store, ports.queue)
         } else {
-            let config = args
+            let config = on
                 .config
                 .as_ref()
                 .expect("clap requires --config without --aws");
-            if !args.state.exists() {
+            if !on.state.exists() {
                 return Err(bad(anyhow!(
                     "{}: no such state database",
-                    args.state.display()
+                    on.state.display()
                 )));
             }
-            let db = SqliteDb::open(&args.state).map_err(bad)?;
+            let db = SqliteDb::open(&on.state).map_err(bad)?;
             (
                 Arc::new(FileSource::new(config)),
                 Arc::new(SqliteStore::new(db.clone())),
@@ -430,7 +473,7 @@ async fn run_replay(args: ReplayArgs) -> Result<(), Failure> {
         };
     let config = source.connector_document().await.map_err(bad)?;
     let settings = PipelineSettings::for_config(&config);
-    let services = Services::connect(
+    Services::connect(
         config,
         store,
         queue,
@@ -439,7 +482,20 @@ async fn run_replay(args: ReplayArgs) -> Result<(), Failure> {
         ClientSettings::default(),
         common::oracle::FusionSettings::default(),
     )
-    .map_err(bad)?;
+    .map_err(bad)
+}
+
+async fn run_replay(args: ReplayArgs) -> Result<(), Failure> {
+    use common::journal::PostingKind;
+    use common::state::PostingKey;
+
+    let posting: PostingKind = args.posting.parse().map_err(|e| {
+        bad(anyhow!(
+            "--posting {:?}: {e}; expected sale, refund:ID, reversal or adjust:N",
+            args.posting
+        ))
+    })?;
+    let services = operator_services(&args.on).await?;
     let key = PostingKey {
         store: args.store.clone(),
         order_id: args.order_id,
@@ -463,6 +519,7 @@ async fn run_replay(args: ReplayArgs) -> Result<(), Failure> {
 async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Replay(args) => run_replay(args).await,
+        Command::Reconcile(args) => reconcile::run(args).await,
         Command::Demo(args) => demo::run(args).await.map_err(Failure::Failed),
         Command::Serve(args) => run_serve(args).await,
         Command::Audit(args) => run_audit(args).await,

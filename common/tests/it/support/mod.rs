@@ -2,6 +2,8 @@
 //! built the way BigCommerce sends them.
 #![allow(dead_code)]
 
+pub mod pipeline;
+
 use std::path::PathBuf;
 
 use common::bigcommerce::OrderBundle;

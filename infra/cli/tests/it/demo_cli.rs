@@ -41,6 +41,17 @@ fn the_demo_posts_every_journal_once_and_leaves_an_audit_trail() {
         "{stdout}"
     );
     assert!(stdout.contains("201-000-2310-000-000"), "{stdout}");
+    // The reconciliation at the end ties the six orders out against the pod: five in the
+    // ledger as recorded, the unpaid one with nothing to post.
+    assert!(
+        stdout.contains("`mlc reconcile` for today: everything ties out.")
+            && stdout.contains("6 orders: 5 matched, 1 nothing to post"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("us USD: 7 postings") && stdout.contains("eu EUR: 1 postings"),
+        "{stdout}"
+    );
 
     let audit = Command::new(env!("CARGO_BIN_EXE_mlc"))
         .args([

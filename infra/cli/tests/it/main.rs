@@ -4,3 +4,4 @@
 mod demo_cli;
 mod fetch_cli;
 mod preview_cli;
+mod reconcile_cli;

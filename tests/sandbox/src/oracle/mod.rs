@@ -258,6 +258,48 @@ impl OraclePod {
         })
     }
 
+    /// A person deletes an unposted batch in Fusion (what a reconciliation must notice).
+    /// Returns whether a batch with that id existed.
+    pub fn delete_batch(&self, batch_id: u64) -> bool {
+        let phase = self.shared.options.job_phase;
+        self.with(|p| {
+            p.advance(phase);
+            let before = p.batches.len();
+            p.batches.retain(|b| b.id != batch_id);
+            p.batches.len() != before
+        })
+    }
+
+    /// A person edits the entered amounts of line `line_number` of an unposted batch's first
+    /// journal. Returns whether the line existed.
+    pub fn edit_line(
+        &self,
+        batch_id: u64,
+        line_number: u32,
+        entered_dr: rust_decimal::Decimal,
+        entered_cr: rust_decimal::Decimal,
+    ) -> bool {
+        let phase = self.shared.options.job_phase;
+        self.with(|p| {
+            p.advance(phase);
+            let line = p
+                .batches
+                .iter_mut()
+                .filter(|b| b.id == batch_id)
+                .flat_map(|b| b.headers.iter_mut().take(1))
+                .flat_map(|h| h.lines.iter_mut())
+                .find(|l| l.number == line_number);
+            match line {
+                Some(l) => {
+                    l.entered_dr = entered_dr;
+                    l.entered_cr = entered_cr;
+                    true
+                }
+                None => false,
+            }
+        })
+    }
+
     /// Requests served, as `METHOD path?query status`.
     pub fn requests(&self) -> Vec<String> {
         self.with(|p| p.log.clone())

@@ -1,0 +1,217 @@
+//! `mlc reconcile`: reads the period from the command line, runs
+//! `common::posting::reconcile`, and writes the report for people or as JSON.
+
+use std::fmt::Write as _;
+
+use anyhow::anyhow;
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use common::posting::reconcile::{
+    Finding, OrderLine, ReconcileReport, ReconcileRequest, Standing, reconcile,
+};
+
+use crate::{Failure, ReconcileArgs, ReportFormat, bad, operator_services};
+
+/// Runs the command; `Err(Failed)` (exit code 1) after the report when something needs action.
+pub async fn run(args: ReconcileArgs) -> Result<(), Failure> {
+    // The period's syntax first: a typo is named before any system is reached.
+    instant("--from", &args.from, Tz::UTC)?;
+    if let Some(to) = &args.to {
+        instant("--to", to, Tz::UTC)?;
+    }
+    let services = operator_services(&args.on).await?;
+    // Dates are the store's days when one store is asked for: a month-end in Berlin ends at
+    // midnight in Berlin.
+    let tz: Tz = match &args.store {
+        Some(id) => match services.store_entry(id) {
+            Some(entry) => entry
+                .timezone
+                .parse()
+                .map_err(|e| bad(anyhow!("stores[{id}].timezone {:?}: {e}", entry.timezone)))?,
+            None => Tz::UTC,
+        },
+        None => Tz::UTC,
+    };
+    let from = instant("--from", &args.from, tz)?;
+    let to = match &args.to {
+        Some(text) => instant("--to", text, tz)?,
+        None => Utc::now(),
+    };
+    let request = ReconcileRequest {
+        store: args.store.clone(),
+        from,
+        to,
+        check_ledger: !args.no_ledger,
+        fix: args.fix.then(|| args.by.clone()),
+    };
+    let report = reconcile(&services, &request)
+        .await
+        .map_err(|e| bad(anyhow!(e)))?;
+    match args.format {
+        ReportFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| Failure::Failed(e.into()))?
+        ),
+        ReportFormat::Text => print!("{}", render(&report)),
+    }
+    let needing = report
+        .orders
+        .iter()
+        .filter(|o| o.standing.needs_action())
+        .count();
+    if needing == 0 {
+        Ok(())
+    } else {
+        Err(Failure::Failed(anyhow!(
+            "{needing} order(s) need action{}",
+            if report.queued > 0 {
+                format!("; {} queued by --fix", report.queued)
+            } else {
+                String::new()
+            }
+        )))
+    }
+}
+
+/// A date (midnight in `tz`) or an RFC 3339 time.
+fn instant(flag: &str, text: &str, tz: Tz) -> Result<DateTime<Utc>, Failure> {
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&Utc));
+    }
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+        bad(anyhow!(
+            "{flag} {text:?}: expected a date (2026-03-01) or an RFC 3339 time (2026-03-01T00:00:00Z)"
+        ))
+    })?;
+    let midnight = date.and_hms_opt(0, 0, 0).expect("midnight exists");
+    tz.from_local_datetime(&midnight)
+        .earliest()
+        .map(|at| at.with_timezone(&Utc))
+        .ok_or_else(|| bad(anyhow!("{flag} {text:?}: midnight does not exist in {tz}")))
+}
+
+fn standing_name(s: Standing) -> &'static str {
+    match s {
+        Standing::LedgerDiffers => "ledger differs",
+        Standing::NotPosted => "not posted",
+        Standing::NeedsAttention => "needs attention",
+        Standing::Unread => "unread",
+        Standing::Pending => "pending",
+        Standing::Matched => "matched",
+        Standing::NothingToPost => "nothing to post",
+    }
+}
+
+fn describe(f: &Finding) -> String {
+    match f {
+        Finding::NotPosted { batches, queued } => format!(
+            "not posted: {}{}",
+            batches.join(", "),
+            if *queued { " (queued)" } else { "" }
+        ),
+        Finding::CannotJournalise { reason } => format!("cannot be journalised: {reason}"),
+        Finding::Held { batch, reason } => format!("{batch} held: {reason}"),
+        Finding::Rejected { batch, reason } => format!("{batch} rejected: {reason}"),
+        Finding::InFlight { batch, state } => format!("{batch} {state}"),
+        Finding::MissingFromLedger { batch, batch_id } => {
+            format!("{batch} (batch {batch_id}) is posted but not in the ledger")
+        }
+        Finding::Duplicated { batch, batch_ids } => format!(
+            "{batch} is in the ledger {} times: batches {}",
+            batch_ids.len(),
+            batch_ids
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Finding::Differs {
+            batch,
+            batch_id,
+            what,
+        } => format!("{batch} (batch {batch_id}) differs: {what}"),
+        Finding::InLedgerNotRecorded {
+            batch,
+            batch_id,
+            recorded_as,
+        } => match recorded_as {
+            Some(state) => format!(
+                "batch {batch_id} \"{batch}\" is in the ledger, but the posting is {state}: do not replay it"
+            ),
+            None => format!("batch {batch_id} \"{batch}\" is in the ledger; no posting records it"),
+        },
+        Finding::Unreadable { system, error } => format!("{system} could not be read: {error}"),
+    }
+}
+
+fn order_line(out: &mut String, o: &OrderLine) {
+    let _ = writeln!(
+        out,
+        "  {}/{}  {}  {}",
+        o.store,
+        o.order_id,
+        standing_name(o.standing),
+        o.status
+    );
+    for f in &o.findings {
+        let _ = writeln!(out, "      {}", describe(f));
+    }
+}
+
+/// The report for people: counts, totals to tie to Oracle, then the orders that are not
+/// matched, worst first.
+pub fn render(r: &ReconcileReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Reconciliation of {}: orders created {} to {}{}",
+        r.stores.join(", "),
+        r.from.format("%Y-%m-%d %H:%M UTC"),
+        r.to.format("%Y-%m-%d %H:%M UTC"),
+        if r.ledger_checked {
+            ", against the ledger"
+        } else {
+            ", BigCommerce against the connector only"
+        }
+    );
+    let counts: Vec<String> = r
+        .counts
+        .iter()
+        .map(|(s, n)| format!("{n} {}", standing_name(*s)))
+        .collect();
+    let _ = writeln!(
+        out,
+        "  {} orders: {}",
+        r.orders.len(),
+        if counts.is_empty() {
+            "none".to_string()
+        } else {
+            counts.join(", ")
+        }
+    );
+    for (store, currencies) in &r.totals {
+        for (currency, t) in currencies {
+            let _ = writeln!(
+                out,
+                "  {store} {currency}: {} postings, entered debits {} recorded{}",
+                t.postings,
+                t.recorded_dr,
+                t.ledger_dr
+                    .map(|d| format!(", {d} in the ledger"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    let open: Vec<&OrderLine> = r
+        .orders
+        .iter()
+        .filter(|o| !matches!(o.standing, Standing::Matched | Standing::NothingToPost))
+        .collect();
+    if !open.is_empty() {
+        let _ = writeln!(out);
+        for o in open {
+            order_line(&mut out, o);
+        }
+    }
+    out
+}

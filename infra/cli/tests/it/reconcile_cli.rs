@@ -1,0 +1,230 @@
+//! `mlc reconcile` as an operator runs it on local state, against the sandbox store and pod:
+//! an order the connector never took up is named (exit code 1), `--fix` queues it with an
+//! audit event, and once the pipeline has posted it the period ties out (exit code 0). Bad
+//! periods and stores are refused with exit code 2, naming the flag.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use common::adapters::local_queue::LocalQueue;
+use common::adapters::secrets::FileSource;
+use common::adapters::sqlite::{SqliteDb, SqliteStore};
+use common::bigcommerce::ClientSettings;
+use common::oracle::FusionSettings;
+use common::ports::{SecretSource, SystemClock};
+use common::posting::poller::poll;
+use common::posting::poster::drain_queue;
+use common::posting::services::{PipelineSettings, Services};
+use common::state::{PostingKey, StateName};
+use sandbox::bigcommerce::SandboxOptions;
+use sandbox::demo::{HASH, document_for, seeded_pod, seeded_store, us_order};
+use sandbox::oracle::PodOptions;
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn mlc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mlc"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_names_a_missed_order_fix_queues_it_and_the_period_then_ties_out() {
+    let sb = seeded_store(SandboxOptions::default()).await;
+    let pod = seeded_pod(PodOptions::default()).await;
+    let example: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("infra/examples/connector.json")).unwrap(),
+    )
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("mlc-reconcile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("connector.json");
+    std::fs::write(&config, document_for(&example, &sb, &pod).to_string()).unwrap();
+    let state = dir.join("state.db");
+    let _ = std::fs::remove_file(&state);
+    let db = SqliteDb::open(&state).unwrap();
+    let order = sb.create_order(HASH, us_order(2, 1));
+    let today = Utc::now().date_naive();
+    let from = (today - chrono::Days::new(1)).to_string();
+    let to = (today + chrono::Days::new(2)).to_string();
+    let (config_arg, state_arg) = (config.to_str().unwrap(), state.to_str().unwrap());
+    let base = [
+        "reconcile",
+        "--config",
+        config_arg,
+        "--state",
+        state_arg,
+        "--store",
+        "us",
+        "--from",
+        &from,
+        "--to",
+        &to,
+    ];
+
+    // Nothing ran: the paid order is not posted. Exit code 1, and the order is named.
+    let out = mlc(&base);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("1 orders: 1 not posted"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("us/{order}  not posted"))
+            && stdout.contains(&format!("not posted: BC-us-{order}-sale")),
+        "{stdout}"
+    );
+    assert!(stderr.contains("1 order(s) need action"), "{stderr}");
+
+    // --fix queues it; the JSON report says so, and the audit keeps who asked.
+    let mut fix = base.to_vec();
+    fix.extend([
+        "--fix",
+        "--by",
+        "controller@example.com",
+        "--format",
+        "json",
+    ]);
+    let out = mlc(&fix);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["queued"], 1);
+    assert_eq!(report["orders"][0]["standing"], "not_posted");
+    assert_eq!(report["orders"][0]["findings"][0]["finding"], "not_posted");
+    assert_eq!(report["orders"][0]["findings"][0]["queued"], true);
+    let audit = mlc(&[
+        "audit",
+        "--state",
+        state_arg,
+        "--store",
+        "us",
+        "--order-id",
+        &order.to_string(),
+    ]);
+    assert!(text(&audit).0.contains("reconciled"), "{}", text(&audit).0);
+
+    // The pipeline (as `mlc serve` runs it) takes the queued message and posts the order.
+    let source = FileSource::new(&config);
+    let doc = source.connector_document().await.unwrap();
+    let svc = Services::connect(
+        doc.clone(),
+        Arc::new(SqliteStore::new(db.clone())),
+        Arc::new(LocalQueue::new(db.clone(), "orders", 5)),
+        Arc::new(SystemClock),
+        PipelineSettings::for_config(&doc),
+        ClientSettings::default(),
+        FusionSettings::default(),
+    )
+    .unwrap();
+    let key = PostingKey {
+        store: "us".into(),
+        order_id: order,
+        posting: common::journal::PostingKind::Sale,
+    };
+    let mut state_now = None;
+    for _ in 0..200 {
+        drain_queue(&svc, svc.queue.as_ref(), Duration::from_secs(1))
+            .await
+            .unwrap();
+        poll(&svc).await;
+        state_now = svc
+            .store
+            .posting(&key)
+            .await
+            .unwrap()
+            .map(|p| p.state.name());
+        if state_now == Some(StateName::Posted) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(state_now, Some(StateName::Posted));
+
+    // Now the period ties out against the ledger.
+    let out = mlc(&base);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("1 orders: 1 matched"), "{stdout}");
+    let posted = svc.store.posting(&key).await.unwrap().unwrap();
+    let dr = posted.journal.total_dr();
+    assert!(
+        stdout.contains(&format!(
+            "us USD: 1 postings, entered debits {dr} recorded, {dr} in the ledger"
+        )),
+        "{stdout}"
+    );
+    assert_eq!(pod.batches().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_periods_and_stores_are_refused_naming_the_flag() {
+    let sb = seeded_store(SandboxOptions::default()).await;
+    let pod = seeded_pod(PodOptions::default()).await;
+    let example: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("infra/examples/connector.json")).unwrap(),
+    )
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("mlc-reconcile-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("state.db");
+    SqliteDb::open(&state).unwrap();
+    let config = dir.join("connector.json");
+    std::fs::write(&config, document_for(&example, &sb, &pod).to_string()).unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "reconcile",
+            "--config",
+            config.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let out = mlc(&args);
+        (out.status.code(), text(&out).1)
+    };
+    let (code, err) = run(&["--from", "March 1st"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("--from \"March 1st\": expected a date"),
+        "{err}"
+    );
+    let (code, err) = run(&["--from", "2026-03-01", "--to", "2026-13-01"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--to \"2026-13-01\""), "{err}");
+    let (code, err) = run(&["--from", "2026-03-02", "--to", "2026-03-01"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("the period is empty"), "{err}");
+    let (code, err) = run(&["--store", "uk", "--from", "2026-03-01"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("store \"uk\" is not in the connector document"),
+        "{err}"
+    );
+    let missing = mlc(&[
+        "reconcile",
+        "--config",
+        config.to_str().unwrap(),
+        "--state",
+        dir.join("nowhere.db").to_str().unwrap(),
+        "--from",
+        "2026-03-01",
+    ]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing).1.contains("no such state database"));
+    // Refused before any system was asked.
+    assert_eq!(sb.request_count(HASH), 0);
+    assert_eq!(pod.requests().len(), 0);
+}
