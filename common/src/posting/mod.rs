@@ -5,12 +5,14 @@
 //! - [`poster`]: queue messages become decided, validated, submitted postings;
 //! - [`poller`]: the scheduled sweep for what webhooks missed, the hook keeper, and the
 //!   [`tracker`] that follows imports to Posted or Rejected;
-//! - [`replay`] and [`reconcile`]: what an operator runs (`mlc replay`, `mlc reconcile`).
+//! - [`ping`], [`replay`] and [`reconcile`]: what an operator runs (`mlc ping`, `mlc replay`,
+//!   `mlc reconcile`).
 
 pub mod decide;
 pub mod hooks;
 pub mod intake;
 pub mod message;
+pub mod ping;
 pub mod poller;
 pub mod poster;
 pub mod preview;

@@ -62,6 +62,10 @@ pub enum ReconcileError {
         /// End.
         to: DateTime<Utc>,
     },
+    /// The services were built without a client for this store (a document read before the
+    /// store was added).
+    #[error("no BigCommerce client for store {0}")]
+    NoClient(String),
     /// The store's orders could not be listed.
     #[error("store {store}: orders could not be listed: {source}")]
     Listing {
@@ -296,9 +300,9 @@ pub async fn reconcile(
     hashes.sort_unstable();
     hashes.dedup();
     for hash in hashes {
-        let Some(bc) = svc.bigcommerce(hash) else {
-            continue;
-        };
+        let bc = svc
+            .bigcommerce(hash)
+            .ok_or_else(|| ReconcileError::NoClient(hash.to_string()))?;
         // Modified since `from` covers every order created since `from`; the creation date
         // then picks the period's orders, also those edited after it ended.
         let window = TimeWindow {

@@ -16,6 +16,7 @@ mod fbdi_golden;
 mod journal_properties;
 mod local_pipeline;
 mod oracle_fusion;
+mod ping;
 mod queue;
 mod reconcile;
 mod secrets;

@@ -48,6 +48,9 @@ enum Command {
     /// Send a Held or Rejected posting again once its cause is fixed: a sale or refund journal
     /// is built again from the order and the document as they are now.
     Replay(ReplayArgs),
+    /// Check every system the document names: reachable, with the rights the connector needs,
+    /// and as the document says (ledgers, channels, webhooks, today's period). Read-only.
+    Ping(PingArgs),
     /// Reconcile a period: every order created in it, fetched from BigCommerce, against what
     /// the connector recorded and what Oracle holds. Exit code 1 when something needs action.
     Reconcile(ReconcileArgs),
@@ -445,8 +448,7 @@ async fn operator_services(on: &StateArgs) -> Result<common::posting::services::
     use common::adapters::local_queue::LocalQueue;
     use common::adapters::secrets::FileSource;
     use common::adapters::sqlite::{SqliteDb, SqliteStore};
-    use common::ports::{Queue, SecretSource, StateStore, SystemClock};
-    use common::posting::services::{PipelineSettings, Services};
+    use common::ports::{Queue, SecretSource, StateStore};
 
     let (source, store, queue): (Arc<dyn SecretSource>, Arc<dyn StateStore>, Arc<dyn Queue>) =
         if on.aws {
@@ -471,18 +473,96 @@ async fn operator_services(on: &StateArgs) -> Result<common::posting::services::
                 Arc::new(LocalQueue::new(db, "orders", 5)),
             )
         };
+    connect(source, store, queue).await
+}
+
+/// Services over these ports, with the document the source holds now.
+async fn connect(
+    source: Arc<dyn common::ports::SecretSource>,
+    store: Arc<dyn common::ports::StateStore>,
+    queue: Arc<dyn common::ports::Queue>,
+) -> Result<common::posting::services::Services, Failure> {
+    use common::posting::services::{PipelineSettings, Services};
     let config = source.connector_document().await.map_err(bad)?;
-    let settings = PipelineSettings::for_config(&config);
+    let mut settings = PipelineSettings::for_config(&config);
+    // The deployed functions' hook URL, when this shell has the stack's environment.
+    settings.webhook_url = std::env::var("MLC_WEBHOOK_URL").ok();
     Services::connect(
         config,
         store,
         queue,
-        Arc::new(SystemClock),
+        Arc::new(common::ports::SystemClock),
         settings,
         ClientSettings::default(),
         common::oracle::FusionSettings::default(),
     )
     .map_err(bad)
+}
+
+/// Whom `mlc ping` checks: the systems of a document file, or of the deployed stack.
+#[derive(clap::Args)]
+struct PingArgs {
+    /// The connector document; with --aws the document comes from the secret named by
+    /// MLC_CONFIG_SECRET.
+    #[arg(long, required_unless_present = "aws")]
+    config: Option<PathBuf>,
+    /// Check the deployed stack's document (MLC_CONFIG_SECRET, MLC_TABLE, MLC_QUEUE_URL).
+    #[arg(long)]
+    aws: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    format: ReportFormat,
+}
+
+async fn run_ping(args: PingArgs) -> Result<(), Failure> {
+    use common::adapters::aws::{AwsPorts, LambdaEnv, from_environment};
+    use common::adapters::local_queue::LocalQueue;
+    use common::adapters::secrets::FileSource;
+    use common::adapters::sqlite::{SqliteDb, SqliteStore};
+    use common::posting::ping::{Outcome, ping};
+
+    let services = if args.aws {
+        let env = LambdaEnv::from_env().map_err(bad)?;
+        let ports = AwsPorts::new(&env, &from_environment().await);
+        connect(ports.source, ports.store, ports.queue).await?
+    } else {
+        // No state is read: a scratch database stands in for it.
+        let db = SqliteDb::in_memory().map_err(bad)?;
+        connect(
+            Arc::new(FileSource::new(
+                args.config.as_ref().expect("clap requires --config"),
+            )),
+            Arc::new(SqliteStore::new(db.clone())),
+            Arc::new(LocalQueue::new(db, "orders", 5)),
+        )
+        .await?
+    };
+    let checks = ping(&services, chrono::Utc::now().date_naive()).await;
+    match args.format {
+        ReportFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&checks).map_err(|e| Failure::Failed(e.into()))?
+        ),
+        ReportFormat::Text => {
+            for c in &checks {
+                let mark = match c.outcome {
+                    Outcome::Ok => "ok  ",
+                    Outcome::Warn => "warn",
+                    Outcome::Fail => "FAIL",
+                };
+                println!("{mark}  {:<11} {}: {}", c.system, c.subject, c.detail);
+                if let Some(fix) = &c.fix {
+                    println!("      fix: {fix}");
+                }
+            }
+        }
+    }
+    let failed = checks.iter().filter(|c| c.outcome == Outcome::Fail).count();
+    if failed == 0 {
+        Ok(())
+    } else {
+        Err(Failure::Failed(anyhow!("{failed} check(s) failed")))
+    }
 }
 
 async fn run_replay(args: ReplayArgs) -> Result<(), Failure> {
@@ -520,6 +600,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Replay(args) => run_replay(args).await,
         Command::Reconcile(args) => reconcile::run(args).await,
+        Command::Ping(args) => run_ping(args).await,
         Command::Demo(args) => demo::run(args).await.map_err(Failure::Failed),
         Command::Serve(args) => run_serve(args).await,
         Command::Audit(args) => run_audit(args).await,

@@ -3,5 +3,6 @@
 
 mod demo_cli;
 mod fetch_cli;
+mod ping_cli;
 mod preview_cli;
 mod reconcile_cli;
