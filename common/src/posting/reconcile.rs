@@ -424,12 +424,7 @@ async fn reconcile_order(
         .filter(|p| p.state.name() == StateName::Posted)
         .collect();
     for p in &posted {
-        let t = report
-            .totals
-            .entry(store.to_string())
-            .or_default()
-            .entry(p.journal.currency.to_string())
-            .or_default();
+        let t = totals_of(report, store, p);
         t.postings += 1;
         t.recorded_dr += p.journal.total_dr();
     }
@@ -478,12 +473,7 @@ fn compare_ledger(
                     }
                     d
                 };
-                let t = report
-                    .totals
-                    .entry(store.to_string())
-                    .or_default()
-                    .entry(p.journal.currency.to_string())
-                    .or_default();
+                let t = totals_of(report, store, p);
                 let sum = t.ledger_dr.unwrap_or_default() + dr;
                 t.ledger_dr = Some(shown(sum));
                 let mut what = Vec::new();
@@ -532,6 +522,20 @@ fn compare_ledger(
             }),
         }
     }
+}
+
+/// The totals line of the posting's store and currency.
+fn totals_of<'r>(
+    report: &'r mut ReconcileReport,
+    store: &str,
+    p: &PostingRecord,
+) -> &'r mut Totals {
+    report
+        .totals
+        .entry(store.to_string())
+        .or_default()
+        .entry(p.journal.currency.to_string())
+        .or_default()
 }
 
 /// Entered debits, credits and currencies of a batch's journals.

@@ -2,7 +2,6 @@
 //! failures say which call failed, with status and message, never the token.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use rust_decimal::Decimal;
 use sandbox::bigcommerce::{
@@ -11,19 +10,10 @@ use sandbox::bigcommerce::{
 };
 use serde_json::{Value, json};
 
+use crate::support::{mlc, root};
+
 const HASH: &str = "fetchstore";
 const TOKEN: &str = "fetch-token-7c1f-secret";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn mlc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mlc"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 /// The example document with its US store pointed at the sandbox.
 fn config(dir: &Path, sb: &BigCommerceSandbox, token: Value) -> PathBuf {
@@ -78,9 +68,7 @@ async fn store() -> (BigCommerceSandbox, u64) {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mlc-fetch-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    crate::support::scratch(&format!("fetch-{name}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

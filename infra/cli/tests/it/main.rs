@@ -1,6 +1,8 @@
 //! The `mlc` command line as a user runs it, as one test binary: each module below was its own
 //! binary once, and each linked the whole dependency tree again.
 
+mod support;
+
 mod demo_cli;
 mod fetch_cli;
 mod ping_cli;

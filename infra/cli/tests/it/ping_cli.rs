@@ -1,42 +1,25 @@
 //! `mlc ping` as someone setting the connector up runs it: every check on its line, the fix
 //! under a failure, exit code 1 when anything fails, 0 when only warnings remain.
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use sandbox::bigcommerce::SandboxOptions;
 use sandbox::demo::{document_for, seeded_pod, seeded_store};
 use sandbox::oracle::PodOptions;
 use serde_json::{Value, json};
 
+use crate::support::{example_document, mlc, scratch, text, write};
+
 fn ping(doc: &Value, name: &str) -> (Option<i32>, String, String) {
-    let dir = std::env::temp_dir().join(format!("mlc-ping-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("connector.json");
-    std::fs::write(&path, doc.to_string()).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_mlc"))
-        .args(["ping", "--config", path.to_str().unwrap()])
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let path = write(&scratch(&format!("ping-{name}")), "connector.json", doc);
+    let out = mlc(&["ping", "--config", path.to_str().unwrap()]);
+    let (stdout, stderr) = text(&out);
+    (out.status.code(), stdout, stderr)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ping_passes_a_matching_document_and_names_the_fix_for_a_bad_one() {
     let sb = seeded_store(SandboxOptions::default()).await;
     let pod = seeded_pod(PodOptions::default()).await;
-    let example: Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../infra/examples/connector.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let good = document_for(&example, &sb, &pod);
+    let good = document_for(&example_document(), &sb, &pod);
     let (code, stdout, stderr) = ping(&good, "good");
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains("ok    Oracle"), "{stdout}");

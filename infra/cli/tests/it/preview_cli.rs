@@ -1,43 +1,16 @@
 //! `mlc preview` as a user runs it: the shipped examples, the official BigCommerce spec's own
 //! example orders (which do not add up), every output format, and bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
+use std::process::Output;
 
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use crate::support::{example_config, mlc, root, write};
 
-fn example_config() -> PathBuf {
-    root().join("infra/examples/connector.json")
-}
-
-fn scratch_dir() -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "mlc-preview-test-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn write(dir: &Path, name: &str, value: &Value) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, serde_json::to_string_pretty(value).unwrap()).unwrap();
-    path
-}
-
-fn mlc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mlc"))
-        .args(args)
-        .output()
-        .unwrap()
+fn scratch_dir() -> std::path::PathBuf {
+    crate::support::scratch("preview-test")
 }
 
 fn preview(config: &Path, order_file: &Path, extra: &[&str]) -> Output {

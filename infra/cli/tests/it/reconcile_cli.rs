@@ -3,8 +3,6 @@
 //! audit event, and once the pipeline has posted it the period ties out (exit code 0). Bad
 //! periods and stores are refused with exit code 2, naming the flag.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,42 +18,19 @@ use common::posting::poster::drain_queue;
 use common::posting::services::{PipelineSettings, Services};
 use common::state::{PostingKey, StateName};
 use sandbox::bigcommerce::SandboxOptions;
-use sandbox::demo::{HASH, document_for, seeded_pod, seeded_store, us_order};
+use sandbox::demo::{HASH, seeded_pod, seeded_store, us_order};
 use sandbox::oracle::PodOptions;
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn mlc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mlc"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(out: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::support::{mlc, sandboxed_config, scratch, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_names_a_missed_order_fix_queues_it_and_the_period_then_ties_out() {
     let sb = seeded_store(SandboxOptions::default()).await;
     let pod = seeded_pod(PodOptions::default()).await;
-    let example: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("infra/examples/connector.json")).unwrap(),
-    )
-    .unwrap();
-    let dir = std::env::temp_dir().join(format!("mlc-reconcile-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("connector.json");
-    std::fs::write(&config, document_for(&example, &sb, &pod).to_string()).unwrap();
+    let dir = scratch("reconcile");
+    let config = sandboxed_config(&dir, &sb, &pod);
     let state = dir.join("state.db");
-    let _ = std::fs::remove_file(&state);
     let db = SqliteDb::open(&state).unwrap();
     let order = sb.create_order(HASH, us_order(2, 1));
     let today = Utc::now().date_naive();
@@ -173,16 +148,10 @@ async fn reconcile_names_a_missed_order_fix_queues_it_and_the_period_then_ties_o
 async fn bad_periods_and_stores_are_refused_naming_the_flag() {
     let sb = seeded_store(SandboxOptions::default()).await;
     let pod = seeded_pod(PodOptions::default()).await;
-    let example: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("infra/examples/connector.json")).unwrap(),
-    )
-    .unwrap();
-    let dir = std::env::temp_dir().join(format!("mlc-reconcile-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("reconcile-bad");
     let state = dir.join("state.db");
     SqliteDb::open(&state).unwrap();
-    let config = dir.join("connector.json");
-    std::fs::write(&config, document_for(&example, &sb, &pod).to_string()).unwrap();
+    let config = sandboxed_config(&dir, &sb, &pod);
     let run = |extra: &[&str]| {
         let mut args = vec![
             "reconcile",
