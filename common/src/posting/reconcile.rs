@@ -125,6 +125,11 @@ pub enum Finding {
         /// Why.
         reason: String,
     },
+    /// The order's channel is in no store entry of the document, so nothing of it is posted.
+    NoStoreEntry {
+        /// The order's channel (storefront).
+        channel_id: u64,
+    },
     /// A posting waits for a person.
     Held {
         /// Batch name.
@@ -192,9 +197,10 @@ impl Finding {
     fn standing(&self) -> Standing {
         match self {
             Finding::NotPosted { .. } => Standing::NotPosted,
-            Finding::CannotJournalise { .. } | Finding::Held { .. } | Finding::Rejected { .. } => {
-                Standing::NeedsAttention
-            }
+            Finding::CannotJournalise { .. }
+            | Finding::NoStoreEntry { .. }
+            | Finding::Held { .. }
+            | Finding::Rejected { .. } => Standing::NeedsAttention,
             Finding::InFlight { .. } => Standing::Pending,
             Finding::MissingFromLedger { .. }
             | Finding::Duplicated { .. }
@@ -322,6 +328,18 @@ pub async fn reconcile(
                 continue;
             }
             let Some(entry) = svc.config.route(hash, order.channel_id) else {
+                // A storefront no entry of the document covers: its revenue never reaches the
+                // ledger, which is exactly what a month-end must not miss.
+                report.orders.push(OrderLine {
+                    store: hash.to_string(),
+                    order_id: order.id,
+                    created,
+                    status: order.status.clone(),
+                    standing: Standing::NeedsAttention,
+                    findings: vec![Finding::NoStoreEntry {
+                        channel_id: order.channel_id,
+                    }],
+                });
                 continue;
             };
             if !report.stores.contains(&entry.id) {

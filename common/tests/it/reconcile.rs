@@ -115,6 +115,11 @@ async fn a_period_ties_out_then_every_drift_is_named_and_fix_posts_what_was_miss
     );
     // An order paid while nothing runs (no hooks, no sweep): not posted.
     let missed = sb.create_order(HASH, us_order(2, 0));
+    // An order of a storefront opened after the document was written: no entry covers it.
+    sb.add_channel(HASH, 3, "Wholesale");
+    let mut wholesale = us_order(5, 0);
+    wholesale.channel_id = 3;
+    let unmapped = sb.create_order(HASH, wholesale);
     // In Fusion, a person deletes the first order's batch, edits the second's first line, and
     // the third's journal is imported a second time.
     let [first, second, third] = [orders[0], orders[1], orders[2]];
@@ -191,6 +196,15 @@ async fn a_period_ties_out_then_every_drift_is_named_and_fix_posts_what_was_miss
             batches: vec![format!("BC-us-{missed}-sale")],
             queued: false
         }]
+    );
+    let unmapped_line = line_of(&drift, unmapped);
+    assert_eq!(
+        (unmapped_line.store.as_str(), unmapped_line.standing),
+        (HASH, Standing::NeedsAttention)
+    );
+    assert_eq!(
+        unmapped_line.findings,
+        vec![Finding::NoStoreEntry { channel_id: 3 }]
     );
     // Worst first: ledger differences, then not posted, then attention.
     let standings: Vec<Standing> = drift.orders.iter().map(|o| o.standing).collect();

@@ -110,6 +110,9 @@ fn describe(f: &Finding) -> String {
             if *queued { " (queued)" } else { "" }
         ),
         Finding::CannotJournalise { reason } => format!("cannot be journalised: {reason}"),
+        Finding::NoStoreEntry { channel_id } => format!(
+            "channel {channel_id} is in no store entry of the document, so it is never posted: add it to a store's channels"
+        ),
         Finding::Held { batch, reason } => format!("{batch} held: {reason}"),
         Finding::Rejected { batch, reason } => format!("{batch} rejected: {reason}"),
         Finding::InFlight { batch, state } => format!("{batch} {state}"),
