@@ -306,6 +306,17 @@ pub trait Queue: Send + Sync {
 
     /// Up to `max` messages from the dead-letter queue (left there).
     async fn dead_letters(&self, max: usize) -> Result<Vec<Received>, QueueError>;
+
+    /// Up to `max` dead letters, hidden for `visibility` while they are moved back: two
+    /// operators redriving at once do not both take the same message.
+    async fn take_dead_letters(
+        &self,
+        max: usize,
+        visibility: Duration,
+    ) -> Result<Vec<Received>, QueueError>;
+
+    /// Done with a dead letter (it was sent to the queue again).
+    async fn delete_dead_letter(&self, handle: &str) -> Result<(), QueueError>;
 }
 
 /// Why the connector document could not be had.

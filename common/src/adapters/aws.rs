@@ -109,6 +109,16 @@ impl AwsPorts {
     }
 }
 
+/// The stack's queue with its dead-letter queue, found through the queue's redrive policy
+/// (one `GetQueueAttributes` and one `GetQueueUrl`): what an operator moving dead letters
+/// back needs. The functions never read dead letters, so [`AwsPorts`] does not look.
+pub async fn queue_with_dead_letters(
+    env: &LambdaEnv,
+    sdk: &SdkConfig,
+) -> Result<SqsQueue, crate::ports::QueueError> {
+    SqsQueue::discover_dead_letters(aws_sdk_sqs::Client::new(sdk), &env.queue_url).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -100,7 +100,7 @@ impl LocalQueue {
                         continue;
                     }
                     let receive_count = if dead { count } else { count + 1 };
-                    if !dead {
+                    if !dead || !visibility.is_zero() {
                         tx.execute(
                             "UPDATE queue_messages SET receive_count = ?1, visible_at = ?2 WHERE queue = ?3 AND id = ?4",
                             params![receive_count, now + visibility.as_millis() as i64, name, id],
@@ -175,5 +175,20 @@ impl Queue for LocalQueue {
 
     async fn dead_letters(&self, max: usize) -> Result<Vec<Received>, QueueError> {
         self.take(max, Duration::ZERO, true).await
+    }
+
+    async fn take_dead_letters(
+        &self,
+        max: usize,
+        visibility: Duration,
+    ) -> Result<Vec<Received>, QueueError> {
+        // At least a millisecond, so that a zero never leaves them visible to a second taker.
+        self.take(max, visibility.max(Duration::from_millis(1)), true)
+            .await
+    }
+
+    async fn delete_dead_letter(&self, handle: &str) -> Result<(), QueueError> {
+        // One table for both: a message id is unique whichever side it is on.
+        self.delete(handle).await
     }
 }

@@ -89,6 +89,54 @@ impl SqsQueue {
         Ok(Self::new(client, &url, Some(&dlq_url)))
     }
 
+    /// The queue at `url` with the dead-letter queue its redrive policy names: what an
+    /// operator's `mlc dead-letters --aws` needs, knowing only the stack's queue URL.
+    pub async fn discover_dead_letters(client: Client, url: &str) -> Result<Self, QueueError> {
+        let fail = |e: String| QueueError {
+            queue: url.to_string(),
+            message: e,
+        };
+        let attrs = client
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::RedrivePolicy)
+            .send()
+            .await
+            .map_err(|e| fail(DisplayErrorContext(e).to_string()))?;
+        let Some(policy) = attrs
+            .attributes
+            .and_then(|a| a.get(&QueueAttributeName::RedrivePolicy).cloned())
+        else {
+            return Ok(Self::new(client, url, None));
+        };
+        let arn = serde_json::from_str::<serde_json::Value>(&policy)
+            .ok()
+            .and_then(|p| p["deadLetterTargetArn"].as_str().map(str::to_string))
+            .ok_or_else(|| {
+                fail(format!(
+                    "RedrivePolicy without deadLetterTargetArn: {policy}"
+                ))
+            })?;
+        // arn:aws:sqs:{region}:{account}:{name}
+        let mut parts = arn.rsplitn(2, ':');
+        let name = parts.next().unwrap_or_default().to_string();
+        let account = parts
+            .next()
+            .and_then(|rest| rest.rsplit(':').next())
+            .map(str::to_string);
+        let mut ask = client.get_queue_url().queue_name(&name);
+        if let Some(account) = account {
+            ask = ask.queue_owner_aws_account_id(account);
+        }
+        let dlq = ask
+            .send()
+            .await
+            .map_err(|e| fail(DisplayErrorContext(e).to_string()))?
+            .queue_url
+            .ok_or_else(|| fail(format!("no URL for dead-letter queue {name}")))?;
+        Ok(Self::new(client, url, Some(&dlq)))
+    }
+
     fn error(&self, e: impl std::fmt::Display) -> QueueError {
         QueueError {
             queue: self.url.clone(),
@@ -247,5 +295,33 @@ impl Queue for SqsQueue {
             Some(url) => self.receive_from(&url.clone(), max, Duration::ZERO).await,
             None => Ok(Vec::new()),
         }
+    }
+
+    async fn take_dead_letters(
+        &self,
+        max: usize,
+        visibility: Duration,
+    ) -> Result<Vec<Received>, QueueError> {
+        match &self.dead_letter_url {
+            Some(url) => {
+                self.receive_from(&url.clone(), max, visibility.max(Duration::from_secs(1)))
+                    .await
+            }
+            None => Ok(Vec::new()),
+        }
+    }
+
+    async fn delete_dead_letter(&self, handle: &str) -> Result<(), QueueError> {
+        let Some(url) = &self.dead_letter_url else {
+            return Ok(());
+        };
+        self.client
+            .delete_message()
+            .queue_url(url)
+            .receipt_handle(handle)
+            .send()
+            .await
+            .map_err(|e| self.error(DisplayErrorContext(e)))?;
+        Ok(())
     }
 }

@@ -5,9 +5,10 @@
 //! - [`poster`]: queue messages become decided, validated, submitted postings;
 //! - [`poller`]: the scheduled sweep for what webhooks missed, the hook keeper, and the
 //!   [`tracker`] that follows imports to Posted or Rejected;
-//! - [`ping`], [`replay`] and [`reconcile`]: what an operator runs (`mlc ping`, `mlc replay`,
-//!   `mlc reconcile`).
+//! - [`ping`], [`replay`], [`reconcile`] and [`dead_letters`]: what an operator runs (`mlc ping`,
+//!   `mlc replay`, `mlc reconcile`, `mlc dead-letters`).
 
+pub mod dead_letters;
 pub mod decide;
 pub mod hooks;
 pub mod intake;

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::ports::Queue;
+use common::posting::dead_letters;
+use common::posting::message::OrderMessage;
 
 const VISIBILITY: Duration = Duration::from_secs(1);
 
@@ -103,6 +105,92 @@ async fn batches_are_sent_and_received_whole(q: Arc<dyn Queue>) {
     assert_eq!(bodies.len(), 25);
 }
 
+/// Two order messages and a body that is not one, all received too often.
+async fn three_dead_letters(q: &dyn Queue) -> Vec<String> {
+    let now = chrono::Utc::now();
+    let mut ids = Vec::new();
+    for (order_id, reason) in [(7001, "webhook store/order/created"), (7002, "poll")] {
+        let (body, attributes) =
+            OrderMessage::new("nw4x7k2p", order_id, reason, now).to_queue_entry();
+        let attributes: Vec<(&str, &str)> = attributes
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        ids.push(q.send(&body, &attributes).await.unwrap());
+    }
+    ids.push(q.send("not an order", &[]).await.unwrap());
+    for _ in 1..=2 {
+        assert_eq!(q.receive(10, VISIBILITY).await.unwrap().len(), 3);
+        tokio::time::sleep(VISIBILITY + Duration::from_millis(300)).await;
+    }
+    assert!(q.receive(10, VISIBILITY).await.unwrap().is_empty());
+    ids
+}
+
+async fn dead_letters_taken_to_move_are_hidden_then_deleted(q: Arc<dyn Queue>) {
+    three_dead_letters(q.as_ref()).await;
+    let taken = q
+        .take_dead_letters(10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 3);
+    assert!(
+        q.take_dead_letters(10, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .is_empty(),
+        "a second operator does not take the same ones"
+    );
+    for m in &taken {
+        q.delete_dead_letter(&m.handle).await.unwrap();
+    }
+    assert!(q.dead_letters(10).await.unwrap().is_empty());
+    assert!(
+        q.receive(10, VISIBILITY).await.unwrap().is_empty(),
+        "nothing went to the queue"
+    );
+}
+
+async fn redrive_moves_order_messages_back_and_leaves_the_rest(q: Arc<dyn Queue>) {
+    three_dead_letters(q.as_ref()).await;
+    let listed = dead_letters::list(q.as_ref(), 10).await.unwrap();
+    assert_eq!(listed.len(), 3);
+    let orders: BTreeSet<u64> = listed
+        .iter()
+        .filter_map(|d| d.order.as_ref().map(|o| o.order_id))
+        .collect();
+    assert_eq!(orders, BTreeSet::from([7001, 7002]));
+    assert!(listed.iter().all(|d| d.receive_count >= 2));
+    let garbage = listed.iter().find(|d| d.order.is_none()).unwrap();
+    assert!(garbage.unreadable.is_some());
+
+    let now = chrono::Utc::now();
+    let done = dead_letters::redrive(q.as_ref(), 10, "ops@example.com", now)
+        .await
+        .unwrap();
+    assert_eq!(done.moved.len(), 2, "{done:?}");
+    assert_eq!(done.left.len(), 1);
+    assert!(done.failed.is_empty());
+    let back = q.receive(10, VISIBILITY).await.unwrap();
+    assert_eq!(back.len(), 2);
+    for m in &back {
+        assert_eq!(m.receive_count, 1, "a fresh start");
+        assert_eq!(m.attributes.get("kind").map(String::as_str), Some("order"));
+        let message = OrderMessage::parse(&m.body).unwrap();
+        assert!(
+            message.reason.ends_with(&format!(
+                "(redriven by ops@example.com at {})",
+                now.format("%Y-%m-%dT%H:%M:%SZ")
+            )),
+            "{}",
+            message.reason
+        );
+        q.delete(&m.handle).await.unwrap();
+    }
+    // The body that is not an order stays a dead letter (hidden for the move's minute).
+    assert!(dead_letters::list(q.as_ref(), 10).await.unwrap().len() <= 1);
+}
+
 macro_rules! suite {
     ($backend:ident, $make:expr) => {
         mod $backend {
@@ -122,6 +210,14 @@ macro_rules! suite {
             #[tokio::test]
             async fn a_message_received_too_often_goes_to_the_dead_letters() {
                 super::a_message_received_too_often_goes_to_the_dead_letters($make.await).await
+            }
+            #[tokio::test]
+            async fn dead_letters_taken_to_move_are_hidden_then_deleted() {
+                super::dead_letters_taken_to_move_are_hidden_then_deleted($make.await).await
+            }
+            #[tokio::test]
+            async fn redrive_moves_order_messages_back_and_leaves_the_rest() {
+                super::redrive_moves_order_messages_back_and_leaves_the_rest($make.await).await
             }
             #[tokio::test]
             async fn batches_are_sent_and_received_whole() {
@@ -154,3 +250,37 @@ async fn sqs() -> Arc<dyn Queue> {
 
 suite!(on_local_queue, local());
 suite!(on_sqs, sqs());
+
+/// `mlc dead-letters --aws` knows only the stack's queue URL: the dead-letter queue is found
+/// through the queue's redrive policy.
+#[tokio::test]
+async fn the_dead_letter_queue_is_found_from_the_redrive_policy() {
+    let config = common::adapters::aws::local(&crate::support::aws_endpoint()).await;
+    let client = aws_sdk_sqs::Client::new(&config);
+    let created = common::adapters::sqs::SqsQueue::create_with_dead_letters(
+        client.clone(),
+        &crate::support::unique("orders"),
+        2,
+    )
+    .await
+    .unwrap();
+    let found =
+        common::adapters::sqs::SqsQueue::discover_dead_letters(client.clone(), created.url())
+            .await
+            .unwrap();
+    assert_eq!(found.dead_letter_url(), created.dead_letter_url());
+    assert!(found.dead_letter_url().is_some());
+    // A queue without a redrive policy has none, and says so by having none.
+    let plain = client
+        .create_queue()
+        .queue_name(crate::support::unique("plain"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let none = common::adapters::sqs::SqsQueue::discover_dead_letters(client, &plain)
+        .await
+        .unwrap();
+    assert_eq!(none.dead_letter_url(), None);
+}

@@ -5,8 +5,10 @@
 //! BigCommerce call that failed) or, for `reconcile`, something needs action; 2 bad input
 //! (arguments, connector document, order file).
 
+mod dead_letters;
 mod demo;
 mod local;
+mod ping;
 mod reconcile;
 
 use std::path::{Path, PathBuf};
@@ -50,10 +52,13 @@ enum Command {
     Replay(ReplayArgs),
     /// Check every system the document names: reachable, with the rights the connector needs,
     /// and as the document says (ledgers, channels, webhooks, today's period). Read-only.
-    Ping(PingArgs),
+    Ping(ping::PingArgs),
     /// Reconcile a period: every order created in it, fetched from BigCommerce, against what
     /// the connector recorded and what Oracle holds. Exit code 1 when something needs action.
     Reconcile(ReconcileArgs),
+    /// List the orders waiting in the dead-letter queue, or move them back to the queue once
+    /// their cause is fixed (--redrive).
+    DeadLetters(dead_letters::DeadLetterArgs),
     /// Show the journals an order would produce; sends nothing anywhere.
     Preview(PreviewArgs),
     /// Fetch an order bundle from BigCommerce (the file `preview --order-file` reads): to
@@ -499,72 +504,6 @@ async fn connect(
     .map_err(bad)
 }
 
-/// Whom `mlc ping` checks: the systems of a document file, or of the deployed stack.
-#[derive(clap::Args)]
-struct PingArgs {
-    /// The connector document; with --aws the document comes from the secret named by
-    /// MLC_CONFIG_SECRET.
-    #[arg(long, required_unless_present = "aws")]
-    config: Option<PathBuf>,
-    /// Check the deployed stack's document (MLC_CONFIG_SECRET, MLC_TABLE, MLC_QUEUE_URL).
-    #[arg(long)]
-    aws: bool,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-    format: ReportFormat,
-}
-
-async fn run_ping(args: PingArgs) -> Result<(), Failure> {
-    use common::adapters::aws::{AwsPorts, LambdaEnv, from_environment};
-    use common::adapters::local_queue::LocalQueue;
-    use common::adapters::secrets::FileSource;
-    use common::adapters::sqlite::{SqliteDb, SqliteStore};
-    use common::posting::ping::{Outcome, ping};
-
-    let services = if args.aws {
-        let env = LambdaEnv::from_env().map_err(bad)?;
-        let ports = AwsPorts::new(&env, &from_environment().await);
-        connect(ports.source, ports.store, ports.queue).await?
-    } else {
-        // No state is read: a scratch database stands in for it.
-        let db = SqliteDb::in_memory().map_err(bad)?;
-        connect(
-            Arc::new(FileSource::new(
-                args.config.as_ref().expect("clap requires --config"),
-            )),
-            Arc::new(SqliteStore::new(db.clone())),
-            Arc::new(LocalQueue::new(db, "orders", 5)),
-        )
-        .await?
-    };
-    let checks = ping(&services, chrono::Utc::now().date_naive()).await;
-    match args.format {
-        ReportFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&checks).map_err(|e| Failure::Failed(e.into()))?
-        ),
-        ReportFormat::Text => {
-            for c in &checks {
-                let mark = match c.outcome {
-                    Outcome::Ok => "ok  ",
-                    Outcome::Warn => "warn",
-                    Outcome::Fail => "FAIL",
-                };
-                println!("{mark}  {:<11} {}: {}", c.system, c.subject, c.detail);
-                if let Some(fix) = &c.fix {
-                    println!("      fix: {fix}");
-                }
-            }
-        }
-    }
-    let failed = checks.iter().filter(|c| c.outcome == Outcome::Fail).count();
-    if failed == 0 {
-        Ok(())
-    } else {
-        Err(Failure::Failed(anyhow!("{failed} check(s) failed")))
-    }
-}
-
 async fn run_replay(args: ReplayArgs) -> Result<(), Failure> {
     use common::journal::PostingKind;
     use common::state::PostingKey;
@@ -600,7 +539,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Replay(args) => run_replay(args).await,
         Command::Reconcile(args) => reconcile::run(args).await,
-        Command::Ping(args) => run_ping(args).await,
+        Command::Ping(args) => ping::run(args).await,
+        Command::DeadLetters(args) => dead_letters::run(args).await,
         Command::Demo(args) => demo::run(args).await.map_err(Failure::Failed),
         Command::Serve(args) => run_serve(args).await,
         Command::Audit(args) => run_audit(args).await,

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod dead_letters_cli;
 mod demo_cli;
 mod fetch_cli;
 mod ping_cli;
