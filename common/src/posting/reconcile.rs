@@ -20,6 +20,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use futures_util::stream::{self, StreamExt};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::json;
@@ -42,11 +43,32 @@ pub struct ReconcileRequest {
     pub from: DateTime<Utc>,
     /// …to (excluded).
     pub to: DateTime<Utc>,
+    /// Which orders the period selects.
+    pub select: Selection,
     /// Look each order up in Oracle too (one or more reads per order with postings).
     pub check_ledger: bool,
     /// Queue the orders found not posted, for the poster; `Some(who)` is kept in the audit.
     pub fix: Option<String>,
 }
+
+/// Which orders a period selects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Selection {
+    /// Created in the period: the sales of the month.
+    #[default]
+    Created,
+    /// Changed in the period (created, paid, refunded, cancelled, edited): everything the month
+    /// may have posted, whenever the order was placed.
+    Modified,
+}
+
+/// How many orders are reconciled at once. Each takes two or three BigCommerce calls and a
+/// few Oracle reads; the BigCommerce client already paces itself by the store's quota.
+const CONCURRENCY: usize = 4;
+
+/// Posted amounts by store, then currency.
+type TotalsMap = BTreeMap<String, BTreeMap<String, Totals>>;
 
 /// Why the reconciliation could not run at all; nothing was changed.
 #[derive(Debug, thiserror::Error)]
@@ -249,12 +271,14 @@ pub struct ReconcileReport {
     pub to: DateTime<Utc>,
     /// Stores covered.
     pub stores: Vec<String>,
+    /// Which orders the period selected.
+    pub selected_by: Selection,
     /// Whether Oracle was read.
     pub ledger_checked: bool,
     /// Orders by standing.
     pub counts: BTreeMap<Standing, usize>,
     /// Posted amounts by store, then currency.
-    pub totals: BTreeMap<String, BTreeMap<String, Totals>>,
+    pub totals: TotalsMap,
     /// Every order, worst standing first.
     pub orders: Vec<OrderLine>,
     /// Orders queued by `fix`.
@@ -295,6 +319,7 @@ pub async fn reconcile(
         from: req.from,
         to: req.to,
         stores: entries.iter().map(|s| s.id.clone()).collect(),
+        selected_by: req.select,
         ledger_checked: req.check_ledger,
         counts: BTreeMap::new(),
         totals: BTreeMap::new(),
@@ -322,9 +347,16 @@ pub async fn reconcile(
                     store: hash.to_string(),
                     source,
                 })?;
+        let mut work = Vec::new();
         for order in listed {
             let created = order.date_created.0.with_timezone(&Utc);
-            if created < req.from || created >= req.to {
+            let at = match req.select {
+                Selection::Created => created,
+                Selection::Modified => order
+                    .date_modified
+                    .map_or(created, |d| d.0.with_timezone(&Utc)),
+            };
+            if at < req.from || at >= req.to {
                 continue;
             }
             let Some(entry) = svc.config.route(hash, order.channel_id) else {
@@ -342,11 +374,17 @@ pub async fn reconcile(
                 });
                 continue;
             };
-            if !report.stores.contains(&entry.id) {
-                continue;
+            if report.stores.contains(&entry.id) {
+                work.push((entry.id.clone(), order));
             }
-            let line = reconcile_order(svc, req, hash, &entry.id, &order, &mut report).await;
-            report.orders.push(line);
+        }
+        let mut done = stream::iter(work.iter())
+            .map(|(store, order)| reconcile_order(svc, req, hash, store, order))
+            .buffer_unordered(CONCURRENCY);
+        while let Some(checked) = done.next().await {
+            report.queued += usize::from(checked.queued);
+            merge(&mut report.totals, checked.totals);
+            report.orders.push(checked.line);
         }
     }
     report.orders.sort_by(|a, b| {
@@ -358,14 +396,45 @@ pub async fn reconcile(
     Ok(report)
 }
 
+/// One order's outcome, merged into the report by the caller.
+struct Checked {
+    line: OrderLine,
+    totals: TotalsMap,
+    queued: bool,
+}
+
+/// Adds one order's totals to the report's.
+fn merge(into: &mut TotalsMap, from: TotalsMap) {
+    for (store, currencies) in from {
+        for (currency, t) in currencies {
+            let sum = into
+                .entry(store.clone())
+                .or_default()
+                .entry(currency)
+                .or_default();
+            sum.postings += t.postings;
+            sum.recorded_dr += t.recorded_dr;
+            if let Some(d) = t.ledger_dr {
+                *sum.ledger_dr.get_or_insert(Decimal::ZERO) += d;
+            }
+        }
+    }
+}
+
 async fn reconcile_order(
     svc: &Services,
     req: &ReconcileRequest,
     hash: &str,
     store: &str,
     order: &Order,
-    report: &mut ReconcileReport,
-) -> OrderLine {
+) -> Checked {
+    let mut totals = TotalsMap::new();
+    let mut queued = false;
+    let checked = |line: OrderLine, totals: TotalsMap, queued: bool| Checked {
+        line,
+        totals,
+        queued,
+    };
     let mut line = OrderLine {
         store: store.to_string(),
         order_id: order.id,
@@ -378,7 +447,7 @@ async fn reconcile_order(
         Ok(r) => r,
         Err(e) => {
             line.findings.push(unreadable("state store", e));
-            return settle(line, &[]);
+            return checked(settle(line, &[]), totals, false);
         }
     };
     for p in &recorded {
@@ -418,11 +487,10 @@ async fn reconcile_order(
                     if !plan.journals.is_empty() && !plan.waiting {
                         let batches: Vec<String> =
                             plan.journals.iter().map(|j| j.batch_name.clone()).collect();
-                        let queued = match &req.fix {
+                        queued = match &req.fix {
                             Some(by) => queue_again(svc, hash, store, order.id, by, &batches).await,
                             None => false,
                         };
-                        report.queued += usize::from(queued);
                         line.findings.push(Finding::NotPosted { batches, queued });
                     }
                 }
@@ -442,7 +510,7 @@ async fn reconcile_order(
         .filter(|p| p.state.name() == StateName::Posted)
         .collect();
     for p in &posted {
-        let t = totals_of(report, store, p);
+        let t = totals_of(&mut totals, store, p);
         t.postings += 1;
         t.recorded_dr += p.journal.total_dr();
     }
@@ -453,12 +521,12 @@ async fn reconcile_order(
                 // A shortened prefix can match other orders' batches; the reference cannot.
                 let reference = journal_reference(store, order.id);
                 batches.retain(|b| b.journals.iter().any(|j| j.reference == reference));
-                compare_ledger(store, &recorded, &posted, &batches, &mut line, report);
+                compare_ledger(store, &recorded, &posted, &batches, &mut line, &mut totals);
             }
             Err(e) => line.findings.push(unreadable("Oracle", e)),
         }
     }
-    settle(line, &recorded)
+    checked(settle(line, &recorded), totals, queued)
 }
 
 /// Compares what the connector recorded for one order with the batches Oracle holds for it.
@@ -468,7 +536,7 @@ fn compare_ledger(
     posted: &[&PostingRecord],
     batches: &[BatchRecord],
     line: &mut OrderLine,
-    report: &mut ReconcileReport,
+    totals: &mut TotalsMap,
 ) {
     for p in posted {
         let name = &p.journal.batch_name;
@@ -491,7 +559,7 @@ fn compare_ledger(
                     }
                     d
                 };
-                let t = totals_of(report, store, p);
+                let t = totals_of(totals, store, p);
                 let sum = t.ledger_dr.unwrap_or_default() + dr;
                 t.ledger_dr = Some(shown(sum));
                 let mut what = Vec::new();
@@ -543,13 +611,8 @@ fn compare_ledger(
 }
 
 /// The totals line of the posting's store and currency.
-fn totals_of<'r>(
-    report: &'r mut ReconcileReport,
-    store: &str,
-    p: &PostingRecord,
-) -> &'r mut Totals {
-    report
-        .totals
+fn totals_of<'r>(totals: &'r mut TotalsMap, store: &str, p: &PostingRecord) -> &'r mut Totals {
+    totals
         .entry(store.to_string())
         .or_default()
         .entry(p.journal.currency.to_string())

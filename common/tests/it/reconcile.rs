@@ -10,7 +10,7 @@ use chrono::{Duration as Days, Utc};
 use common::adapters::sqlite::SqliteDb;
 use common::journal::PostingKind;
 use common::posting::reconcile::{
-    Finding, ReconcileError, ReconcileReport, ReconcileRequest, Standing, reconcile,
+    Finding, ReconcileError, ReconcileReport, ReconcileRequest, Selection, Standing, reconcile,
 };
 use common::posting::services::Services;
 use common::state::{AuditKind, PostingKey, PostingRecord, PostingState, StateName};
@@ -35,6 +35,7 @@ fn this_week(fix: Option<&str>) -> ReconcileRequest {
         store: Some("us".into()),
         from: Utc::now() - Days::days(3),
         to: Utc::now() + Days::days(1),
+        select: Selection::Created,
         check_ledger: true,
         fix: fix.map(str::to_string),
     }
@@ -265,4 +266,42 @@ async fn bad_requests_are_refused_and_change_nothing() {
         Err(ReconcileError::EmptyPeriod { .. })
     ));
     assert_eq!(sb.request_count(HASH), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_period_selects_orders_by_creation_or_by_change() {
+    let sb = seeded_store(SandboxOptions::default()).await;
+    let pod = seeded_pod(PodOptions::default()).await;
+    let doc = document_for(&crate::support::example_document(), &sb, &pod);
+    let db = SqliteDb::in_memory().unwrap();
+    let svc = services(&doc, &db);
+    let placed = sb.create_order(HASH, us_order(1, 0));
+    // BigCommerce dates have whole seconds: the change comes in a later second.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let since = chrono::SubsecRound::trunc_subsecs(Utc::now(), 0);
+    sb.set_status(HASH, placed, 5);
+    let later = ReconcileRequest {
+        from: since,
+        to: since + Days::days(1),
+        check_ledger: false,
+        ..this_week(None)
+    };
+    let created = reconcile(&svc, &later).await.unwrap();
+    assert!(created.orders.is_empty(), "{created:#?}");
+    let changed = reconcile(
+        &svc,
+        &ReconcileRequest {
+            select: Selection::Modified,
+            ..later
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(changed.selected_by, Selection::Modified);
+    assert_eq!(changed.orders.len(), 1);
+    // Cancelled before anything was posted: nothing to post, nothing to reverse.
+    assert_eq!(
+        (changed.orders[0].order_id, changed.orders[0].standing),
+        (placed, Standing::NothingToPost)
+    );
 }

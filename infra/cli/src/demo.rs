@@ -275,6 +275,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             store: None,
             from: today - chrono::Duration::days(1),
             to: today + chrono::Duration::days(1),
+            select: Default::default(),
             check_ledger: true,
             fix: None,
         },

@@ -194,6 +194,10 @@ struct ReconcileArgs {
     /// Orders created before: as --from; now when left out.
     #[arg(long)]
     to: Option<String>,
+    /// Which orders the period selects: created in it (the month's sales), or modified in it
+    /// (everything the month may have posted: refunds, cancellations, edits of older orders).
+    #[arg(long, value_enum, default_value_t = SelectBy::Created)]
+    select: SelectBy,
     /// Do not read Oracle (BigCommerce against the connector only).
     #[arg(long)]
     no_ledger: bool,
@@ -206,6 +210,15 @@ struct ReconcileArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     format: ReportFormat,
+}
+
+/// Which orders `mlc reconcile`'s period selects.
+#[derive(Clone, Copy, ValueEnum)]
+enum SelectBy {
+    /// Created in the period.
+    Created,
+    /// Modified in the period.
+    Modified,
 }
 
 /// How `mlc reconcile` writes its report.

@@ -7,10 +7,10 @@ use anyhow::anyhow;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use common::posting::reconcile::{
-    Finding, OrderLine, ReconcileReport, ReconcileRequest, Standing, reconcile,
+    Finding, OrderLine, ReconcileReport, ReconcileRequest, Selection, Standing, reconcile,
 };
 
-use crate::{Failure, ReconcileArgs, ReportFormat, bad, operator_services};
+use crate::{Failure, ReconcileArgs, ReportFormat, SelectBy, bad, operator_services};
 
 /// Runs the command; `Err(Failed)` (exit code 1) after the report when something needs action.
 pub async fn run(args: ReconcileArgs) -> Result<(), Failure> {
@@ -41,6 +41,10 @@ pub async fn run(args: ReconcileArgs) -> Result<(), Failure> {
         store: args.store.clone(),
         from,
         to,
+        select: match args.select {
+            SelectBy::Created => Selection::Created,
+            SelectBy::Modified => Selection::Modified,
+        },
         check_ledger: !args.no_ledger,
         fix: args.fix.then(|| args.by.clone()),
     };
@@ -167,8 +171,12 @@ pub fn render(r: &ReconcileReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Reconciliation of {}: orders created {} to {}{}",
+        "Reconciliation of {}: orders {} {} to {}{}",
         r.stores.join(", "),
+        match r.selected_by {
+            Selection::Created => "created",
+            Selection::Modified => "changed",
+        },
         r.from.format("%Y-%m-%d %H:%M UTC"),
         r.to.format("%Y-%m-%d %H:%M UTC"),
         if r.ledger_checked {

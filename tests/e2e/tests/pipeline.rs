@@ -625,6 +625,7 @@ async fn month_end_reconciliation_on_the_deployed_state_finds_a_missed_order_and
         store: Some("us".into()),
         from: now - chrono::Duration::hours(1),
         to: now + chrono::Duration::hours(1),
+        select: Default::default(),
         check_ledger: true,
         fix: fix.map(str::to_string),
     };
