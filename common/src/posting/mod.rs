@@ -5,9 +5,10 @@
 //! - [`poster`]: queue messages become decided, validated, submitted postings;
 //! - [`poller`]: the scheduled sweep for what webhooks missed, the hook keeper, and the
 //!   [`tracker`] that follows imports to Posted or Rejected;
-//! - [`ping`], [`replay`], [`reconcile`] and [`dead_letters`]: what an operator runs (`mlc ping`,
-//!   `mlc replay`, `mlc reconcile`, `mlc dead-letters`).
+//! - [`ping`], [`catalog`], [`replay`], [`reconcile`] and [`dead_letters`]: what an operator
+//!   runs (`mlc ping`, `mlc catalog`, `mlc replay`, `mlc reconcile`, `mlc dead-letters`).
 
+pub mod catalog;
 pub mod dead_letters;
 pub mod decide;
 pub mod hooks;

@@ -10,6 +10,7 @@ mod support;
 mod accounting_rules;
 mod bigcommerce_client;
 mod bigcommerce_contract;
+mod catalog;
 mod config_errors;
 mod decide;
 mod fbdi_golden;

@@ -5,6 +5,7 @@
 //! BigCommerce call that failed) or, for `reconcile`, something needs action; 2 bad input
 //! (arguments, connector document, order file).
 
+mod catalog;
 mod dead_letters;
 mod demo;
 mod local;
@@ -53,6 +54,9 @@ enum Command {
     /// Check every system the document names: reachable, with the rights the connector needs,
     /// and as the document says (ledgers, channels, webhooks, today's period). Read-only.
     Ping(ping::PingArgs),
+    /// Where each category's revenue goes (account and deciding rule), categories no rule
+    /// covers, and rules naming categories, channels or products the store no longer has.
+    Catalog(catalog::CatalogArgs),
     /// Reconcile a period: every order created in it, fetched from BigCommerce, against what
     /// the connector recorded and what Oracle holds. Exit code 1 when something needs action.
     Reconcile(ReconcileArgs),
@@ -494,6 +498,45 @@ async fn operator_services(on: &StateArgs) -> Result<common::posting::services::
     connect(source, store, queue).await
 }
 
+/// A connector document to work with, and no state: a file, or the deployed stack's secret.
+#[derive(clap::Args)]
+struct DocumentArgs {
+    /// The connector document; with --aws the document comes from the secret named by
+    /// MLC_CONFIG_SECRET.
+    #[arg(long, required_unless_present = "aws")]
+    config: Option<PathBuf>,
+    /// The deployed stack's document (MLC_CONFIG_SECRET, MLC_TABLE, MLC_QUEUE_URL), with the
+    /// AWS credentials of this shell.
+    #[arg(long)]
+    aws: bool,
+}
+
+/// Services for a command that reads the systems a document names and no state (`ping`,
+/// `catalog`): locally a scratch database stands in for the state.
+async fn document_services(
+    on: &DocumentArgs,
+) -> Result<common::posting::services::Services, Failure> {
+    use common::adapters::aws::{AwsPorts, LambdaEnv, from_environment};
+    use common::adapters::local_queue::LocalQueue;
+    use common::adapters::secrets::FileSource;
+    use common::adapters::sqlite::{SqliteDb, SqliteStore};
+
+    if on.aws {
+        let env = LambdaEnv::from_env().map_err(bad)?;
+        let ports = AwsPorts::new(&env, &from_environment().await);
+        return connect(ports.source, ports.store, ports.queue).await;
+    }
+    let db = SqliteDb::in_memory().map_err(bad)?;
+    connect(
+        Arc::new(FileSource::new(
+            on.config.as_ref().expect("clap requires --config"),
+        )),
+        Arc::new(SqliteStore::new(db.clone())),
+        Arc::new(LocalQueue::new(db, "orders", 5)),
+    )
+    .await
+}
+
 /// Services over these ports, with the document the source holds now.
 async fn connect(
     source: Arc<dyn common::ports::SecretSource>,
@@ -553,6 +596,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Replay(args) => run_replay(args).await,
         Command::Reconcile(args) => reconcile::run(args).await,
         Command::Ping(args) => ping::run(args).await,
+        Command::Catalog(args) => catalog::run(args).await,
         Command::DeadLetters(args) => dead_letters::run(args).await,
         Command::Demo(args) => demo::run(args).await.map_err(Failure::Failed),
         Command::Serve(args) => run_serve(args).await,

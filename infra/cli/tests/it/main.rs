@@ -3,6 +3,7 @@
 
 mod support;
 
+mod catalog_cli;
 mod dead_letters_cli;
 mod demo_cli;
 mod fetch_cli;

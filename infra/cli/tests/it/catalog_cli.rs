@@ -1,0 +1,49 @@
+//! `mlc catalog` against the sandbox store: where each category's revenue goes, and exit code
+//! 1 once merchandising adds a category no rule covers.
+
+use sandbox::bigcommerce::SandboxOptions;
+use sandbox::demo::{HASH, seeded_pod, seeded_store};
+use sandbox::oracle::PodOptions;
+
+use crate::support::{mlc, sandboxed_config, scratch, text};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_shows_each_categorys_account_and_flags_a_new_one() {
+    let sb = seeded_store(SandboxOptions::default()).await;
+    let pod = seeded_pod(PodOptions::default()).await;
+    let config = sandboxed_config(&scratch("catalog"), &sb, &pod);
+    let args = [
+        "catalog",
+        "--config",
+        config.to_str().unwrap(),
+        "--store",
+        "us",
+    ];
+
+    let out = mlc(&args);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let shirts = stdout
+        .lines()
+        .find(|l| l.contains("Apparel › Shirts"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        shirts.contains("101-310-4010-100-000") && shirts.contains("rule:apparel"),
+        "{shirts}"
+    );
+    assert!(!stdout.contains("no rule"), "{stdout}");
+
+    sb.add_category(HASH, 50, 0, "Garden");
+    let out = mlc(&args);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let garden = stdout
+        .lines()
+        .find(|l| l.contains("Garden"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        garden.contains("101-000-4000-000-000") && garden.contains("no rule: the defaults decide"),
+        "{garden}"
+    );
+    assert!(stderr.contains("1 categories without a rule"), "{stderr}");
+}
