@@ -10,7 +10,10 @@ sends it an event shaped like AWS's own examples (tests/e2e/fixtures). Against m
    → 200 and one message on the orders queue;
 2. that message through the poster function (SQS event) → no batch item failures;
 3. the poller function (EventBridge schedule event) until its tracker reports the sale posted,
-   and the posting is Posted in DynamoDB.
+   and the posting is Posted in DynamoDB;
+4. the operator's `mlc ping`, `catalog`, `reconcile` and `dead-letters` with `--aws` on that
+   stack: every check passes, the sale reconciles as matched, a dead letter is listed and
+   moved back.
 
 Needs: cargo-lambda on PATH (infra/test.sh installs it into .venv), boto3 (comes with moto),
 and `cargo build -p e2e --bin e2e-world` done.
@@ -109,6 +112,47 @@ def sqs_event(messages, queue_arn):
     return {"Records": records}
 
 
+def mlc(args, variables):
+    """The built `mlc` with the stack's environment, as an operator's shell would have it."""
+    env = dict(os.environ, **variables)
+    done = subprocess.run([str(ROOT / "target" / "debug" / "mlc"), *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+    return done.returncode, done.stdout, done.stderr
+
+
+def operator_commands(world, variables, sqs):
+    """`mlc ping`, `catalog`, `reconcile` and `dead-letters` on the deployed stack (--aws):
+    the document from Secrets Manager, the state in DynamoDB, the queue and its dead letters."""
+    code, out, err = mlc(["ping", "--aws", "--format", "json"], variables)
+    checks = json.loads(out) if out else []
+    assert code == 0 and checks and all(c["outcome"] != "fail" for c in checks), f"ping --aws: {code}\n{out}\n{err}"
+    code, out, err = mlc(["catalog", "--aws", "--store", "us"], variables)
+    assert code == 0 and "Apparel › Shirts" in out, f"catalog --aws: {code}\n{out}\n{err}"
+    today = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86400))
+    later = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 2 * 86400))
+    code, out, err = mlc(["reconcile", "--aws", "--store", "us", "--from", today, "--to", later, "--format", "json"], variables)
+    report = json.loads(out) if out else {}
+    assert code == 0 and report.get("counts", {}).get("matched") == 1, f"reconcile --aws: {code}\n{out}\n{err}"
+    # A dead letter, put where SQS would after the receive limit; `mlc` finds the dead-letter
+    # queue through the queue's redrive policy, lists the order, and moves it back.
+    queue_url = world["env"]["MLC_QUEUE_URL"]
+    policy = json.loads(sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])
+                        ["Attributes"]["RedrivePolicy"])
+    dlq = sqs.get_queue_url(QueueName=policy["deadLetterTargetArn"].rsplit(":", 1)[1])["QueueUrl"]
+    body = json.dumps({"v": 1, "store_hash": world["store_hash"], "order_id": world["order_id"],
+                       "reason": "poll", "seen_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    sqs.send_message(QueueUrl=dlq, MessageBody=body, MessageAttributes={"kind": {"DataType": "String", "StringValue": "order"}})
+    code, out, err = mlc(["dead-letters", "--aws"], variables)
+    assert code == 0 and out.startswith("1 dead letters") and f"order {world['order_id']} " in out, \
+        f"dead-letters --aws: {code}\n{out}\n{err}"
+    code, out, err = mlc(["dead-letters", "--aws", "--redrive", "--by", "smoke"], variables)
+    assert code == 0 and out.startswith("1 moved back"), f"dead-letters --aws --redrive: {code}\n{out}\n{err}"
+    back = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    assert len(back) == 1 and "(redriven by smoke at " in json.loads(back[0]["Body"])["reason"], back
+    sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=back[0]["ReceiptHandle"])
+    print("lambda smoke: mlc ping, catalog, reconcile and dead-letters --aws agree with the stack")
+
+
 def main():
     endpoint = os.environ.get("MLC_AWS_ENDPOINT") or sys.exit("MLC_AWS_ENDPOINT is not set (infra/test.sh starts moto)")
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="mlc-smoke-"))
@@ -157,6 +201,7 @@ def main():
                             Key={"pk": {"S": f"ORDER#us#{world['order_id']}"}, "sk": {"S": "POSTING#sale"}}).get("Item")
         assert item and json.loads(item["record"]["S"])["state"]["state"] == "posted", item
         print(f"lambda smoke: order {world['order_id']} went webhook → SQS → poster → Oracle → poller: posted")
+        operator_commands(world, variables, sqs)
     finally:
         for p in reversed(procs):
             try:

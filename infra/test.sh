@@ -74,10 +74,10 @@ PY
 step "cargo test"
 cargo test --workspace --locked
 
-step "the built functions under the Lambda runtime emulator (cargo lambda watch + invoke)"
+step "the built functions under the Lambda runtime emulator (cargo lambda watch + invoke), then mlc --aws"
 # Built apart, as `cargo lambda watch` builds them (the functions without the local adapters).
 cargo build --locked -p webhook -p poster -p poller
-cargo build --locked -p e2e --bin e2e-world
+cargo build --locked -p e2e --bin e2e-world -p mlc
 PATH="${VENV_BIN}:${PATH}" "${VENV_BIN}/python" infra/lambda_smoke.py
 
 step "all checks passed"
