@@ -10,7 +10,8 @@ sends it an event shaped like AWS's own examples (tests/e2e/fixtures). Against m
    → 200 and one message on the orders queue;
 2. that message through the poster function (SQS event) → no batch item failures;
 3. the poller function (EventBridge schedule event) until its tracker reports the sale posted,
-   and the posting is Posted in DynamoDB;
+   and the posting is Posted in DynamoDB; then the daily schedule's event, a reconciliation
+   that finds the sale matched;
 4. the operator's `mlc ping`, `catalog`, `reconcile` and `dead-letters` with `--aws` on that
    stack: every check passes, the sale reconciles as matched, a dead letter is listed and
    moved back.
@@ -201,6 +202,9 @@ def main():
                             Key={"pk": {"S": f"ORDER#us#{world['order_id']}"}, "sk": {"S": "POSTING#sale"}}).get("Item")
         assert item and json.loads(item["record"]["S"])["state"]["state"] == "posted", item
         print(f"lambda smoke: order {world['order_id']} went webhook → SQS → poster → Oracle → poller: posted")
+        # The daily schedule's event: the poller reconciles instead of sweeping.
+        answer = invoke(port, "poller", {"job": "reconcile", "settle_minutes": 0}, workdir)
+        assert answer.get("job") == "reconcile" and answer["orders"] == 1 and answer["needs_action"] == 0, answer
         operator_commands(world, variables, sqs)
     finally:
         for p in reversed(procs):

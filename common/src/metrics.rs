@@ -37,6 +37,10 @@ pub const IMPORTS_STUCK: &str = "ImportsStuck";
 pub const HOOKS_REACTIVATED: &str = "HooksReactivated";
 /// Queue messages that will be retried.
 pub const MESSAGES_RETRIED: &str = "MessagesRetried";
+/// Orders a scheduled reconciliation looked at.
+pub const ORDERS_RECONCILED: &str = "OrdersReconciled";
+/// Orders a scheduled reconciliation found needing a person (an alarm).
+pub const RECONCILE_NEEDS_ACTION: &str = "ReconcileNeedsAction";
 /// From the change in BigCommerce to the batch in the ledger, in milliseconds.
 pub const END_TO_END_LATENCY: &str = "EndToEndLatency";
 

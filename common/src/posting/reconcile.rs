@@ -685,3 +685,46 @@ async fn queue_again(
     }
     true
 }
+
+/// A reconciliation the schedule runs on its own: the orders changed in the `hours` before
+/// `settle` ago (so what is still being posted has had time to settle), against the ledger,
+/// without `fix`: a person looks at what it finds. Its metrics carry the orders looked at and
+/// those needing action (the template's alarm); each such order is logged with its findings
+/// (ids, batch names and reasons; no customer data).
+pub async fn scheduled(
+    svc: &Services,
+    hours: i64,
+    settle: chrono::Duration,
+) -> Result<(ReconcileReport, crate::metrics::Metrics), ReconcileError> {
+    let to = svc.clock.now() - settle;
+    let request = ReconcileRequest {
+        store: None,
+        from: to - chrono::Duration::hours(hours.max(1)),
+        to,
+        select: Selection::Modified,
+        check_ledger: true,
+        fix: None,
+    };
+    let report = reconcile(svc, &request).await?;
+    let mut metrics = crate::metrics::Metrics::default();
+    metrics.add(
+        crate::metrics::ORDERS_RECONCILED,
+        report.orders.len() as f64,
+    );
+    let needing: Vec<&OrderLine> = report
+        .orders
+        .iter()
+        .filter(|o| o.standing.needs_action())
+        .collect();
+    metrics.add(crate::metrics::RECONCILE_NEEDS_ACTION, needing.len() as f64);
+    for o in needing {
+        tracing::warn!(
+            store = %o.store,
+            order_id = o.order_id,
+            standing = ?o.standing,
+            findings = %serde_json::to_string(&o.findings).unwrap_or_default(),
+            "reconciliation: needs action"
+        );
+    }
+    Ok((report, metrics))
+}

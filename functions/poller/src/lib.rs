@@ -1,7 +1,9 @@
 //! The poller function, run on a schedule: [`common::posting::poller::poll`] sweeps every store
 //! for what webhooks missed, keeps the hooks active and pointed at the webhook URL, and tracks
 //! the Oracle imports. A sweep that fails in part is not retried: the next one covers it,
-//! because cursors only move after their orders are queued.
+//! because cursors only move after their orders are queued. A second, daily schedule runs
+//! [`common::posting::reconcile::scheduled`] over the day before, so a difference between the
+//! orders and the ledger raises an alarm the next morning, not at month-end.
 
 use common::posting::poller::poll;
 use common::posting::services::ServicesCache;
@@ -27,14 +29,46 @@ impl std::fmt::Display for SweepFailed {
 
 impl std::error::Error for SweepFailed {}
 
+/// The scheduled reconciliation's defaults: the day before, ending 15 minutes ago.
+const RECONCILE_HOURS: i64 = 24;
+const RECONCILE_SETTLE_MINUTES: i64 = 15;
+
 impl PollerApp {
-    /// Runs one sweep; returns its summary (the invocation's result, for logs and `invoke`).
-    pub async fn handle(&self) -> Result<Value, SweepFailed> {
+    /// Runs what the scheduled event asks: `{"job": "reconcile"}` (optionally with
+    /// `window_hours` and `settle_minutes`) reconciles the day before; anything else is a
+    /// sweep. Returns the summary (the invocation's result, for logs and `invoke`).
+    pub async fn handle(&self, event: &Value) -> Result<Value, SweepFailed> {
         let services = self
             .services
             .services()
             .await
             .map_err(|e| SweepFailed(e.to_string()))?;
+        if event["job"] == "reconcile" {
+            let hours = event["window_hours"].as_i64().unwrap_or(RECONCILE_HOURS);
+            let settle = event["settle_minutes"]
+                .as_i64()
+                .unwrap_or(RECONCILE_SETTLE_MINUTES);
+            let (report, metrics) = common::posting::reconcile::scheduled(
+                &services,
+                hours,
+                chrono::Duration::minutes(settle),
+            )
+            .await
+            .map_err(|e| SweepFailed(e.to_string()))?;
+            let summary = json!({
+                "job": "reconcile",
+                "from": report.from,
+                "to": report.to,
+                "orders": report.orders.len(),
+                "needs_action": report.orders.iter().filter(|o| o.standing.needs_action()).count(),
+                "counts": report.counts,
+            });
+            tracing::info!(%summary, "reconciliation done");
+            if let Some(line) = metrics.to_emf(&self.namespace, services.clock.now()) {
+                println!("{line}");
+            }
+            return Ok(summary);
+        }
         let report = poll(&services).await;
         let t = &report.tracking;
         let summary = json!({

@@ -1,4 +1,5 @@
-//! Poller Lambda entry point: builds the clients once, then runs a sweep per scheduled event.
+//! Poller Lambda entry point: builds the clients once, then runs what each scheduled event
+//! asks (a sweep, or the daily reconciliation).
 
 use std::sync::Arc;
 
@@ -30,9 +31,9 @@ async fn main() -> Result<(), Error> {
         services,
         namespace: env.metrics_namespace,
     });
-    run(service_fn(move |_event: LambdaEvent<Value>| {
+    run(service_fn(move |event: LambdaEvent<Value>| {
         let app = app.clone();
-        async move { app.handle().await.map_err(Error::from) }
+        async move { app.handle(&event.payload).await.map_err(Error::from) }
     }))
     .await
 }

@@ -334,7 +334,10 @@ impl World {
 
     /// One schedule tick: the poller handler (hooks are made right on the first one).
     pub async fn sweep(&self) -> Value {
-        self.poller.handle().await.unwrap_or_else(|e| panic!("{e}"))
+        self.poller
+            .handle(&serde_json::json!({}))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Hands every message on the queue to the poster handler, as the event source mapping

@@ -665,3 +665,36 @@ async fn month_end_reconciliation_on_the_deployed_state_finds_a_missed_order_and
     assert!(again.is_clean(), "{again:#?}");
     assert_eq!(again.counts.get(&Standing::Matched), Some(&2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_reconciliation_in_the_poller_names_a_batch_gone_from_the_ledger() {
+    let w = World::start().await;
+    w.sweep().await;
+    let id = posted_order(&w, 2, 0).await;
+    let reconcile = json!({"job": "reconcile", "settle_minutes": 0});
+    let clean = w.poller.handle(&reconcile).await.unwrap();
+    assert_eq!(
+        (
+            clean["job"].as_str(),
+            clean["orders"].as_u64(),
+            clean["needs_action"].as_u64()
+        ),
+        (Some("reconcile"), Some(1), Some(0)),
+        "{clean}"
+    );
+    // Someone deletes the batch in Fusion; the next morning's run says so.
+    let batch = posted(&w, id, PostingKind::Sale).await;
+    assert!(w.pod.delete_batch(batch));
+    let found = w.poller.handle(&reconcile).await.unwrap();
+    assert_eq!(found["needs_action"], 1, "{found}");
+    assert_eq!(found["counts"]["ledger_differs"], 1, "{found}");
+    // The same order, and nothing else, is what the metric counts.
+    let svc = w.poller.services.services().await.unwrap();
+    let (report, metrics) =
+        common::posting::reconcile::scheduled(&svc, 24, chrono::Duration::zero())
+            .await
+            .unwrap();
+    assert_eq!(report.orders[0].order_id, id);
+    assert_eq!(metrics.count(common::metrics::RECONCILE_NEEDS_ACTION), 1.0);
+    assert_eq!(metrics.count(common::metrics::ORDERS_RECONCILED), 1.0);
+}
