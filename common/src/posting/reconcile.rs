@@ -378,9 +378,14 @@ pub async fn reconcile(
                 work.push((entry.id.clone(), order));
             }
         }
-        let mut done = stream::iter(work.iter())
-            .map(|(store, order)| reconcile_order(svc, req, hash, store, order))
-            .buffer_unordered(CONCURRENCY);
+        // Owned items: a future over borrowed ones is not `Send` for every lifetime, which
+        // the poller's handler (spawned by the runtime) needs.
+        let mut done =
+            stream::iter(work)
+                .map(|(store, order)| async move {
+                    reconcile_order(svc, req, hash, &store, &order).await
+                })
+                .buffer_unordered(CONCURRENCY);
         while let Some(checked) = done.next().await {
             report.queued += usize::from(checked.queued);
             merge(&mut report.totals, checked.totals);

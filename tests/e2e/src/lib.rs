@@ -334,8 +334,9 @@ impl World {
 
     /// One schedule tick: the poller handler (hooks are made right on the first one).
     pub async fn sweep(&self) -> Value {
+        let schedule = Value::Object(serde_json::Map::new());
         self.poller
-            .handle(&serde_json::json!({}))
+            .handle(&schedule)
             .await
             .unwrap_or_else(|e| panic!("{e}"))
     }
