@@ -435,11 +435,6 @@ async fn reconcile_order(
 ) -> Checked {
     let mut totals = TotalsMap::new();
     let mut queued = false;
-    let checked = |line: OrderLine, totals: TotalsMap, queued: bool| Checked {
-        line,
-        totals,
-        queued,
-    };
     let mut line = OrderLine {
         store: store.to_string(),
         order_id: order.id,
@@ -452,7 +447,11 @@ async fn reconcile_order(
         Ok(r) => r,
         Err(e) => {
             line.findings.push(unreadable("state store", e));
-            return checked(settle(line, &[]), totals, false);
+            return Checked {
+                line: settle(line, &[]),
+                totals,
+                queued,
+            };
         }
     };
     for p in &recorded {
@@ -531,7 +530,11 @@ async fn reconcile_order(
             Err(e) => line.findings.push(unreadable("Oracle", e)),
         }
     }
-    checked(settle(line, &recorded), totals, queued)
+    Checked {
+        line: settle(line, &recorded),
+        totals,
+        queued,
+    }
 }
 
 /// Compares what the connector recorded for one order with the batches Oracle holds for it.
