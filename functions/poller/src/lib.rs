@@ -1,9 +1,13 @@
 //! The poller function, run on a schedule: [`common::posting::poller::poll`] sweeps every store
 //! for what webhooks missed, keeps the hooks active and pointed at the webhook URL, and tracks
 //! the Oracle imports. A sweep that fails in part is not retried: the next one covers it,
-//! because cursors only move after their orders are queued. A second, daily schedule runs
-//! [`common::posting::reconcile::scheduled`] over the day before, so a difference between the
-//! orders and the ledger raises an alarm the next morning, not at month-end.
+//! because cursors only move after their orders are queued.
+//!
+//! Two more schedules call it. Every minute, the tracker runs alone: a refused import is split
+//! and sent again within a minute, not a sweep period. Concurrent rounds are safe, because
+//! postings are claimed by conditional writes. Daily,
+//! [`common::posting::reconcile::scheduled`] checks the day before, so a difference between
+//! the orders and the ledger raises an alarm the next morning, not at month-end.
 
 use common::posting::poller::poll;
 use common::posting::services::ServicesCache;
@@ -34,15 +38,29 @@ const RECONCILE_HOURS: i64 = 24;
 const RECONCILE_SETTLE_MINUTES: i64 = 15;
 
 impl PollerApp {
-    /// Runs what the scheduled event asks: `{"job": "reconcile"}` (optionally with
-    /// `window_hours` and `settle_minutes`) reconciles the day before; anything else is a
-    /// sweep. Returns the summary (the invocation's result, for logs and `invoke`).
+    /// Runs what the scheduled event asks: `{"job": "track"}` follows the imports only;
+    /// `{"job": "reconcile"}` (optionally with `window_hours` and `settle_minutes`) reconciles
+    /// the day before; anything else is a sweep. Returns the summary (the invocation's result, for logs and `invoke`).
     pub async fn handle(&self, event: &Value) -> Result<Value, SweepFailed> {
         let services = self
             .services
             .services()
             .await
             .map_err(|e| SweepFailed(e.to_string()))?;
+        if event["job"] == "track" {
+            // Between sweeps: follow the imports only, so a finished import is confirmed, and a
+            // refused one split and sent again, within a minute instead of a sweep period.
+            let t = common::posting::tracker::track(&services).await;
+            let summary = json!({
+                "job": "track",
+                "tracking": {"imports": t.imports, "posted": t.posted, "rejected": t.rejected, "split": t.split, "stuck": t.stuck, "requeued": t.requeued},
+            });
+            tracing::info!(%summary, "tracking done");
+            if let Some(line) = t.metrics.to_emf(&self.namespace, services.clock.now()) {
+                println!("{line}");
+            }
+            return Ok(summary);
+        }
         if event["job"] == "reconcile" {
             let hours = event["window_hours"].as_i64().unwrap_or(RECONCILE_HOURS);
             let settle = event["settle_minutes"]

@@ -698,3 +698,46 @@ async fn the_daily_reconciliation_in_the_poller_names_a_batch_gone_from_the_ledg
     assert_eq!(metrics.count(common::metrics::RECONCILE_NEEDS_ACTION), 1.0);
     assert_eq!(metrics.count(common::metrics::ORDERS_RECONCILED), 1.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_minute_tracker_posts_an_import_without_sweeping_bigcommerce() {
+    let w = World::start().await;
+    w.sweep().await;
+    let id = w.sb.create_order(HASH, us_order(1, 0));
+    w.sb.settle().await;
+    assert_eq!(
+        w.drain().await,
+        (1, 0),
+        "the webhook's message, sent to Oracle"
+    );
+    let listings = |w: &World| {
+        w.sb.exchanges()
+            .iter()
+            .filter(|e| e.method == "GET" && e.path.ends_with("/v2/orders"))
+            .count()
+    };
+    let before = listings(&w);
+    let track = json!({"job": "track"});
+    let mut posted = 0;
+    for _ in 0..100 {
+        let summary = w.poller.handle(&track).await.unwrap();
+        assert_eq!(summary["job"], "track", "{summary}");
+        posted += summary["tracking"]["posted"].as_u64().unwrap();
+        if posted > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(posted, 1);
+    posted_batch_of(&w, id).await;
+    assert_eq!(listings(&w), before, "no sweep ran");
+}
+
+async fn posted_batch_of(w: &World, id: u64) {
+    let batch = posted(w, id, PostingKind::Sale).await;
+    assert!(
+        w.batches(&format!("BC-us-{id}-sale"))
+            .iter()
+            .any(|b| b.id == batch)
+    );
+}
