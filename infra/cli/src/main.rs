@@ -151,6 +151,10 @@ struct ServeArgs {
     /// Seconds between sweeps (missed orders, hooks, import tracking).
     #[arg(long, default_value_t = 300)]
     poll_seconds: u64,
+    /// Seconds between import-tracking rounds between sweeps, as the deployed poller's minute
+    /// schedule does (a refused import is split and sent again this soon).
+    #[arg(long, default_value_t = 60)]
+    track_seconds: u64,
 }
 
 #[derive(clap::Args)]
@@ -408,7 +412,9 @@ async fn run_serve(args: ServeArgs) -> Result<(), Failure> {
         args.poll_seconds
     );
     let every = Duration::from_secs(args.poll_seconds.max(1));
+    let track_every = Duration::from_secs(args.track_seconds.max(1));
     let mut next_sweep = Instant::now();
+    let mut next_track = Instant::now() + track_every;
     loop {
         match cache.services().await {
             Ok(services) => {
@@ -425,6 +431,19 @@ async fn run_serve(args: ServeArgs) -> Result<(), Failure> {
                     let report = common::posting::poller::poll(&services).await;
                     tracing::info!(queued = ?report.queued, problems = ?report.problems, posted = report.tracking.posted, "sweep");
                     next_sweep = Instant::now() + every;
+                    next_track = Instant::now() + track_every;
+                } else if Instant::now() >= next_track {
+                    let t = common::posting::tracker::track(&services).await;
+                    if t.imports > 0 {
+                        tracing::info!(
+                            imports = t.imports,
+                            posted = t.posted,
+                            rejected = t.rejected,
+                            split = t.split,
+                            "tracking"
+                        );
+                    }
+                    next_track = Instant::now() + track_every;
                 }
             }
             Err(e) => {

@@ -10,3 +10,4 @@ mod fetch_cli;
 mod ping_cli;
 mod preview_cli;
 mod reconcile_cli;
+mod serve_cli;
