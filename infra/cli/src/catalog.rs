@@ -5,7 +5,7 @@
 use anyhow::anyhow;
 use common::posting::catalog::{StaleRule, catalog_alignment};
 
-use crate::{DocumentArgs, Failure, ReportFormat, bad, document_services};
+use crate::{DocumentArgs, Failure, TableFormat, bad, document_services};
 
 /// `mlc catalog` arguments.
 #[derive(clap::Args)]
@@ -16,8 +16,8 @@ pub struct CatalogArgs {
     #[arg(long)]
     store: Option<String>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-    format: ReportFormat,
+    #[arg(long, value_enum, default_value_t = TableFormat::Text)]
+    format: TableFormat,
 }
 
 /// Reads the catalogs and prints where each category's revenue goes.
@@ -30,11 +30,40 @@ pub async fn run(args: CatalogArgs) -> Result<(), Failure> {
             other => Failure::Failed(anyhow!(other)),
         })?;
     match args.format {
-        ReportFormat::Json => println!(
+        TableFormat::Csv => {
+            print!(
+                "{}",
+                crate::csv::row(&[
+                    "store",
+                    "category_id",
+                    "path",
+                    "account",
+                    "decided_by",
+                    "only_defaults"
+                ])
+            );
+            for c in &report.categories {
+                print!(
+                    "{}",
+                    crate::csv::row(&[
+                        c.store.clone(),
+                        c.category_id.to_string(),
+                        c.path.clone(),
+                        c.account.clone(),
+                        c.decided_by.clone(),
+                        c.only_defaults.to_string(),
+                    ])
+                );
+            }
+            for s in &report.stale {
+                eprintln!("stale rule: {}", stale_text(s));
+            }
+        }
+        TableFormat::Json => println!(
             "{}",
             serde_json::to_string_pretty(&report).map_err(|e| Failure::Failed(e.into()))?
         ),
-        ReportFormat::Text => {
+        TableFormat::Text => {
             println!("Revenue by category ({}):", report.stores.join(", "));
             for c in &report.categories {
                 println!(
@@ -53,12 +82,7 @@ pub async fn run(args: CatalogArgs) -> Result<(), Failure> {
             if !report.stale.is_empty() {
                 println!("Rules naming what the store does not have:");
                 for s in &report.stale {
-                    let (rule, what) = match s {
-                        StaleRule::Category { rule, id } => (rule, format!("category {id}")),
-                        StaleRule::Channel { rule, id } => (rule, format!("channel {id}")),
-                        StaleRule::Product { rule, id } => (rule, format!("product {id}")),
-                    };
-                    println!("  rule {rule:?}: {what} is in no store the rule applies to");
+                    println!("  {}", stale_text(s));
                 }
             }
         }
@@ -72,4 +96,14 @@ pub async fn run(args: CatalogArgs) -> Result<(), Failure> {
             report.stale.len()
         )))
     }
+}
+
+/// One stale reference, in words.
+fn stale_text(s: &StaleRule) -> String {
+    let (rule, what) = match s {
+        StaleRule::Category { rule, id } => (rule, format!("category {id}")),
+        StaleRule::Channel { rule, id } => (rule, format!("channel {id}")),
+        StaleRule::Product { rule, id } => (rule, format!("product {id}")),
+    };
+    format!("rule {rule:?}: {what} is in no store the rule applies to")
 }

@@ -6,6 +6,7 @@
 //! (arguments, connector document, order file).
 
 mod catalog;
+mod csv;
 mod dead_letters;
 mod demo;
 mod local;
@@ -216,8 +217,19 @@ struct ReconcileArgs {
     #[arg(long, default_value = "operator")]
     by: String,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-    format: ReportFormat,
+    #[arg(long, value_enum, default_value_t = TableFormat::Text)]
+    format: TableFormat,
+}
+
+/// How a report with a row per item (`reconcile`, `catalog`) is written.
+#[derive(Clone, Copy, ValueEnum)]
+enum TableFormat {
+    /// For people.
+    Text,
+    /// The whole report, for scripts.
+    Json,
+    /// A row per item, for spreadsheets.
+    Csv,
 }
 
 /// Which orders `mlc reconcile`'s period selects.

@@ -10,7 +10,7 @@ use common::posting::reconcile::{
     Finding, OrderLine, ReconcileReport, ReconcileRequest, Selection, Standing, reconcile,
 };
 
-use crate::{Failure, ReconcileArgs, ReportFormat, SelectBy, bad, operator_services};
+use crate::{Failure, ReconcileArgs, SelectBy, TableFormat, bad, operator_services};
 
 /// Runs the command; `Err(Failed)` (exit code 1) after the report when something needs action.
 pub async fn run(args: ReconcileArgs) -> Result<(), Failure> {
@@ -52,11 +52,12 @@ pub async fn run(args: ReconcileArgs) -> Result<(), Failure> {
         .await
         .map_err(|e| bad(anyhow!(e)))?;
     match args.format {
-        ReportFormat::Json => println!(
+        TableFormat::Csv => print!("{}", csv(&report)),
+        TableFormat::Json => println!(
             "{}",
             serde_json::to_string_pretty(&report).map_err(|e| Failure::Failed(e.into()))?
         ),
-        ReportFormat::Text => print!("{}", render(&report)),
+        TableFormat::Text => print!("{}", render(&report)),
     }
     let needing = report
         .orders
@@ -222,6 +223,54 @@ pub fn render(r: &ReconcileReport) -> String {
         let _ = writeln!(out);
         for o in open {
             order_line(&mut out, o);
+        }
+    }
+    out
+}
+
+/// The batch a finding is about, when it is about one.
+fn batch_of(f: &Finding) -> String {
+    match f {
+        Finding::Held { batch, .. }
+        | Finding::Rejected { batch, .. }
+        | Finding::InFlight { batch, .. }
+        | Finding::MissingFromLedger { batch, .. }
+        | Finding::Duplicated { batch, .. }
+        | Finding::Differs { batch, .. }
+        | Finding::InLedgerNotRecorded { batch, .. } => batch.clone(),
+        Finding::NotPosted { batches, .. } => batches.join(" "),
+        Finding::CannotJournalise { .. }
+        | Finding::NoStoreEntry { .. }
+        | Finding::Unreadable { .. } => String::new(),
+    }
+}
+
+/// A row per finding (an order without findings has one row of its own), for a spreadsheet.
+pub fn csv(r: &ReconcileReport) -> String {
+    let mut out = crate::csv::row(&[
+        "store", "order_id", "created", "status", "standing", "finding", "batch", "detail",
+    ]);
+    for o in &r.orders {
+        let base = [
+            o.store.clone(),
+            o.order_id.to_string(),
+            o.created.to_rfc3339(),
+            o.status.clone(),
+            standing_name(o.standing).to_string(),
+        ];
+        if o.findings.is_empty() {
+            out.push_str(&crate::csv::row(
+                &[&base[..], &[String::new(), String::new(), String::new()]].concat(),
+            ));
+        }
+        for f in &o.findings {
+            let kind = serde_json::to_value(f)
+                .ok()
+                .and_then(|v| v["finding"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            out.push_str(&crate::csv::row(
+                &[&base[..], &[kind, batch_of(f), describe(f)]].concat(),
+            ));
         }
     }
     out

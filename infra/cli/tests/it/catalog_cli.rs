@@ -32,6 +32,16 @@ async fn catalog_shows_each_categorys_account_and_flags_a_new_one() {
         "{shirts}"
     );
     assert!(!stdout.contains("no rule"), "{stdout}");
+    let mut csv = args.to_vec();
+    csv.extend(["--format", "csv"]);
+    let out = mlc(&csv);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout.starts_with("store,category_id,path,account,decided_by,only_defaults\r\n")
+            && stdout.contains("us,21,Apparel › Shirts,101-310-4010-100-000,"),
+        "{stdout}"
+    );
 
     sb.add_category(HASH, 50, 0, "Garden");
     let out = mlc(&args);

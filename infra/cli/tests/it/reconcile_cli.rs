@@ -63,6 +63,25 @@ async fn reconcile_names_a_missed_order_fix_queues_it_and_the_period_then_ties_o
     );
     assert!(stderr.contains("1 order(s) need action"), "{stderr}");
 
+    // The same as CSV, for a spreadsheet: a header and a row per finding.
+    let mut csv = base.to_vec();
+    csv.extend(["--format", "csv"]);
+    let out = mlc(&csv);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    let rows: Vec<&str> = stdout.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(
+        rows[0],
+        "store,order_id,created,status,standing,finding,batch,detail"
+    );
+    assert_eq!(rows.len(), 2, "{stdout}");
+    assert!(
+        rows[1].starts_with(&format!("us,{order},"))
+            && rows[1].contains(&format!(",not posted,not_posted,BC-us-{order}-sale,")),
+        "{}",
+        rows[1]
+    );
+
     // --fix queues it; the JSON report says so, and the audit keeps who asked.
     let mut fix = base.to_vec();
     fix.extend([
