@@ -245,7 +245,7 @@ async fn prepare_order(
             tracing::warn!(store = %store_id, order_id, %reason, "order cannot be journalised");
             let event = AuditEvent::new(Actor::Poster, AuditKind::Held, &store_id, order_id, now)
                 .detail(json!({"reason": reason, "fix": "correct the connector document or the order, then mlc replay"}));
-            metrics.incr(metrics::POSTINGS_HELD);
+            metrics.incr_for(&store_id, metrics::POSTINGS_HELD);
             return match svc.store.append_audit(&event).await {
                 Ok(()) => Prepared::Done,
                 Err(e) => passing(&e),

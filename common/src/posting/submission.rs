@@ -150,7 +150,7 @@ async fn settle_unsent(
     {
         Ok(Some(_)) => {
             if let Some(m) = metric {
-                metrics.incr(m);
+                metrics.incr_for(&record.key.store, m);
             }
         }
         Ok(None) => {}
@@ -324,7 +324,7 @@ async fn record_answer(
                     )
                     .await
                     {
-                        metrics.incr(metrics::POSTINGS_HELD);
+                        metrics.incr_for(&record.key.store, metrics::POSTINGS_HELD);
                     }
                 }
                 tracing::error!(group_id, %reason, "import refused; postings held");

@@ -184,7 +184,9 @@ async fn track_import(svc: &Services, import: ImportRecord, report: &mut TrackRe
                 )
                 .await
                 {
-                    report.metrics.incr(metrics::POSTINGS_HELD);
+                    report
+                        .metrics
+                        .incr_for(&p.key.store, metrics::POSTINGS_HELD);
                 }
             }
             close_import(svc, import, ImportState::Succeeded).await;
@@ -226,7 +228,9 @@ async fn track_import(svc: &Services, import: ImportRecord, report: &mut TrackRe
             {
                 report.rejected += 1;
                 report.settled.insert((p.key.store.clone(), p.key.order_id));
-                report.metrics.incr(metrics::POSTINGS_REJECTED);
+                report
+                    .metrics
+                    .incr_for(&p.key.store, metrics::POSTINGS_REJECTED);
             }
         }
         n => {
@@ -323,10 +327,13 @@ async fn mark_posted(
     }
     report.posted += 1;
     report.settled.insert((p.key.store.clone(), p.key.order_id));
-    report.metrics.incr(metrics::POSTINGS_POSTED);
+    report
+        .metrics
+        .incr_for(&p.key.store, metrics::POSTINGS_POSTED);
     let now = svc.clock.now();
     if let Some(seen) = p.seen_at {
-        report.metrics.sample_ms(
+        report.metrics.sample_ms_for(
+            &p.key.store,
             metrics::END_TO_END_LATENCY,
             (now - seen).num_milliseconds().max(0) as f64,
         );

@@ -87,3 +87,48 @@ async fn a_rejected_journal_is_replayed_after_the_mapping_is_fixed() {
         format!("posting {sale} is posted: only held or rejected postings are replayed")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posting_outcomes_are_counted_per_store_as_well() {
+    use common::metrics::{END_TO_END_LATENCY, Metrics, POSTINGS_POSTED};
+    let sb = seeded_store(SandboxOptions::default()).await;
+    let pod = seeded_pod(PodOptions::default()).await;
+    let doc = document_for(&crate::support::example_document(), &sb, &pod);
+    let db = SqliteDb::in_memory().unwrap();
+    let svc = crate::support::pipeline::services(&doc, &db);
+    let id = sb.create_order(HASH, us_order(1, 0));
+    let sale = PostingKey {
+        store: "us".into(),
+        order_id: id,
+        posting: PostingKind::Sale,
+    };
+    let mut figures = Metrics::default();
+    for _ in 0..200 {
+        common::posting::poster::drain_queue(
+            &svc,
+            svc.queue.as_ref(),
+            std::time::Duration::from_secs(1),
+        )
+        .await
+        .unwrap();
+        figures.merge(&common::posting::poller::poll(&svc).await.metrics);
+        if figures.count(POSTINGS_POSTED) > 0.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        svc.store
+            .posting(&sale)
+            .await
+            .unwrap()
+            .map(|p| p.state.name()),
+        Some(StateName::Posted)
+    );
+    let us = figures.of_store("us").expect("the US store's figures");
+    assert_eq!(us.count(POSTINGS_POSTED), 1.0);
+    assert_eq!(us.samples(END_TO_END_LATENCY).len(), 1);
+    assert!(figures.of_store("eu").is_none());
+    // The stack's line still carries it, for the alarms.
+    assert_eq!(figures.count(POSTINGS_POSTED), 1.0);
+}

@@ -56,7 +56,10 @@ impl PollerApp {
                 "tracking": {"imports": t.imports, "posted": t.posted, "rejected": t.rejected, "split": t.split, "stuck": t.stuck, "requeued": t.requeued},
             });
             tracing::info!(%summary, "tracking done");
-            if let Some(line) = t.metrics.to_emf(&self.namespace, services.clock.now()) {
+            for line in t
+                .metrics
+                .to_emf_lines(&self.namespace, services.clock.now())
+            {
                 println!("{line}");
             }
             return Ok(summary);
@@ -82,7 +85,7 @@ impl PollerApp {
                 "counts": report.counts,
             });
             tracing::info!(%summary, "reconciliation done");
-            if let Some(line) = metrics.to_emf(&self.namespace, services.clock.now()) {
+            for line in metrics.to_emf_lines(&self.namespace, services.clock.now()) {
                 println!("{line}");
             }
             return Ok(summary);
@@ -96,7 +99,10 @@ impl PollerApp {
             "tracking": {"imports": t.imports, "posted": t.posted, "rejected": t.rejected, "split": t.split, "stuck": t.stuck, "requeued": t.requeued},
         });
         tracing::info!(%summary, "sweep done");
-        if let Some(line) = report.metrics.to_emf(&self.namespace, services.clock.now()) {
+        for line in report
+            .metrics
+            .to_emf_lines(&self.namespace, services.clock.now())
+        {
             println!("{line}");
         }
         Ok(summary)

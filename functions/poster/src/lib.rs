@@ -55,7 +55,10 @@ impl PosterApp {
             discarded = report.discarded.len(),
             "batch done"
         );
-        if let Some(line) = report.metrics.to_emf(&self.namespace, services.clock.now()) {
+        for line in report
+            .metrics
+            .to_emf_lines(&self.namespace, services.clock.now())
+        {
             println!("{line}");
         }
         response

@@ -61,7 +61,7 @@ impl WebhookApp {
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let mut metrics = Metrics::default();
         let response = self.respond(request, &mut metrics).await;
-        if let Some(line) = metrics.to_emf(&self.namespace, self.clock.now()) {
+        for line in metrics.to_emf_lines(&self.namespace, self.clock.now()) {
             println!("{line}");
         }
         response
