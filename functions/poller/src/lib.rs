@@ -10,7 +10,9 @@
 //! the orders and the ledger raises an alarm the next morning, not at month-end.
 
 use common::posting::poller::poll;
+use common::posting::reconcile::scheduled;
 use common::posting::services::ServicesCache;
+use common::posting::tracker::{TrackReport, track};
 use serde_json::{Value, json};
 
 /// What the function keeps between invocations.
@@ -40,71 +42,61 @@ const RECONCILE_SETTLE_MINUTES: i64 = 15;
 impl PollerApp {
     /// Runs what the scheduled event asks: `{"job": "track"}` follows the imports only;
     /// `{"job": "reconcile"}` (optionally with `window_hours` and `settle_minutes`) reconciles
-    /// the day before; anything else is a sweep. Returns the summary (the invocation's result, for logs and `invoke`).
+    /// the day before; anything else is a sweep. Returns the summary (the invocation's result,
+    /// for logs and `invoke`).
     pub async fn handle(&self, event: &Value) -> Result<Value, SweepFailed> {
         let services = self
             .services
             .services()
             .await
             .map_err(|e| SweepFailed(e.to_string()))?;
-        if event["job"] == "track" {
-            // Between sweeps: follow the imports only, so a finished import is confirmed, and a
-            // refused one split and sent again, within a minute instead of a sweep period.
-            let t = common::posting::tracker::track(&services).await;
-            let summary = json!({
-                "job": "track",
-                "tracking": {"imports": t.imports, "posted": t.posted, "rejected": t.rejected, "split": t.split, "stuck": t.stuck, "requeued": t.requeued},
-            });
-            tracing::info!(%summary, "tracking done");
-            for line in t
-                .metrics
-                .to_emf_lines(&self.namespace, services.clock.now())
-            {
-                println!("{line}");
+        let (summary, metrics) = match event["job"].as_str() {
+            Some("track") => {
+                // Between sweeps: follow the imports only, so a finished import is confirmed,
+                // and a refused one split and sent again, within a minute, not a sweep period.
+                let t = track(&services).await;
+                let summary = json!({"job": "track", "tracking": tracking(&t)});
+                (summary, t.metrics)
             }
-            return Ok(summary);
-        }
-        if event["job"] == "reconcile" {
-            let hours = event["window_hours"].as_i64().unwrap_or(RECONCILE_HOURS);
-            let settle = event["settle_minutes"]
-                .as_i64()
-                .unwrap_or(RECONCILE_SETTLE_MINUTES);
-            let (report, metrics) = common::posting::reconcile::scheduled(
-                &services,
-                hours,
-                chrono::Duration::minutes(settle),
-            )
-            .await
-            .map_err(|e| SweepFailed(e.to_string()))?;
-            let summary = json!({
-                "job": "reconcile",
-                "from": report.from,
-                "to": report.to,
-                "orders": report.orders.len(),
-                "needs_action": report.orders.iter().filter(|o| o.standing.needs_action()).count(),
-                "counts": report.counts,
-            });
-            tracing::info!(%summary, "reconciliation done");
-            for line in metrics.to_emf_lines(&self.namespace, services.clock.now()) {
-                println!("{line}");
+            Some("reconcile") => {
+                let hours = event["window_hours"].as_i64().unwrap_or(RECONCILE_HOURS);
+                let settle = event["settle_minutes"]
+                    .as_i64()
+                    .unwrap_or(RECONCILE_SETTLE_MINUTES);
+                let (report, metrics) =
+                    scheduled(&services, hours, chrono::Duration::minutes(settle))
+                        .await
+                        .map_err(|e| SweepFailed(e.to_string()))?;
+                let summary = json!({
+                    "job": "reconcile",
+                    "from": report.from,
+                    "to": report.to,
+                    "orders": report.orders.len(),
+                    "needs_action": report.orders.iter().filter(|o| o.standing.needs_action()).count(),
+                    "counts": report.counts,
+                });
+                (summary, metrics)
             }
-            return Ok(summary);
-        }
-        let report = poll(&services).await;
-        let t = &report.tracking;
-        let summary = json!({
-            "queued": report.queued,
-            "hooks_changed": report.hooks.iter().filter(|(_, c)| c.changed_anything()).map(|(h, _)| h).collect::<Vec<_>>(),
-            "problems": report.problems,
-            "tracking": {"imports": t.imports, "posted": t.posted, "rejected": t.rejected, "split": t.split, "stuck": t.stuck, "requeued": t.requeued},
-        });
-        tracing::info!(%summary, "sweep done");
-        for line in report
-            .metrics
-            .to_emf_lines(&self.namespace, services.clock.now())
-        {
+            _ => {
+                let report = poll(&services).await;
+                let summary = json!({
+                    "queued": report.queued,
+                    "hooks_changed": report.hooks.iter().filter(|(_, c)| c.changed_anything()).map(|(h, _)| h).collect::<Vec<_>>(),
+                    "problems": report.problems,
+                    "tracking": tracking(&report.tracking),
+                });
+                (summary, report.metrics)
+            }
+        };
+        tracing::info!(%summary, "poller done");
+        for line in metrics.to_emf_lines(&self.namespace, services.clock.now()) {
             println!("{line}");
         }
         Ok(summary)
     }
+}
+
+/// A tracking round in the summary.
+fn tracking(t: &TrackReport) -> Value {
+    json!({"imports": t.imports, "posted": t.posted, "rejected": t.rejected, "split": t.split, "stuck": t.stuck, "requeued": t.requeued})
 }
