@@ -9,6 +9,9 @@
 //! [`common::posting::reconcile::scheduled`] checks the day before, so a difference between
 //! the orders and the ledger raises an alarm the next morning, not at month-end.
 
+// Every public item says why it exists (the project standard); clippy -D warnings holds it.
+#![warn(missing_docs)]
+
 use common::posting::poller::poll;
 use common::posting::reconcile::scheduled;
 use common::posting::services::ServicesCache;

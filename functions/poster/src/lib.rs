@@ -2,6 +2,9 @@
 //! hit a passing failure are reported as batch item failures (`ReportBatchItemFailures`), so
 //! SQS redelivers only those, and sends them to the dead-letter queue after the redrive limit.
 
+// Every public item says why it exists (the project standard); clippy -D warnings holds it.
+#![warn(missing_docs)]
+
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use common::posting::poster::{Incoming, post_batch};
 use common::posting::services::ServicesCache;

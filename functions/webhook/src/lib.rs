@@ -2,6 +2,9 @@
 //! becomes a queue message through [`common::posting::intake`]. The raw body is used exactly as
 //! received, because the signature covers its bytes.
 
+// Every public item says why it exists (the project standard); clippy -D warnings holds it.
+#![warn(missing_docs)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

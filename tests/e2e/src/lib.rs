@@ -8,6 +8,9 @@
 //!   those it does not report as failures are deleted, as the event source mapping does;
 //! - the poller handler runs when a test says a schedule tick happened.
 
+// Every public item says why it exists (the project standard); clippy -D warnings holds it.
+#![warn(missing_docs)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
