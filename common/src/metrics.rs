@@ -131,7 +131,7 @@ impl Metrics {
 
     /// One EMF line of these counts and samples (not the per-store ones).
     fn line(&self, namespace: &str, at: DateTime<Utc>, store: Option<&str>) -> Option<String> {
-        if self.counts.is_empty() && self.samples.is_empty() {
+        if self.is_empty() {
             return None;
         }
         let mut root = Map::new();

@@ -21,6 +21,10 @@ pub enum CatalogError {
     /// The store id is not in the connector document.
     #[error("store {0:?} is not in the connector document; known: {1}")]
     UnknownStore(String, String),
+    /// The services were built without a client for this store (a document read before the
+    /// store was added).
+    #[error("no BigCommerce client for store {0}")]
+    NoClient(String),
     /// The store could not be read.
     #[error("store {store}: {source}")]
     Store {
@@ -156,7 +160,7 @@ pub async fn catalog_alignment(
         };
         let bc = svc
             .bigcommerce(&entry.store_hash)
-            .ok_or_else(|| CatalogError::UnknownStore(entry.id.clone(), String::new()))?;
+            .ok_or_else(|| CatalogError::NoClient(entry.id.clone()))?;
         let tree = bc.category_tree().await.map_err(failed)?;
         let channels = bc.channels().await.map_err(failed)?;
         let products = if named_products.is_empty() {

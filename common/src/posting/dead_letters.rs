@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::ports::{Queue, QueueError};
-use crate::posting::message::OrderMessage;
+use crate::posting::message::{KIND_ORDER, OrderMessage};
 
 /// How long dead letters being moved stay hidden from another operator's move.
 const MOVE_VISIBILITY: std::time::Duration = std::time::Duration::from_secs(60);
@@ -89,12 +89,7 @@ pub async fn redrive(
                 order.reason,
                 now.format("%Y-%m-%dT%H:%M:%SZ")
             );
-            let (body, attributes) = again.to_queue_entry();
-            let attributes: Vec<(&str, &str)> = attributes
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            if let Err(e) = queue.send(&body, &attributes).await {
+            if let Err(e) = queue.send(&again.to_body(), &[("kind", KIND_ORDER)]).await {
                 done.failed.push((letter.message_id, e.to_string()));
                 continue;
             }

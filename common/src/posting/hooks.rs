@@ -49,7 +49,9 @@ impl HookSpec {
         BTreeMap::from([(MARKER_HEADER.to_string(), self.marker.clone())])
     }
 
-    fn is_ours(&self, hook: &Hook) -> bool {
+    /// Whether `hook` is this installation's: at its destination, or carrying its marker
+    /// (what the keeper repairs and `ping` reports on).
+    pub fn is_ours(&self, hook: &Hook) -> bool {
         hook.destination == self.destination
             || hook
                 .headers

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::bigcommerce::BcError;
 use crate::bigcommerce::api::TimeWindow;
 use crate::oracle::{OracleError, PeriodState};
-use crate::posting::hooks::{MARKER_HEADER, ORDER_SCOPES};
+use crate::posting::hooks::HookSpec;
 use crate::posting::services::Services;
 
 /// How a check came out.
@@ -77,8 +77,10 @@ fn bc_fix(index: usize, e: &BcError) -> String {
 
 /// What to change for an Oracle failure.
 fn oracle_fix(e: &OracleError) -> String {
-    let text = e.to_string();
-    if text.contains("401") || text.to_ascii_lowercase().contains("token") {
+    if matches!(
+        e,
+        OracleError::Token { .. } | OracleError::Unauthorized { .. }
+    ) {
         "oracle.auth: the token endpoint or the pod refused the credentials; check the client id, secret, scope and token URL (or the user for basic auth)".into()
     } else {
         "oracle.base_url: the pod could not be read now; check the URL and try again".into()
@@ -137,26 +139,20 @@ pub async fn ping(svc: &Services, today: NaiveDate) -> Vec<Check> {
             }
             match bc.hooks().await {
                 Ok(hooks) => {
-                    // The connector's hooks: at its URL, or carrying its marker header.
+                    // The connector's hooks, by the keeper's own rule: at its URL, or
+                    // carrying its marker. Without a URL only the marker can tell.
                     let target = svc.settings.webhook_url.as_deref();
-                    let ours: Vec<_> = hooks
-                        .iter()
-                        .filter(|h| {
-                            target.is_some_and(|t| h.destination == t)
-                                || h.headers
-                                    .as_ref()
-                                    .and_then(|m| m.get(MARKER_HEADER))
-                                    .is_some_and(|m| m == hash)
-                        })
-                        .collect();
+                    let spec = HookSpec::orders(target.unwrap_or_default(), hash);
+                    let ours: Vec<_> = hooks.iter().filter(|h| spec.is_ours(h)).collect();
                     let active = ours.iter().filter(|h| h.is_active).count();
                     let elsewhere = ours
                         .iter()
-                        .filter(|h| target.is_some_and(|t| h.destination != t))
+                        .filter(|h| target.is_some() && h.destination != spec.destination)
                         .count();
-                    let missing_scopes = ORDER_SCOPES
+                    let missing_scopes = spec
+                        .scopes
                         .iter()
-                        .filter(|s| !ours.iter().any(|h| h.scope == **s))
+                        .filter(|s| !ours.iter().any(|h| &h.scope == *s))
                         .count();
                     let (outcome, fix) = if ours.is_empty() {
                         (
@@ -178,7 +174,7 @@ pub async fn ping(svc: &Services, today: NaiveDate) -> Vec<Check> {
                         format!(
                             "webhooks: {} of the connector's, {active} active, {elsewhere} pointing elsewhere, {missing_scopes} of {} order scopes missing",
                             ours.len(),
-                            ORDER_SCOPES.len()
+                            spec.scopes.len()
                         ),
                     );
                     c.fix = fix.map(str::to_string);

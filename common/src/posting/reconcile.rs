@@ -30,7 +30,7 @@ use crate::bigcommerce::{BcError, Order};
 use crate::journal::{JournalContext, batch_name_prefix, journal_reference};
 use crate::oracle::BatchRecord;
 use crate::posting::decide::decide;
-use crate::posting::message::OrderMessage;
+use crate::posting::message::{KIND_ORDER, OrderMessage};
 use crate::posting::services::Services;
 use crate::state::{Actor, AuditEvent, AuditKind, PostingRecord, PostingState, StateName};
 
@@ -288,7 +288,15 @@ pub struct ReconcileReport {
 impl ReconcileReport {
     /// Whether nothing needs a person (pending postings settle by themselves).
     pub fn is_clean(&self) -> bool {
-        self.orders.iter().all(|o| !o.standing.needs_action())
+        self.needing_action() == 0
+    }
+
+    /// Orders that need a person (what the daily alarm counts and `mlc` exits 1 on).
+    pub fn needing_action(&self) -> usize {
+        self.orders
+            .iter()
+            .filter(|o| o.standing.needs_action())
+            .count()
     }
 }
 
@@ -678,12 +686,11 @@ async fn queue_again(
 ) -> bool {
     let now = svc.clock.now();
     let message = OrderMessage::new(hash, order_id, format!("reconcile by {by}"), now);
-    let (body, attributes) = message.to_queue_entry();
-    let attributes: Vec<(&str, &str)> = attributes
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let Ok(message_id) = svc.queue.send(&body, &attributes).await else {
+    let Ok(message_id) = svc
+        .queue
+        .send(&message.to_body(), &[("kind", KIND_ORDER)])
+        .await
+    else {
         return false;
     };
     let event = AuditEvent::new(Actor::Operator, AuditKind::Reconciled, store, order_id, now)
@@ -719,13 +726,11 @@ pub async fn scheduled(
         crate::metrics::ORDERS_RECONCILED,
         report.orders.len() as f64,
     );
-    let needing: Vec<&OrderLine> = report
-        .orders
-        .iter()
-        .filter(|o| o.standing.needs_action())
-        .collect();
-    metrics.add(crate::metrics::RECONCILE_NEEDS_ACTION, needing.len() as f64);
-    for o in needing {
+    metrics.add(
+        crate::metrics::RECONCILE_NEEDS_ACTION,
+        report.needing_action() as f64,
+    );
+    for o in report.orders.iter().filter(|o| o.standing.needs_action()) {
         tracing::warn!(
             store = %o.store,
             order_id = o.order_id,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::ports::Queue;
 use common::posting::dead_letters;
-use common::posting::message::OrderMessage;
+use common::posting::message::{KIND_ORDER, OrderMessage};
 
 const VISIBILITY: Duration = Duration::from_secs(1);
 
@@ -110,13 +110,8 @@ async fn three_dead_letters(q: &dyn Queue) -> Vec<String> {
     let now = chrono::Utc::now();
     let mut ids = Vec::new();
     for (order_id, reason) in [(7001, "webhook store/order/created"), (7002, "poll")] {
-        let (body, attributes) =
-            OrderMessage::new("nw4x7k2p", order_id, reason, now).to_queue_entry();
-        let attributes: Vec<(&str, &str)> = attributes
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        ids.push(q.send(&body, &attributes).await.unwrap());
+        let body = OrderMessage::new("nw4x7k2p", order_id, reason, now).to_body();
+        ids.push(q.send(&body, &[("kind", KIND_ORDER)]).await.unwrap());
     }
     ids.push(q.send("not an order", &[]).await.unwrap());
     for _ in 1..=2 {

@@ -75,7 +75,7 @@ impl PollerApp {
                     "from": report.from,
                     "to": report.to,
                     "orders": report.orders.len(),
-                    "needs_action": report.orders.iter().filter(|o| o.standing.needs_action()).count(),
+                    "needs_action": report.needing_action(),
                     "counts": report.counts,
                 });
                 (summary, metrics)

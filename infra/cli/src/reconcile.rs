@@ -59,11 +59,7 @@ pub async fn run(args: ReconcileArgs) -> Result<(), Failure> {
         ),
         TableFormat::Text => print!("{}", render(&report)),
     }
-    let needing = report
-        .orders
-        .iter()
-        .filter(|o| o.standing.needs_action())
-        .count();
+    let needing = report.needing_action();
     if needing == 0 {
         Ok(())
     } else {

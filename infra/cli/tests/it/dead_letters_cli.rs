@@ -7,7 +7,7 @@ use std::time::Duration;
 use common::adapters::local_queue::LocalQueue;
 use common::adapters::sqlite::SqliteDb;
 use common::ports::Queue;
-use common::posting::message::OrderMessage;
+use common::posting::message::{KIND_ORDER, OrderMessage};
 use serde_json::Value;
 
 use crate::support::{mlc, scratch, text};
@@ -21,12 +21,8 @@ async fn dead_letters_are_listed_then_moved_back_with_who_moved_them() {
     let queue = LocalQueue::new(db.clone(), "orders", 1);
     let seen = chrono::Utc::now();
     for (id, reason) in [(501, "webhook store/order/created"), (502, "poll")] {
-        let (body, attrs) = OrderMessage::new("nw4x7k2p", id, reason, seen).to_queue_entry();
-        let attrs: Vec<(&str, &str)> = attrs
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        queue.send(&body, &attrs).await.unwrap();
+        let body = OrderMessage::new("nw4x7k2p", id, reason, seen).to_body();
+        queue.send(&body, &[("kind", KIND_ORDER)]).await.unwrap();
     }
     queue.send("garbage", &[]).await.unwrap();
     assert_eq!(queue.receive(10, Duration::ZERO).await.unwrap().len(), 3);
