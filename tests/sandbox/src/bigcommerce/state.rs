@@ -292,13 +292,7 @@ impl World {
         store.next_order += 1;
         let now = Utc::now();
         let products = store.products.clone();
-        let catalog = |pid: u64| {
-            products.get(&pid).map(|p| CatalogItem {
-                name: p.name.clone(),
-                sku: p.sku.clone(),
-                price: p.price,
-            })
-        };
+        let catalog = |pid: u64| catalog_item(&products, pid);
         let address_id = id + 50_000;
         let priced = pricing::price(
             spec,
@@ -335,13 +329,7 @@ impl World {
     pub fn edit_order(&mut self, hash: &str, order_id: u64, spec: &OrderSpec) -> Vec<Event> {
         let store = self.store_mut(hash);
         let products = store.products.clone();
-        let catalog = |pid: u64| {
-            products.get(&pid).map(|p| CatalogItem {
-                name: p.name.clone(),
-                sku: p.sku.clone(),
-                price: p.price,
-            })
-        };
+        let catalog = |pid: u64| catalog_item(&products, pid);
         let now = Utc::now();
         let record = store.orders.get(&order_id).expect("sandbox order");
         let address_id = record.address_id;
@@ -1115,4 +1103,13 @@ impl Store {
         m["date_modified"] = json!(Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         reply(200, json!({"data": m.clone(), "meta": {}}))
     }
+}
+
+/// A catalog product as the pricing sees it (what an order line copies from the catalog).
+fn catalog_item(products: &BTreeMap<u64, ProductSpec>, pid: u64) -> Option<CatalogItem> {
+    products.get(&pid).map(|p| CatalogItem {
+        name: p.name.clone(),
+        sku: p.sku.clone(),
+        price: p.price,
+    })
 }
