@@ -247,6 +247,26 @@ impl DynamoStore {
         }
     }
 
+    /// The records of one order's partition whose sort key starts with `prefix`
+    /// (`POSTING#`, `AUDIT#`), in sort-key order.
+    async fn order_records<T: DeserializeOwned>(
+        &self,
+        store: &str,
+        order_id: u64,
+        prefix: &str,
+        what: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let items = self
+            .query_all(
+                None,
+                "pk = :pk AND begins_with(sk, :p)",
+                vec![(":pk", s(order_pk(store, order_id))), (":p", s(prefix))],
+                None,
+            )
+            .await?;
+        items.iter().map(|i| record_of(what, i)).collect()
+    }
+
     /// Every item of a query, page after page.
     async fn query_all(
         &self,
@@ -352,15 +372,8 @@ impl StateStore for DynamoStore {
         store: &str,
         order_id: u64,
     ) -> Result<Vec<PostingRecord>, StoreError> {
-        let items = self
-            .query_all(
-                None,
-                "pk = :pk AND begins_with(sk, :p)",
-                vec![(":pk", s(order_pk(store, order_id))), (":p", s("POSTING#"))],
-                None,
-            )
-            .await?;
-        items.iter().map(|i| record_of("posting", i)).collect()
+        self.order_records(store, order_id, "POSTING#", "posting")
+            .await
     }
 
     async fn create_posting(
@@ -663,15 +676,8 @@ impl StateStore for DynamoStore {
         store: &str,
         order_id: u64,
     ) -> Result<Vec<AuditEvent>, StoreError> {
-        let items = self
-            .query_all(
-                None,
-                "pk = :pk AND begins_with(sk, :p)",
-                vec![(":pk", s(order_pk(store, order_id))), (":p", s("AUDIT#"))],
-                None,
-            )
-            .await?;
-        items.iter().map(|i| record_of("audit event", i)).collect()
+        self.order_records(store, order_id, "AUDIT#", "audit event")
+            .await
     }
 
     async fn audit_between(
