@@ -497,36 +497,43 @@ async fn run_audit(args: AuditArgs) -> Result<(), Failure> {
 
 /// The services an operator command works with, on local or deployed state.
 async fn operator_services(on: &StateArgs) -> Result<common::posting::services::Services, Failure> {
+    services_on(on.aws, on.config.as_ref(), || {
+        if !on.state.exists() {
+            return Err(bad(anyhow!(
+                "{}: no such state database",
+                on.state.display()
+            )));
+        }
+        common::adapters::sqlite::SqliteDb::open(&on.state).map_err(bad)
+    })
+    .await
+}
+
+/// Services on the deployed stack (`aws`), or on the document file `config` over the local
+/// database `db` opens.
+async fn services_on(
+    aws: bool,
+    config: Option<&PathBuf>,
+    db: impl FnOnce() -> Result<common::adapters::sqlite::SqliteDb, Failure>,
+) -> Result<common::posting::services::Services, Failure> {
     use common::adapters::aws::{AwsPorts, LambdaEnv, from_environment};
     use common::adapters::local_queue::LocalQueue;
     use common::adapters::secrets::FileSource;
-    use common::adapters::sqlite::{SqliteDb, SqliteStore};
-    use common::ports::{Queue, SecretSource, StateStore};
+    use common::adapters::sqlite::SqliteStore;
 
-    let (source, store, queue): (Arc<dyn SecretSource>, Arc<dyn StateStore>, Arc<dyn Queue>) =
-        if on.aws {
-            let env = LambdaEnv::from_env().map_err(bad)?;
-            let ports = AwsPorts::new(&env, &from_environment().await);
-            (ports.source, ports.store, ports.queue)
-        } else {
-            let config = on
-                .config
-                .as_ref()
-                .expect("clap requires --config without --aws");
-            if !on.state.exists() {
-                return Err(bad(anyhow!(
-                    "{}: no such state database",
-                    on.state.display()
-                )));
-            }
-            let db = SqliteDb::open(&on.state).map_err(bad)?;
-            (
-                Arc::new(FileSource::new(config)),
-                Arc::new(SqliteStore::new(db.clone())),
-                Arc::new(LocalQueue::new(db, "orders", 5)),
-            )
-        };
-    connect(source, store, queue).await
+    if aws {
+        let env = LambdaEnv::from_env().map_err(bad)?;
+        let ports = AwsPorts::new(&env, &from_environment().await);
+        return connect(ports.source, ports.store, ports.queue).await;
+    }
+    let config = config.expect("clap requires --config without --aws");
+    let db = db()?;
+    connect(
+        Arc::new(FileSource::new(config)),
+        Arc::new(SqliteStore::new(db.clone())),
+        Arc::new(LocalQueue::new(db, "orders", 5)),
+    )
+    .await
 }
 
 /// A connector document to work with, and no state: a file, or the deployed stack's secret.
@@ -547,24 +554,9 @@ struct DocumentArgs {
 async fn document_services(
     on: &DocumentArgs,
 ) -> Result<common::posting::services::Services, Failure> {
-    use common::adapters::aws::{AwsPorts, LambdaEnv, from_environment};
-    use common::adapters::local_queue::LocalQueue;
-    use common::adapters::secrets::FileSource;
-    use common::adapters::sqlite::{SqliteDb, SqliteStore};
-
-    if on.aws {
-        let env = LambdaEnv::from_env().map_err(bad)?;
-        let ports = AwsPorts::new(&env, &from_environment().await);
-        return connect(ports.source, ports.store, ports.queue).await;
-    }
-    let db = SqliteDb::in_memory().map_err(bad)?;
-    connect(
-        Arc::new(FileSource::new(
-            on.config.as_ref().expect("clap requires --config"),
-        )),
-        Arc::new(SqliteStore::new(db.clone())),
-        Arc::new(LocalQueue::new(db, "orders", 5)),
-    )
+    services_on(on.aws, on.config.as_ref(), || {
+        common::adapters::sqlite::SqliteDb::in_memory().map_err(bad)
+    })
     .await
 }
 
