@@ -41,8 +41,12 @@ pub enum AccountRole {
     StoreCredit,
     /// What the customer or the payment provider owes: receivable or clearing account.
     Receivable,
-    /// Sales returns and refunds of goods (contra-revenue).
+    /// Sales returns and refunds of goods (contra-revenue). Optional: where the document names
+    /// no returns account, a refunded line reverses the revenue account its sale credited.
     Refund,
+    /// What a cancelled order still owes the shopper (money taken and not yet given back): a
+    /// liability the cancellation credits and each refund after it clears.
+    RefundDue,
     /// Where differences that cannot be explained wait for review.
     Suspense,
     /// Where rounding differences within the tolerance go.
@@ -51,7 +55,7 @@ pub enum AccountRole {
 
 impl AccountRole {
     /// Every role, in the order they are listed in documents and messages.
-    pub const ALL: [AccountRole; 13] = [
+    pub const ALL: [AccountRole; 14] = [
         AccountRole::Revenue,
         AccountRole::Discount,
         AccountRole::Shipping,
@@ -63,6 +67,7 @@ impl AccountRole {
         AccountRole::StoreCredit,
         AccountRole::Receivable,
         AccountRole::Refund,
+        AccountRole::RefundDue,
         AccountRole::Suspense,
         AccountRole::Rounding,
     ];
@@ -81,9 +86,16 @@ impl AccountRole {
             AccountRole::StoreCredit => "store_credit",
             AccountRole::Receivable => "receivable",
             AccountRole::Refund => "refund",
+            AccountRole::RefundDue => "refund_due",
             AccountRole::Suspense => "suspense",
             AccountRole::Rounding => "rounding",
         }
+    }
+
+    /// Whether the document must give this role a complete default account. Only sales returns
+    /// may go without: a refunded line then reverses the revenue account its sale credited.
+    pub fn needs_default(self) -> bool {
+        self != AccountRole::Refund
     }
 
     /// Whether amounts of this role can belong to one product. Rules on category, product or
@@ -127,9 +139,13 @@ pub struct MappingContext<'a> {
     pub channel: u64,
     /// Order (transactional) currency.
     pub currency: Currency,
-    /// Payment method label of the order.
+    /// Payment method label of the order (V2 `payment_method`: "The payment method for this
+    /// order. For example, `Manual`, `Credit Card`, `cash`, `Test Payment Gateway`").
     pub payment_method: &'a str,
-    /// Payment provider of the amount (the order's, or a refund payment's).
+    /// The gateway the money went through: for the sale, the gateway of the order's
+    /// transactions (read only when a rule needs it, empty otherwise); for a refund payment,
+    /// its `provider_id`. Never the order's `payment_provider_id`, which the spec defines as
+    /// "the external Transaction ID/Payment ID within this order's payment provider".
     pub payment_provider: &'a str,
     /// The product, for per-product amounts.
     pub product: Option<ProductRef<'a>>,
@@ -258,6 +274,22 @@ impl<'c> Mapper<'c> {
         }
         Ok(Resolution { segments, sources })
     }
+
+    /// The returns account for a refunded amount: the natural-account value the document gives
+    /// sales returns in this context (a rule on `refund`, or `mapping.defaults.refund`), with
+    /// what decided it. `None` when the document names none, or the chart has no natural
+    /// account: the refund then reverses the account its sale credited.
+    pub fn returns_account(&self, ctx: &MappingContext<'_>) -> Option<(usize, String, SegmentSource)> {
+        let index = self.coa.natural_index()?;
+        let resolved = self.resolve(AccountRole::Refund, ctx).ok()?;
+        let source = resolved.sources[index].clone();
+        match source {
+            SegmentSource::Rule(_) | SegmentSource::Default(AccountRole::Refund) => {
+                Some((index, resolved.segments[index].clone(), source))
+            }
+            _ => None,
+        }
+    }
 }
 
 fn contains_ci(list: &[String], value: &str) -> bool {
@@ -349,6 +381,7 @@ mod tests {
                 seg("cost_center", Some("000")),
                 seg("account", None),
             ],
+            natural_account: None,
         }
     }
 

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::bigcommerce::api::{Channel, Hook, HookUpdate, NewHook, RefundPolicy, TimeWindow};
-use crate::bigcommerce::{BcError, CategoryTree, Order, OrderBundle, Refund};
+use crate::bigcommerce::{BcError, CategoryTree, Order, OrderBundle, Refund, Transaction};
 use crate::config::{ConfigError, ConnectorConfig};
 use crate::journal::Journal;
 use crate::oracle::{BatchRecord, JobStatus, LedgerRecord, OracleError, Period, Submission};
@@ -39,6 +39,11 @@ pub trait BigCommerceApi: Send + Sync {
 
     /// Refunds of one order, oldest first.
     async fn refunds_of(&self, order_id: u64) -> Result<Vec<Refund>, BcError>;
+
+    /// An order's payment transactions (`GET /v3/orders/{id}/transactions`): the only place
+    /// BigCommerce names the gateway that took the money. One call; read only when a mapping
+    /// rule needs the gateway.
+    async fn order_transactions(&self, order_id: u64) -> Result<Vec<Transaction>, BcError>;
 
     /// Refunds created within the window (bounds included), oldest first.
     async fn refunds_created(&self, window: TimeWindow) -> Result<Vec<Refund>, BcError>;

@@ -345,6 +345,11 @@ pub enum AuditKind {
     Reversed,
     /// An adjustment (delta) was decided.
     Adjusted,
+    /// A cancelled order came back to a sale status; the journal that books it again waits
+    /// for a person.
+    Reinstated,
+    /// A held posting the order no longer needs was rejected.
+    Superseded,
     /// Requeued by a replay.
     Replayed,
     /// A webhook was created, reactivated or redirected.

@@ -4,16 +4,17 @@
 //! from live calls, `mlc preview` reads one from a file, and tests build them by hand. The file
 //! form is `{"order": <GET /v2/orders/{id}>, "products": <GET /v2/orders/{id}/products>,
 //! "categories": {"<product id>": [<category ids>]}, "category_tree": [{id, parent_id, name}],
-//! "refunds": [<V3 refund>]}`; everything but `order` is optional, and line items may instead
-//! sit inside `order.consignments` when the order was fetched with
-//! `include=consignments.line_items`.
+//! "refunds": [<V3 refund>], "transactions": [<V3 transaction>]}`; everything but `order` is
+//! optional, and line items may instead sit inside `order.consignments` when the order was
+//! fetched with `include=consignments.line_items`. Transactions are only read when a mapping
+//! rule needs the payment gateway.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::models::{Order, OrderProduct, Refund};
+use super::models::{Order, OrderProduct, Refund, Transaction};
 
 /// Why a bundle could not be read. Every variant names the field to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,6 +45,8 @@ pub struct OrderBundle {
     pub category_tree: CategoryTree,
     /// The order's refunds, oldest first.
     pub refunds: Vec<Refund>,
+    /// The order's payment transactions, when a rule needs the gateway (`None`: not read).
+    pub transactions: Option<Vec<Transaction>>,
 }
 
 #[derive(Deserialize)]
@@ -57,6 +60,16 @@ struct RawBundle {
     category_tree: Vec<RawCategory>,
     #[serde(default)]
     refunds: Option<RawRefunds>,
+    #[serde(default)]
+    transactions: Option<RawTransactions>,
+}
+
+/// Transactions as a bare array, or as the V3 envelope.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawTransactions {
+    List(Vec<Transaction>),
+    Envelope { data: Vec<Transaction> },
 }
 
 /// Refunds as a bare array, or as the V3 envelope `{"data": [...], "meta": {...}}`.
@@ -108,13 +121,17 @@ impl OrderBundle {
             None => Vec::new(),
             Some(RawRefunds::List(r)) | Some(RawRefunds::Envelope { data: r }) => r,
         };
-        Self::assemble(
+        let mut bundle = Self::assemble(
             raw.order,
             raw.products.unwrap_or_default(),
             product_categories,
             CategoryTree::new(raw.category_tree),
             refunds,
-        )
+        )?;
+        bundle.transactions = raw.transactions.map(|t| match t {
+            RawTransactions::List(t) | RawTransactions::Envelope { data: t } => t,
+        });
+        Ok(bundle)
     }
 
     /// Puts a bundle together from its parts, the way the API client and the file reader both
@@ -148,6 +165,7 @@ impl OrderBundle {
             product_categories,
             category_tree,
             refunds,
+            transactions: None,
         })
     }
 
@@ -156,7 +174,7 @@ impl OrderBundle {
     pub fn to_file_value(&self) -> Value {
         let mut order = self.order.clone();
         order.consignments = None;
-        serde_json::json!({
+        let mut file = serde_json::json!({
             "order": order,
             "products": self.lines,
             "categories": self
@@ -166,7 +184,23 @@ impl OrderBundle {
                 .collect::<BTreeMap<String, Vec<u64>>>(),
             "category_tree": self.category_tree.to_records(),
             "refunds": self.refunds,
-        })
+        });
+        if let Some(t) = &self.transactions {
+            file["transactions"] = serde_json::json!(t);
+        }
+        file
+    }
+
+    /// The gateway the sale's money went through: the first purchase, authorization or capture
+    /// of the order's transactions that went through a gateway. Empty when the transactions were
+    /// not read (no rule needs them) or show no gateway payment (paid with store credit or
+    /// gift certificates only, or a manual order).
+    pub fn payment_gateway(&self) -> &str {
+        self.transactions
+            .iter()
+            .flatten()
+            .find(|t| t.is_gateway_payment())
+            .map_or("", |t| t.gateway.as_str())
     }
 
     /// A bundle with only the order and its lines (no categories, no refunds).
@@ -177,6 +211,7 @@ impl OrderBundle {
             product_categories: BTreeMap::new(),
             category_tree: CategoryTree::default(),
             refunds: Vec::new(),
+            transactions: None,
         }
     }
 

@@ -10,5 +10,6 @@ pub mod webhook;
 pub use bundle::{BundleError, CategoryTree, OrderBundle};
 pub use client::{BcError, BigCommerceClient, ClientSettings};
 pub use models::{
-    Order, OrderFee, OrderProduct, Refund, RefundItem, RefundItemType, RefundPayment,
+    Order, OrderFee, OrderProduct, Refund, RefundItem, RefundItemType, RefundPayment, TenderKind,
+    Transaction,
 };

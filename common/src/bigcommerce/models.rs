@@ -208,10 +208,14 @@ pub struct Order {
     /// Payment method label (`Credit Card`, `Cash`, `Test Payment Gateway`…).
     #[serde(default, deserialize_with = "lenient_string")]
     pub payment_method: String,
-    /// Payment provider id (`braintree`, `storecredit`…), often empty.
+    /// "The external Transaction ID/Payment ID within this order's payment provider (if a
+    /// payment provider was used)" (V2 spec): a transaction id, never a gateway name, so no
+    /// mapping rule reads it. The gateway comes from the order's transactions.
     #[serde(default, deserialize_with = "lenient_string")]
     pub payment_provider_id: String,
-    /// Payment status (`captured`, `authorized`, `refunded`…).
+    /// Payment status, one of the spec's `authorized`, `captured`, `capture pending`,
+    /// `declined`, `held for review`, `paid`, `partially refunded`, `pending`, `refunded`,
+    /// `void`, `void pending` or empty: whether money was taken when the order is cancelled.
     #[serde(default, deserialize_with = "lenient_string")]
     pub payment_status: String,
     /// Display currency; not the currency the shopper paid in.
@@ -241,11 +245,37 @@ pub struct Order {
     pub items_total: u64,
 }
 
+/// The payment statuses that mean the gateway took the money (or will without anybody acting):
+/// `captured`, `paid`, `capture pending`, and the two refund states, which follow a capture.
+/// `authorized`, `pending`, `held for review`, `void`, `void pending`, `declined` and an empty
+/// status took nothing: a cancelled order in one of them owes nothing back through the gateway.
+const CAPTURED_STATUSES: [&str; 5] = [
+    "captured",
+    "paid",
+    "capture pending",
+    "partially refunded",
+    "refunded",
+];
+
 impl Order {
     /// Whether the order shows signs of refunds, so that fetching them is worth a call.
     /// (`refunded_amount` is documented as always 0, so status and payment status decide.)
     pub fn looks_refunded(&self) -> bool {
         matches!(self.status_id, 4 | 14) || self.payment_status.contains("refund")
+    }
+
+    /// Whether the gateway took the shopper's money (see [`CAPTURED_STATUSES`]).
+    pub fn payment_captured(&self) -> bool {
+        let status = self.payment_status.trim();
+        CAPTURED_STATUSES
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(status))
+    }
+
+    /// What the shopper owes through the payment gateway: the total less what gift
+    /// certificates and store credit covered.
+    pub fn owed(&self) -> Decimal {
+        self.total_inc_tax - self.gift_certificate_amount - self.store_credit_amount
     }
 }
 
@@ -419,8 +449,13 @@ pub enum RefundItemType {
     Handling,
     /// A custom amount against the whole order; `item_id` is the order id. Carries no tax.
     Order,
-    /// A custom fee; `item_id` is the fee id.
+    /// A custom fee. The spec disagrees with itself on `item_id`: the refund (GET) schema says
+    /// "`order.id` corresponding to the item_type of ORDER, FEE", the request schema "Numeric ID
+    /// of the fee in the order"; both are accepted.
     Fee,
+    /// Tax given back on its own (the request schema's `AmountBoundItem` allows `TAX`): tax
+    /// payable, never revenue.
+    Tax,
     /// A type this version does not know.
     Other(String),
 }
@@ -435,6 +470,7 @@ impl<'de> Deserialize<'de> for RefundItemType {
             "HANDLING" => Self::Handling,
             "ORDER" => Self::Order,
             "FEE" => Self::Fee,
+            "TAX" => Self::Tax,
             _ => Self::Other(text),
         })
     }
@@ -449,6 +485,7 @@ impl Serialize for RefundItemType {
             Self::Handling => "HANDLING",
             Self::Order => "ORDER",
             Self::Fee => "FEE",
+            Self::Tax => "TAX",
             Self::Other(t) => t,
         })
     }
@@ -507,10 +544,78 @@ pub struct RefundPayment {
     pub is_declined: bool,
 }
 
+/// The tender a payment moved: the order's payment gateway, store credit or a gift certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenderKind {
+    /// Money through a payment gateway (or paid offline).
+    Gateway,
+    /// The shopper's store credit.
+    StoreCredit,
+    /// A gift certificate.
+    GiftCertificate,
+}
+
+impl TenderKind {
+    /// The tender a provider or gateway id names (`storecredit`, `giftcertificate`, as the
+    /// transactions' `gateway` enum spells them; anything else is a gateway).
+    pub fn of(provider: &str) -> Self {
+        let p = provider.trim().to_ascii_lowercase().replace(['_', '-', ' '], "");
+        match p.as_str() {
+            "storecredit" => TenderKind::StoreCredit,
+            "giftcertificate" | "giftcertificates" => TenderKind::GiftCertificate,
+            _ => TenderKind::Gateway,
+        }
+    }
+}
+
 impl RefundPayment {
     /// Refunds to store credit create a liability rather than moving cash.
     pub fn is_store_credit(&self) -> bool {
-        self.provider_id.eq_ignore_ascii_case("storecredit")
+        self.tender() == TenderKind::StoreCredit
+    }
+
+    /// The tender the money went back through.
+    pub fn tender(&self) -> TenderKind {
+        TenderKind::of(&self.provider_id)
+    }
+}
+
+/// One payment transaction of an order (`GET /v3/orders/{id}/transactions`), as far as the
+/// ledger needs it: which gateway took the money.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct Transaction {
+    /// Transaction id.
+    #[serde(default)]
+    pub id: u64,
+    /// "Store event that created the transaction": purchase, authorization, capture, refund,
+    /// void, pending, settled.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub event: String,
+    /// "The payment method": credit_card, store_credit, gift_certificate, custom, offline…
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub method: String,
+    /// Amount (a JSON number).
+    #[serde(default, with = "amount_serde")]
+    pub amount: Decimal,
+    /// "The payment gateway, where applicable" (braintree, stripe, storecredit…).
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub gateway: String,
+    /// `ok` or `error`.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub status: String,
+}
+
+impl Transaction {
+    /// A transaction that took (or held) the shopper's money through a gateway: a purchase,
+    /// authorization or capture that went through, not store credit or a gift certificate.
+    pub fn is_gateway_payment(&self) -> bool {
+        matches!(
+            self.event.as_str(),
+            "purchase" | "authorization" | "capture" | "pending"
+        ) && !self.status.eq_ignore_ascii_case("error")
+            && TenderKind::of(&self.gateway) == TenderKind::Gateway
+            && TenderKind::of(&self.method.replace("_", "")) == TenderKind::Gateway
+            && !self.gateway.trim().is_empty()
     }
 }
 

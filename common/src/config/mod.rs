@@ -207,6 +207,23 @@ pub struct ConversionConfig {
     /// Fusion conversion type for lookups (`Corporate`, `Spot`…).
     #[serde(default = "default_conversion_type")]
     pub conversion_type: String,
+    /// The rate a refund converts at.
+    #[serde(default)]
+    pub refunds: RefundConversion,
+}
+
+/// The rate a refund of a foreign-currency order converts at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundConversion {
+    /// The refund is its own transaction (IAS 21): `conversion_type` on the refund's date,
+    /// looked up by Fusion. The difference from the sale's rate is the exchange difference
+    /// the clearing account carries until revaluation.
+    #[default]
+    RefundDate,
+    /// The rate and date the sale converted at, so the refund mirrors the sale in the ledger
+    /// currency too and no exchange difference arises.
+    SaleRate,
 }
 
 fn default_conversion_type() -> String {
@@ -218,6 +235,7 @@ impl Default for ConversionConfig {
         Self {
             rate_source: RateSource::default(),
             conversion_type: default_conversion_type(),
+            refunds: RefundConversion::default(),
         }
     }
 }
@@ -239,9 +257,26 @@ pub enum RateSource {
 pub struct ChartOfAccounts {
     /// SEGMENT1 first; at most 30.
     pub segments: Vec<SegmentConfig>,
+    /// The natural-account segment (what an amount is, as opposed to where: company, cost
+    /// centre, product line). A refund reverses its sale line's segments and switches only this
+    /// one, to the returns account. `account` when absent and the chart has such a segment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub natural_account: Option<String>,
 }
 
+/// The segment name a chart without `natural_account` uses for it.
+pub const DEFAULT_NATURAL_ACCOUNT: &str = "account";
+
 impl ChartOfAccounts {
+    /// Position of the natural-account segment, when the chart has one.
+    pub fn natural_index(&self) -> Option<usize> {
+        self.index_of(
+            self.natural_account
+                .as_deref()
+                .unwrap_or(DEFAULT_NATURAL_ACCOUNT),
+        )
+    }
+
     /// Position of a segment by name.
     pub fn index_of(&self, name: &str) -> Option<usize> {
         self.segments.iter().position(|s| s.name == name)
@@ -353,6 +388,25 @@ pub struct MappingConfig {
     pub rules: Vec<RuleConfig>,
 }
 
+impl MappingConfig {
+    /// Whether a rule matches on the payment gateway, so each order's transactions must be
+    /// read to know the gateway of its sale.
+    pub fn needs_gateway(&self) -> bool {
+        self.rules.iter().any(|r| !r.when.payment_provider.is_empty())
+    }
+
+    /// Whether a rule names this gateway or refund provider (case-insensitive).
+    pub fn names_gateway(&self, provider: &str) -> bool {
+        self.rules.iter().any(|r| {
+            r.when
+                .payment_provider
+                .as_slice()
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(provider.trim()))
+        })
+    }
+}
+
 /// One mapping rule.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -398,7 +452,11 @@ pub struct Conditions {
     /// Payment method labels (`Credit Card`, `PayPal`…), case-insensitive.
     #[serde(default, skip_serializing_if = "OneOrMany::is_empty")]
     pub payment_method: OneOrMany<String>,
-    /// Payment provider ids (`braintree`, `storecredit`…), case-insensitive.
+    /// Payment gateways, case-insensitive: the gateway of the order's transactions for the sale
+    /// (`braintree`, `stripe`…; the connector reads them, one more call per order, only when a
+    /// rule has this condition), and a refund payment's `provider_id` (`storecredit`,
+    /// `stripev3`…) for the refund. Not the order's `payment_provider_id`: that is a
+    /// transaction id.
     #[serde(default, skip_serializing_if = "OneOrMany::is_empty")]
     pub payment_provider: OneOrMany<String>,
 }

@@ -369,6 +369,17 @@ fn check_chart(coa: &ChartOfAccounts, issues: &mut Vec<ConfigIssue>) {
             );
         }
     }
+    if let Some(name) = &coa.natural_account
+        && coa.index_of(name).is_none()
+    {
+        issues.push(issue(
+            "oracle.chart_of_accounts.natural_account",
+            format!(
+                "\"{name}\" is not a segment of the chart; name the segment that says what an amount is (one of {})",
+                coa.names().join(", ")
+            ),
+        ));
+    }
 }
 
 fn check_value(path: &str, value: &str, allowed: Option<&[String]>, issues: &mut Vec<ConfigIssue>) {
@@ -487,16 +498,21 @@ fn check_mapping(
         }
         // Every amount type must always resolve, whatever the rules: that is what lets an
         // unmapped product or payment method post instead of blocking the order.
-        for role in AccountRole::ALL {
+        for role in AccountRole::ALL.into_iter().filter(|r| r.needs_default()) {
             let map = defaults.get(&role);
             for (i, seg) in coa.segments.iter().enumerate() {
                 let has_value =
                     map.is_some_and(|m| m.contains_key(&seg.name)) || seg.default.is_some();
                 if !has_value {
+                    let what = if role == AccountRole::RefundDue {
+                        " (a liability for what a cancelled order still owes the shopper, e.g. refunds payable)"
+                    } else {
+                        ""
+                    };
                     issues.push(issue(
                         format!("mapping.defaults.{role}.{}", seg.name),
                         format!(
-                            "required: {role} amounts have no \"{}\" value when no rule sets one; set it here or give oracle.chart_of_accounts.segments[{i}] a default",
+                            "required: {role} amounts{what} have no \"{}\" value when no rule sets one; set it here or give oracle.chart_of_accounts.segments[{i}] a default",
                             seg.name
                         ),
                     ));

@@ -1,4 +1,5 @@
-//! What every builder needs: the store, its ledger, its time zone, and the mapper.
+//! What every builder needs: the store, its ledger, its time zone, the mapper, and what the
+//! ledger already holds for the order (so later journals hit the segments its sale hit).
 
 use std::str::FromStr;
 
@@ -6,11 +7,12 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 
+use super::memory::SegmentMemory;
 use super::naming::{batch_name, journal_reference};
 use super::{Conversion, Journal, JournalError, JournalFlag, PostingKind};
 use crate::bigcommerce::Order;
 use crate::bigcommerce::models::BcDate;
-use crate::config::{ConnectorConfig, LedgerConfig, RateSource, StoreConfig};
+use crate::config::{ConnectorConfig, LedgerConfig, RateSource, RefundConversion, StoreConfig};
 use crate::mapping::Mapper;
 use crate::money::Currency;
 
@@ -27,6 +29,8 @@ pub struct JournalContext<'c> {
     /// The ledger the store posts to.
     pub ledger: &'c LedgerConfig,
     pub(crate) mapper: Mapper<'c>,
+    /// The segments the order's booked journals used, line by line.
+    pub(crate) memory: Option<&'c SegmentMemory>,
     tz: Tz,
 }
 
@@ -50,8 +54,19 @@ impl<'c> JournalContext<'c> {
             store,
             ledger,
             mapper: Mapper::new(&config.oracle.chart_of_accounts, &config.mapping),
+            memory: None,
             tz,
         })
+    }
+
+    /// The same context, building against what the ledger already holds for the order: a line
+    /// already booked keeps the segments it was booked to (a mapping changed since does not move
+    /// posted revenue), and refunds mirror those segments.
+    pub fn with_memory(self, memory: &'c SegmentMemory) -> Self {
+        Self {
+            memory: Some(memory),
+            ..self
+        }
     }
 
     /// The calendar date of an instant in the store's time zone: an order placed at 23:30 in
@@ -135,7 +150,32 @@ impl<'c> JournalContext<'c> {
         )
     }
 
-    /// A journal with its header filled in and no lines yet.
+    /// How a refund dated `refund_date` converts: as `conversion.refunds` says, at the rate
+    /// and date of the sale, or as a transaction of its own on its own date (the ledger's
+    /// conversion type, looked up by Fusion).
+    pub(crate) fn refund_conversion(
+        &self,
+        order: &Order,
+        entered: Currency,
+        refund_date: NaiveDate,
+    ) -> (Option<Conversion>, Option<JournalFlag>) {
+        match self.ledger.conversion.refunds {
+            RefundConversion::SaleRate => {
+                self.conversion(order, entered, self.local_date(&order.date_created))
+            }
+            RefundConversion::RefundDate if entered == self.ledger.currency => (None, None),
+            RefundConversion::RefundDate => (
+                Some(Conversion {
+                    conversion_type: self.ledger.conversion.conversion_type.clone(),
+                    date: refund_date,
+                    rate: None,
+                }),
+                None,
+            ),
+        }
+    }
+
+    /// A journal with its header filled in and no lines yet, converting as the sale does.
     pub(crate) fn header(
         &self,
         order: &Order,
@@ -144,7 +184,20 @@ impl<'c> JournalContext<'c> {
         currency: Currency,
         what: &str,
     ) -> Journal {
-        let (conversion, flag) = self.conversion(order, currency, date);
+        let conversion = self.conversion(order, currency, date);
+        self.header_with(order, posting, date, currency, what, conversion)
+    }
+
+    /// A journal with its header filled in, converting as given.
+    pub(crate) fn header_with(
+        &self,
+        order: &Order,
+        posting: PostingKind,
+        date: NaiveDate,
+        currency: Currency,
+        what: &str,
+        (conversion, flag): (Option<Conversion>, Option<JournalFlag>),
+    ) -> Journal {
         Journal {
             posting,
             batch_name: batch_name(&self.store.id, order.id, &posting),

@@ -5,8 +5,20 @@ use rust_decimal::Decimal;
 use super::{Journal, JournalContext, JournalError, JournalFlag, JournalLine, Side};
 use crate::bigcommerce::{OrderBundle, OrderProduct};
 use crate::config::MismatchPolicy;
-use crate::mapping::{AccountRole, MappingContext, ProductRef};
+use crate::mapping::{AccountRole, MappingContext, MappingError, ProductRef};
 use crate::money::{Money, round_preserving_total};
+
+/// Where a leg's segments come from when it answers an earlier line of the order: a refunded
+/// line reverses what its sale line was credited to, a refund payment goes back through the
+/// account the same tender was debited on.
+pub(crate) struct Mirror {
+    /// The line it answers (`line:65`, `shipping`, `fee:3`, `order`, `refund_due`…).
+    pub reference: String,
+    /// That line's role.
+    pub role: AccountRole,
+    /// Switch the natural account to the returns account, where the document names one.
+    pub returns: bool,
+}
 
 /// One amount on its way into a journal, before rounding and mapping.
 pub(crate) struct Leg<'b> {
@@ -19,6 +31,7 @@ pub(crate) struct Leg<'b> {
     pub tender: bool,
     pub product: Option<&'b OrderProduct>,
     pub payment_provider: Option<&'b str>,
+    pub mirror: Option<Mirror>,
     pub description: String,
     pub reference: String,
 }
@@ -38,6 +51,7 @@ impl<'b> Leg<'b> {
             tender: false,
             product: None,
             payment_provider: None,
+            mirror: None,
             description: description.into(),
             reference: reference.into(),
         }
@@ -59,6 +73,27 @@ impl<'b> Leg<'b> {
     pub fn via(mut self, provider: &'b str) -> Self {
         self.payment_provider = Some(provider);
         self
+    }
+
+    /// Takes the segments of the order's line `reference` of `role`: as booked, or as the
+    /// mapping gives that line now when nothing is booked yet.
+    pub fn mirror(mut self, reference: impl Into<String>, role: AccountRole) -> Self {
+        self.mirror = Some(Mirror {
+            reference: reference.into(),
+            role,
+            returns: false,
+        });
+        self
+    }
+
+    /// Mirrors a revenue line onto the returns account: the sale line's segments with the
+    /// natural account switched, where the document names a returns account.
+    pub fn returns_of(self, reference: impl Into<String>, role: AccountRole) -> Self {
+        let mut leg = self.mirror(reference, role);
+        if let Some(m) = &mut leg.mirror {
+            m.returns = true;
+        }
+        leg
     }
 
     fn signed_toward(&self, side: Side) -> Decimal {
@@ -182,48 +217,116 @@ pub(crate) fn finalize<'b>(
         }
     }
 
-    let zero = currency.round(Decimal::ZERO);
     for leg in legs {
         if leg.amount.is_zero() {
             continue;
         }
-        let mapping_ctx = MappingContext {
-            store: &ctx.store.id,
-            channel: order.channel_id,
-            currency,
-            payment_method: &order.payment_method,
-            payment_provider: leg.payment_provider.unwrap_or(&order.payment_provider_id),
-            product: leg.product.map(|p| ProductRef {
-                product_id: p.product_id,
-                sku: &p.sku,
-                categories: bundle.categories_of(p.product_id),
-                tree: &bundle.category_tree,
-            }),
-        };
-        let resolved = ctx
-            .mapper
-            .resolve(leg.role, &mapping_ctx)
-            .map_err(|source| JournalError::Mapping {
-                order: order.id,
-                source,
-            })?;
-        let (dr, cr) = match leg.side {
-            Side::Dr => (leg.amount, zero),
-            Side::Cr => (zero, leg.amount),
-        };
-        journal.lines.push(JournalLine {
-            rule: resolved.explain(),
-            segment_sources: resolved.sources.iter().map(ToString::to_string).collect(),
-            segments: resolved.segments,
-            account_role: leg.role,
-            dr,
-            cr,
-            description: leg.description,
-            reference: leg.reference,
-        });
+        journal.lines.push(line_of(ctx, bundle, currency, leg)?);
     }
     ensure_balanced(&journal)?;
     Ok(journal)
+}
+
+/// One rounded leg as a journal line, on the segments [`place`] decides.
+pub(crate) fn line_of(
+    ctx: &JournalContext<'_>,
+    bundle: &OrderBundle,
+    currency: crate::money::Currency,
+    leg: Leg<'_>,
+) -> Result<JournalLine, JournalError> {
+    let order = &bundle.order;
+    let mapping_ctx = MappingContext {
+        store: &ctx.store.id,
+        channel: order.channel_id,
+        currency,
+        payment_method: &order.payment_method,
+        payment_provider: leg.payment_provider.unwrap_or(bundle.payment_gateway()),
+        product: leg.product.map(|p| ProductRef {
+            product_id: p.product_id,
+            sku: &p.sku,
+            categories: bundle.categories_of(p.product_id),
+            tree: &bundle.category_tree,
+        }),
+    };
+    let placed = place(ctx, &leg, &mapping_ctx).map_err(|source| JournalError::Mapping {
+        order: order.id,
+        source,
+    })?;
+    let zero = currency.round(Decimal::ZERO);
+    let (dr, cr) = match leg.side {
+        Side::Dr => (leg.amount, zero),
+        Side::Cr => (zero, leg.amount),
+    };
+    Ok(JournalLine {
+        rule: placed.rule,
+        segment_sources: placed.sources,
+        segments: placed.segments,
+        account_role: leg.role,
+        dr,
+        cr,
+        description: leg.description,
+        reference: leg.reference,
+        tender: leg.tender,
+    })
+}
+
+/// A leg's segments and what decided them.
+struct Placed {
+    segments: Vec<String>,
+    sources: Vec<String>,
+    rule: String,
+}
+
+/// Decides a leg's segments: a line already booked keeps its segments; a mirroring leg takes
+/// the segments of the line it answers (booked, or mapped as that line would be now); anything
+/// else is mapped. A returns leg then switches only the natural account. Order-level returns
+/// with no returns account in the document reduce the order-level revenue account.
+fn place(
+    ctx: &JournalContext<'_>,
+    leg: &Leg<'_>,
+    mapping_ctx: &MappingContext<'_>,
+) -> Result<Placed, MappingError> {
+    let (reference, role) = match &leg.mirror {
+        Some(m) => (m.reference.as_str(), m.role),
+        None => (leg.reference.as_str(), leg.role),
+    };
+    let mut placed = match ctx.memory.and_then(|m| m.get(reference, role)) {
+        Some(booked) => Placed {
+            segments: booked.segments.clone(),
+            sources: booked.sources.clone(),
+            rule: if leg.mirror.is_some() {
+                format!("as {} {reference} ({})", booked.batch, booked.rule)
+            } else {
+                booked.rule.clone()
+            },
+        },
+        None => {
+            let resolved = match ctx.mapper.resolve(role, mapping_ctx) {
+                Err(_) if role == AccountRole::Refund => {
+                    ctx.mapper.resolve(AccountRole::Revenue, mapping_ctx)?
+                }
+                other => other?,
+            };
+            let explained = resolved.explain();
+            Placed {
+                sources: resolved.sources.iter().map(ToString::to_string).collect(),
+                segments: resolved.segments,
+                rule: if leg.mirror.is_some() {
+                    format!("as {reference} ({explained})")
+                } else {
+                    explained
+                },
+            }
+        }
+    };
+    if leg.mirror.as_ref().is_some_and(|m| m.returns)
+        && let Some((index, value, source)) = ctx.mapper.returns_account(mapping_ctx)
+    {
+        placed.segments[index] = value;
+        placed.sources[index] = source.to_string();
+        placed.rule = format!("{}; returns account: {source}", placed.rule);
+    }
+    Ok(placed)
 }
 
 /// The invariant every journal leaves the builders with.

@@ -1,8 +1,10 @@
 //! Journal entries and the builders that make them from BigCommerce orders.
 //!
 //! One business event is one posting and one journal: the `sale` when an order reaches a sale
-//! status, `refund:{id}` per V3 refund, the `reversal` of a posted sale, and `adjust:{n}` when a
-//! posted order's financial content changes (the delta, never an edit). A journal is immutable
+//! status, `refund:{id}` per V3 refund, the `reversal` when a posted order is cancelled,
+//! `reinstate:{n}` when a cancelled order comes back, and `adjust:{n}` when what the order
+//! implies changes otherwise (the delta, never an edit). Together they always sum to the
+//! order's expected position ([`Position`]). A journal is immutable
 //! once built; corrections are new journals. Every builder ends in the same
 //! [`finalize`](self::finalize) step, which rounds to the currency's minor units, sends a
 //! difference within the tolerance to the rounding account and a larger one to suspense (or
@@ -11,9 +13,10 @@
 mod context;
 mod delta;
 mod finalize;
+mod memory;
 mod naming;
+mod position;
 mod refund;
-mod reversal;
 mod sale;
 
 use std::fmt;
@@ -28,9 +31,14 @@ use crate::money::{Currency, Money, amount_serde};
 
 pub use context::JournalContext;
 pub use delta::build_delta;
+pub use memory::{Remembered, SegmentMemory};
 pub use naming::{MAX_BATCH_NAME_LEN, batch_name, batch_name_prefix, journal_reference};
-pub use refund::build_refund;
-pub use reversal::build_reversal;
+pub use position::{
+    AccountDifference, AccountNet, Position, build_adjustment, build_cancellation,
+    build_reinstatement,
+};
+pub(crate) use position::{cancelled_target, standing_target};
+pub use refund::{build_refund, build_refund_of_cancelled, refund_paid};
 pub use sale::build_sale;
 
 /// Which business event a journal records. Its text form (`sale`, `refund:12`, `reversal`,
@@ -41,21 +49,23 @@ pub enum PostingKind {
     Sale,
     /// A V3 refund, by refund id.
     Refund(u64),
-    /// A posted sale was cancelled or declined.
-    Reversal,
+    /// A posted order was cancelled or declined: the n-th time (1 for the first; an order
+    /// reinstated and cancelled again is cancelled a second time).
+    Reversal(u32),
+    /// The n-th time a cancelled order came back to a sale status: it books the sale again,
+    /// and is held for a person before it posts.
+    Reinstatement(u32),
     /// The n-th change to a posted order's financial content.
     Adjustment(u32),
 }
 
 impl PostingKind {
+    /// The first cancellation of an order (`reversal`).
+    pub const REVERSAL: PostingKind = PostingKind::Reversal(1);
+
     /// The form used inside Oracle batch names, where `:` is avoided (`refund-12`).
     pub fn name_tag(&self) -> String {
-        match self {
-            PostingKind::Sale => "sale".into(),
-            PostingKind::Refund(id) => format!("refund-{id}"),
-            PostingKind::Reversal => "reversal".into(),
-            PostingKind::Adjustment(n) => format!("adjust-{n}"),
-        }
+        self.to_string().replace(':', "-")
     }
 }
 
@@ -64,7 +74,9 @@ impl fmt::Display for PostingKind {
         match self {
             PostingKind::Sale => f.write_str("sale"),
             PostingKind::Refund(id) => write!(f, "refund:{id}"),
-            PostingKind::Reversal => f.write_str("reversal"),
+            PostingKind::Reversal(1) => f.write_str("reversal"),
+            PostingKind::Reversal(n) => write!(f, "reversal:{n}"),
+            PostingKind::Reinstatement(n) => write!(f, "reinstate:{n}"),
             PostingKind::Adjustment(n) => write!(f, "adjust:{n}"),
         }
     }
@@ -73,12 +85,18 @@ impl fmt::Display for PostingKind {
 impl FromStr for PostingKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad =
-            || format!("\"{s}\" is not a posting key (sale, refund:<id>, reversal, adjust:<n>)");
+        let bad = || {
+            format!(
+                "\"{s}\" is not a posting key (sale, refund:<id>, reversal, reversal:<n>, reinstate:<n>, adjust:<n>)"
+            )
+        };
+        let number = |n: &str| n.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(bad);
         match s.split_once(':') {
             None if s == "sale" => Ok(PostingKind::Sale),
-            None if s == "reversal" => Ok(PostingKind::Reversal),
+            None if s == "reversal" => Ok(PostingKind::REVERSAL),
             Some(("refund", id)) => id.parse().map(PostingKind::Refund).map_err(|_| bad()),
+            Some(("reversal", n)) => number(n).map(PostingKind::Reversal),
+            Some(("reinstate", n)) => number(n).map(PostingKind::Reinstatement),
             Some(("adjust", n)) => n.parse().map(PostingKind::Adjustment).map_err(|_| bad()),
             _ => Err(bad()),
         }
@@ -198,6 +216,10 @@ pub struct JournalLine {
     pub segment_sources: Vec<String>,
     /// Where the amount comes from in BigCommerce (`line:65`, `shipping`, `refund:12:PRODUCT:87`).
     pub reference: String,
+    /// Money that changed hands (what the shopper paid with, or got back through), as opposed
+    /// to the components that explain it: a cancellation keeps these and reverses the rest.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tender: bool,
 }
 
 impl JournalLine {
@@ -213,6 +235,16 @@ impl JournalLine {
     /// The line's amount as debit minus credit.
     pub fn net(&self) -> Decimal {
         self.dr - self.cr
+    }
+
+    /// Whether the line is money that changed hands. Lines recorded before the flag existed
+    /// are read by their role: receivable and store credit were only ever tenders.
+    pub fn is_tender(&self) -> bool {
+        self.tender
+            || matches!(
+                self.account_role,
+                AccountRole::Receivable | AccountRole::StoreCredit
+            )
     }
 }
 

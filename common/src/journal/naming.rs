@@ -56,7 +56,7 @@ mod tests {
                 for posting in [
                     PostingKind::Sale,
                     PostingKind::Refund(u64::MAX),
-                    PostingKind::Reversal,
+                    PostingKind::REVERSAL,
                     PostingKind::Adjustment(12),
                 ] {
                     let name = batch_name(store, order, &posting);

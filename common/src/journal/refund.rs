@@ -1,12 +1,24 @@
 //! The refund journal: an adjustment linked to the sale, never an edit of it.
 //!
-//! Debits are what is given back, component by component and excluding tax: goods on the
-//! refund (sales returns) account with the line's own mapping context, shipping, handling,
-//! wrapping and fees on their revenue accounts, an order-level custom amount on the refund
-//! account, and the refunded tax (`total_tax`, which may be negative). Credits are the refund
-//! payments that went through: the receivable/clearing account of each provider, or the store
-//! credit liability for refunds to store credit. Declined payments moved no money and are left
-//! out; a refund whose payments were all declined posts nothing.
+//! A refund mirrors its sale. Each refunded item is debited, excluding tax, on exactly the
+//! segments its sale line was credited to (as booked; as the mapping gives that line now when
+//! the sale is not booked yet): goods on the sale line's segments with only the natural account
+//! switched to the returns account where the document names one, and, when discounts are shown
+//! separately, the line's discount share credited back on the discount line's segments;
+//! shipping, handling, wrapping and fees on their sale lines; an order-level custom amount
+//! (`ORDER`, which carries no tax) on the returns account, or order-level revenue when the
+//! document names no returns account. The tax given back is debited to tax payable. Credits are
+//! the refund payments that went through, each back through the tender it names: store credit
+//! and gift certificates on their liabilities, the gateway on the very account the sale debited
+//! (a gateway only refunds what it took, whatever name the refund gives it: `stripev3` for a
+//! payment its transaction calls `stripe`), and an offline refund (cash, cheque, bank
+//! transfer) there too, unless a rule names its provider and sends it elsewhere.
+//! Declined payments moved no money and are left out; a refund whose payments were all
+//! declined posts nothing.
+//!
+//! After the order's cancellation is booked, what was earned and owed to tax is already
+//! reversed, and the money still held is owed back as "refund due": a refund then debits the
+//! refund due and credits the tenders, whatever its items say.
 //!
 //! Amounts a refund item asks for (`requested_amount`) are in the store's pricing basis, like
 //! its prices; a product refunded by quantity is valued at the line's discounted unit price.
@@ -18,8 +30,21 @@ use super::finalize::{Leg, finalize};
 use super::naming::batch_name;
 use super::sale::{Basis, line_discounts, postable_lines};
 use super::{Journal, JournalContext, JournalError, JournalFlag, PostingKind, Side};
-use crate::bigcommerce::{OrderBundle, RefundItem, RefundItemType};
+use crate::bigcommerce::{
+    OrderBundle, OrderFee, Refund, RefundItem, RefundItemType, TenderKind,
+};
+use crate::config::DiscountPresentation;
 use crate::mapping::AccountRole;
+use crate::money::split_pro_rata;
+
+/// How a refund is booked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Against {
+    /// The order stands: the refund reverses what its items earned and the tax on them.
+    Sale,
+    /// The order's cancellation is booked: the refund pays out the refund due.
+    RefundDue,
+}
 
 fn item_key(item: &RefundItem) -> String {
     let kind = serde_json::to_value(&item.item_type)
@@ -38,22 +63,60 @@ fn short(text: &str, max: usize) -> String {
     }
 }
 
-/// Builds the journal of one refund of the bundle's order.
+/// Builds the journal of one refund of the bundle's order, mirroring its sale.
 pub fn build_refund(
     ctx: &JournalContext<'_>,
     bundle: &OrderBundle,
     refund_id: u64,
 ) -> Result<Journal, JournalError> {
-    let order = &bundle.order;
-    let refund =
-        bundle
-            .refunds
+    build(ctx, bundle, refund_id, Against::Sale)
+}
+
+/// Builds the journal of a refund made after the order's cancellation was booked: it clears the
+/// refund due the cancellation set up.
+pub fn build_refund_of_cancelled(
+    ctx: &JournalContext<'_>,
+    bundle: &OrderBundle,
+    refund_id: u64,
+) -> Result<Journal, JournalError> {
+    build(ctx, bundle, refund_id, Against::RefundDue)
+}
+
+/// The refund with this id, or the typed error naming it.
+pub(crate) fn find<'b>(bundle: &'b OrderBundle, refund_id: u64) -> Result<&'b Refund, JournalError> {
+    bundle
+        .refunds
+        .iter()
+        .find(|r| r.id == refund_id)
+        .ok_or(JournalError::UnknownRefund {
+            order: bundle.order.id,
+            refund: refund_id,
+        })
+}
+
+/// What a refund gave back: its payments that went through (all of `total_amount` when it
+/// lists none).
+pub fn refund_paid(refund: &Refund) -> Decimal {
+    if refund.payments.is_empty() {
+        refund.total_amount
+    } else {
+        refund
+            .payments
             .iter()
-            .find(|r| r.id == refund_id)
-            .ok_or(JournalError::UnknownRefund {
-                order: order.id,
-                refund: refund_id,
-            })?;
+            .filter(|p| !p.is_declined)
+            .map(|p| p.amount)
+            .sum()
+    }
+}
+
+fn build(
+    ctx: &JournalContext<'_>,
+    bundle: &OrderBundle,
+    refund_id: u64,
+    against: Against,
+) -> Result<Journal, JournalError> {
+    let order = &bundle.order;
+    let refund = find(bundle, refund_id)?;
     let currency = ctx.entered_currency(order)?;
     let when = refund
         .created
@@ -65,76 +128,205 @@ pub fn build_refund(
     } else {
         format!("refund {}: {}", refund.id, short(refund.reason.trim(), 80))
     };
-    let mut journal = ctx.header(order, PostingKind::Refund(refund.id), date, currency, &what);
+    let conversion = ctx.refund_conversion(order, currency, date);
+    let mut journal = ctx.header_with(
+        order,
+        PostingKind::Refund(refund.id),
+        date,
+        currency,
+        &what,
+        conversion,
+    );
     journal.linked_batch = Some(batch_name(&ctx.store.id, order.id, &PostingKind::Sale));
 
-    let paid: Vec<_> = refund.payments.iter().filter(|p| !p.is_declined).collect();
-    if !refund.payments.is_empty() && paid.is_empty() {
+    if !refund.payments.is_empty() && refund.payments.iter().all(|p| p.is_declined) {
         // Every payment was declined: nothing moved, nothing to post.
         return Ok(journal);
     }
+    let mut legs = match against {
+        Against::Sale => component_legs(ctx, bundle, refund, &mut journal.flags),
+        Against::RefundDue => vec![
+            Leg::new(
+                AccountRole::RefundDue,
+                Side::Dr,
+                refund_paid(refund),
+                "Refund due paid back to the shopper",
+                format!("refund:{}:refund_due", refund.id),
+            )
+            .mirror("refund_due", AccountRole::RefundDue),
+        ],
+    };
+    legs.extend(tender_legs(ctx, bundle, refund));
+    finalize(ctx, bundle, journal, legs, Side::Cr)
+}
 
+/// The money given back, each payment through the tender it names.
+fn tender_legs<'b>(
+    ctx: &JournalContext<'_>,
+    bundle: &'b OrderBundle,
+    refund: &'b Refund,
+) -> Vec<Leg<'b>> {
+    let sale_gateway = bundle.payment_gateway();
+    if refund.payments.is_empty() {
+        return vec![
+            Leg::new(
+                AccountRole::Receivable,
+                Side::Cr,
+                refund.total_amount,
+                "Refunded to customer",
+                format!("refund:{}", refund.id),
+            )
+            .mirror("order", AccountRole::Receivable)
+            .tender(),
+        ];
+    }
+    refund
+        .payments
+        .iter()
+        .filter(|p| !p.is_declined)
+        .map(|p| {
+            let how = if p.offline { " (offline)" } else { "" };
+            let leg = |role| {
+                Leg::new(
+                    role,
+                    Side::Cr,
+                    p.amount,
+                    format!("Refunded via {}{how}", p.provider_id),
+                    format!("refund:{}:payment:{}", refund.id, p.id),
+                )
+                .tender()
+            };
+            match p.tender() {
+                TenderKind::StoreCredit => {
+                    leg(AccountRole::StoreCredit).mirror("store_credit", AccountRole::StoreCredit)
+                }
+                TenderKind::GiftCertificate => leg(AccountRole::GiftCertificate)
+                    .mirror("gift_certificates", AccountRole::GiftCertificate),
+                // Paid out offline, through a provider a rule sends elsewhere (a bank account):
+                // where that rule says.
+                TenderKind::Gateway
+                    if p.offline
+                        && !sale_gateway.eq_ignore_ascii_case(&p.provider_id)
+                        && ctx.config.mapping.names_gateway(&p.provider_id) =>
+                {
+                    leg(AccountRole::Receivable).via(&p.provider_id)
+                }
+                // Back through the gateway the sale went through: the account the sale debited.
+                TenderKind::Gateway => {
+                    leg(AccountRole::Receivable).mirror("order", AccountRole::Receivable)
+                }
+            }
+        })
+        .collect()
+}
+
+/// What the refund's items reverse, excluding tax, and the tax given back.
+fn component_legs<'b>(
+    ctx: &JournalContext<'_>,
+    bundle: &'b OrderBundle,
+    refund: &'b Refund,
+    flags: &mut Vec<JournalFlag>,
+) -> Vec<Leg<'b>> {
+    let order = &bundle.order;
     let basis = Basis::of(order);
     let lines = postable_lines(bundle);
-    let discounts = line_discounts(order, &lines, basis);
+    let discounts = line_discounts(order, &lines);
+    let separate = ctx.config.posting.discounts == DiscountPresentation::Separate;
     let mut legs = Vec::new();
+    let mut tax_items = Decimal::ZERO;
     for item in &refund.items {
         let reference = format!("refund:{}:{}", refund.id, item_key(item));
         let requested = item.requested_amount;
         let mut not_found = || {
-            journal.flags.push(JournalFlag::RefundItemNotFound {
+            flags.push(JournalFlag::RefundItemNotFound {
                 item: item_key(item),
             });
         };
-        let leg = match &item.item_type {
+        match &item.item_type {
             RefundItemType::Product => match lines.iter().position(|l| l.id == item.item_id) {
                 Some(i) => {
                     let line = lines[i];
+                    let gross = basis.gross(line);
+                    let discount = discounts.per_line[i];
+                    let net = gross - discount;
                     let value = requested.unwrap_or_else(|| {
                         let qty = Decimal::from(item.quantity.unwrap_or(0));
                         if line.quantity == 0 {
                             Decimal::ZERO
                         } else {
-                            (basis.gross(line) - discounts.per_line[i]) * qty
-                                / Decimal::from(line.quantity)
+                            net * qty / Decimal::from(line.quantity)
                         }
                     });
                     let kept: Decimal = item.adjustments.iter().map(|a| a.amount).sum();
-                    let role = if line.is_gift_certificate() {
-                        AccountRole::GiftCertificate
+                    let value = value + kept;
+                    let ex = |amount| basis.ex_share(amount, line.total_ex_tax, line.total_inc_tax);
+                    let name = if line.name.is_empty() {
+                        "item"
                     } else {
-                        AccountRole::Refund
+                        &line.name
                     };
-                    let mut label = format!(
-                        "Refund: {} ×{}",
-                        if line.name.is_empty() {
-                            "item"
-                        } else {
-                            &line.name
-                        },
-                        item.quantity.unwrap_or(0)
-                    );
+                    let mut label = format!("Refund: {name} ×{}", item.quantity.unwrap_or(0));
                     if !kept.is_zero() {
-                        label.push_str(&format!(", less {} kept back", currency.format(-kept)));
+                        label.push_str(&format!(
+                            ", less {} kept back",
+                            journal_currency_format(ctx, bundle, -kept)
+                        ));
                     }
-                    Leg::new(
-                        role,
-                        Side::Dr,
-                        basis.ex_share(value + kept, line.total_ex_tax, line.total_inc_tax),
-                        label,
-                        reference,
-                    )
-                    .for_product(line)
+                    let line_ref = format!("line:{}", line.id);
+                    if line.is_gift_certificate() {
+                        legs.push(
+                            Leg::new(
+                                AccountRole::GiftCertificate,
+                                Side::Dr,
+                                ex(value),
+                                label,
+                                reference,
+                            )
+                            .for_product(line)
+                            .mirror(line_ref, AccountRole::GiftCertificate),
+                        );
+                    } else if separate && !discount.is_zero() && !net.is_zero() {
+                        // The sale showed the line at list price and its discount apart: give
+                        // back the same proportion of each.
+                        legs.push(
+                            Leg::new(
+                                AccountRole::Refund,
+                                Side::Dr,
+                                ex(value * gross / net),
+                                label.clone(),
+                                reference.clone(),
+                            )
+                            .for_product(line)
+                            .returns_of(line_ref.clone(), AccountRole::Revenue),
+                        );
+                        legs.push(
+                            Leg::new(
+                                AccountRole::Discount,
+                                Side::Cr,
+                                ex(value * discount / net),
+                                format!("Discount given back on {label}"),
+                                reference,
+                            )
+                            .for_product(line)
+                            .mirror(line_ref, AccountRole::Discount),
+                        );
+                    } else {
+                        legs.push(
+                            Leg::new(AccountRole::Refund, Side::Dr, ex(value), label, reference)
+                                .for_product(line)
+                                .returns_of(line_ref, AccountRole::Revenue),
+                        );
+                    }
                 }
                 None => {
                     not_found();
-                    Leg::new(
+                    legs.push(Leg::new(
                         AccountRole::Refund,
                         Side::Dr,
                         requested.unwrap_or_default(),
                         format!("Refund of order line {} (not in the order)", item.item_id),
                         reference,
-                    )
+                    ));
                 }
             },
             RefundItemType::GiftWrapping => {
@@ -146,109 +338,155 @@ pub fn build_refund(
                     not_found();
                 }
                 let amount = requested.map_or(ex, |a| basis.ex_share(a, ex, inc));
-                Leg::new(
-                    AccountRole::Wrapping,
-                    Side::Dr,
-                    amount,
-                    "Refund: gift wrapping",
-                    reference,
-                )
+                legs.push(
+                    Leg::new(
+                        AccountRole::Wrapping,
+                        Side::Dr,
+                        amount,
+                        "Refund: gift wrapping",
+                        reference,
+                    )
+                    .mirror("wrapping", AccountRole::Wrapping),
+                );
             }
-            RefundItemType::Shipping => {
-                let (ex, inc) = (order.shipping_cost_ex_tax, order.shipping_cost_inc_tax);
+            RefundItemType::Shipping | RefundItemType::Handling => {
+                let (role, ex, inc, what, sale_ref) = if item.item_type == RefundItemType::Shipping
+                {
+                    (
+                        AccountRole::Shipping,
+                        order.shipping_cost_ex_tax,
+                        order.shipping_cost_inc_tax,
+                        "shipping",
+                        "shipping",
+                    )
+                } else {
+                    (
+                        AccountRole::Handling,
+                        order.handling_cost_ex_tax,
+                        order.handling_cost_inc_tax,
+                        "handling",
+                        "handling",
+                    )
+                };
                 let amount = requested.map_or(ex, |a| basis.ex_share(a, ex, inc));
-                Leg::new(
-                    AccountRole::Shipping,
-                    Side::Dr,
-                    amount,
-                    "Refund: shipping",
-                    reference,
-                )
+                legs.push(
+                    Leg::new(role, Side::Dr, amount, format!("Refund: {what}"), reference)
+                        .mirror(sale_ref, role),
+                );
             }
-            RefundItemType::Handling => {
-                let (ex, inc) = (order.handling_cost_ex_tax, order.handling_cost_inc_tax);
-                let amount = requested.map_or(ex, |a| basis.ex_share(a, ex, inc));
-                Leg::new(
-                    AccountRole::Handling,
-                    Side::Dr,
-                    amount,
-                    "Refund: handling",
-                    reference,
-                )
-            }
-            RefundItemType::Order => Leg::new(
+            RefundItemType::Order => legs.push(Leg::new(
                 AccountRole::Refund,
                 Side::Dr,
                 requested.unwrap_or_default(),
                 "Refund: order-level amount",
                 reference,
-            ),
+            )),
             RefundItemType::Fee => {
-                let fee = order.fees.iter().find(|f| f.id == item.item_id);
-                if fee.is_none() {
+                let fees = fees_refunded(bundle, item);
+                if fees.is_empty() {
                     not_found();
+                    legs.push(Leg::new(
+                        AccountRole::Fee,
+                        Side::Dr,
+                        requested.unwrap_or_default(),
+                        "Refund: fee",
+                        reference.clone(),
+                    ));
                 }
-                let amount = match (fee, requested) {
-                    (Some(f), Some(a)) => basis.ex_share(a, f.amount_ex_tax(), f.amount_inc_tax()),
-                    (Some(f), None) => f.amount_ex_tax(),
-                    (None, a) => a.unwrap_or_default(),
-                };
-                let label = fee.map_or_else(|| "fee".to_string(), |f| f.label().to_string());
-                Leg::new(
-                    AccountRole::Fee,
-                    Side::Dr,
-                    amount,
-                    format!("Refund: {label}"),
-                    reference,
-                )
+                for (fee, share) in fees {
+                    let amount = match share {
+                        Some(a) => basis.ex_share(a, fee.amount_ex_tax(), fee.amount_inc_tax()),
+                        None => fee.amount_ex_tax(),
+                    };
+                    legs.push(
+                        Leg::new(
+                            AccountRole::Fee,
+                            Side::Dr,
+                            amount,
+                            format!("Refund: {}", fee.label()),
+                            reference.clone(),
+                        )
+                        .mirror(format!("fee:{}", fee.id), AccountRole::Fee),
+                    );
+                }
             }
-            RefundItemType::Other(kind) => Leg::new(
+            RefundItemType::Tax => tax_items += requested.unwrap_or_default(),
+            RefundItemType::Other(kind) => legs.push(Leg::new(
                 AccountRole::Refund,
                 Side::Dr,
                 requested.unwrap_or_default(),
                 format!("Refund: {kind}"),
                 reference,
-            ),
-        };
-        legs.push(leg);
+            )),
+        }
     }
-    legs.push(Leg::new(
-        AccountRole::Tax,
-        Side::Dr,
-        refund.total_tax,
-        "Tax refunded",
-        format!("refund:{}:tax", refund.id),
-    ));
-    if paid.is_empty() {
-        legs.push(
-            Leg::new(
-                AccountRole::Receivable,
-                Side::Cr,
-                refund.total_amount,
-                "Refunded to customer",
-                format!("refund:{}", refund.id),
-            )
-            .tender(),
-        );
+    // `total_tax`: "Total tax amount refunded back to the shopper". A `TAX` item is tax given
+    // back on its own: part of `total_tax` when BigCommerce reports one, the tax refunded when
+    // it reports none. Counted once either way.
+    let tax = if refund.total_tax.is_zero() {
+        tax_items
+    } else {
+        refund.total_tax
+    };
+    legs.push(
+        Leg::new(
+            AccountRole::Tax,
+            Side::Dr,
+            tax,
+            "Tax refunded",
+            format!("refund:{}:tax", refund.id),
+        )
+        .mirror("tax", AccountRole::Tax),
+    );
+    legs
+}
+
+/// The fee(s) a `FEE` item refunds, each with its share of the requested amount (`None`: the
+/// whole fee). `item_id` is the fee's id (request schema) or the order's id (refund schema):
+/// a fee id wins; the order id means the order's only fee, or the fee whose amount is the
+/// amount requested, or else the requested amount spread over the fees by their amounts.
+fn fees_refunded<'b>(
+    bundle: &'b OrderBundle,
+    item: &RefundItem,
+) -> Vec<(&'b OrderFee, Option<Decimal>)> {
+    let order = &bundle.order;
+    let fees = &order.fees;
+    let requested = item.requested_amount;
+    if let Some(fee) = fees.iter().find(|f| f.id == item.item_id && f.id != 0) {
+        return vec![(fee, requested)];
     }
-    for p in paid {
-        let role = if p.is_store_credit() {
-            AccountRole::StoreCredit
+    if item.item_id != order.id || fees.is_empty() {
+        return Vec::new();
+    }
+    let basis = Basis::of(order);
+    let in_basis = |f: &OrderFee| {
+        if basis.is_inclusive() {
+            f.amount_inc_tax()
         } else {
-            AccountRole::Receivable
-        };
-        let how = if p.offline { " (offline)" } else { "" };
-        legs.push(
-            Leg::new(
-                role,
-                Side::Cr,
-                p.amount,
-                format!("Refunded via {}{how}", p.provider_id),
-                format!("refund:{}:payment:{}", refund.id, p.id),
-            )
-            .via(&p.provider_id)
-            .tender(),
-        );
+            f.amount_ex_tax()
+        }
+    };
+    if let [only] = fees.as_slice() {
+        return vec![(only, requested)];
     }
-    finalize(ctx, bundle, journal, legs, Side::Cr)
+    if let Some(a) = requested
+        && let Some(fee) = fees.iter().find(|f| in_basis(f) == a)
+    {
+        return vec![(fee, requested)];
+    }
+    let Some(total) = requested else {
+        return fees.iter().map(|f| (f, None)).collect();
+    };
+    let weights: Vec<Decimal> = fees.iter().map(in_basis).collect();
+    fees.iter()
+        .zip(split_pro_rata(total, &weights))
+        .map(|(f, share)| (f, Some(share)))
+        .collect()
+}
+
+/// An amount in the order's currency, for descriptions.
+fn journal_currency_format(ctx: &JournalContext<'_>, bundle: &OrderBundle, amount: Decimal) -> String {
+    ctx.entered_currency(&bundle.order)
+        .map(|c| c.format(amount))
+        .unwrap_or_else(|_| amount.to_string())
 }

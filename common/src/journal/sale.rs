@@ -31,6 +31,11 @@ impl Basis {
         }
     }
 
+    /// Prices include tax.
+    pub fn is_inclusive(self) -> bool {
+        self.inclusive
+    }
+
     /// A line's value before discounts, in the pricing basis.
     pub fn gross(self, line: &OrderProduct) -> Decimal {
         if self.inclusive {
@@ -73,11 +78,13 @@ pub(super) struct Discounts {
     pub unplaced: Decimal,
 }
 
-/// Line discounts come from `applied_discounts`. Older orders and some API-created ones carry
-/// `discount_amount`/`coupon_discount` only at order level; then the order-level total is
-/// spread over the revenue lines in proportion to their value, so cost centres still see
-/// their share (sold gift certificates are never discounted this way).
-pub(super) fn line_discounts(order: &Order, lines: &[&OrderProduct], basis: Basis) -> Discounts {
+/// Line discounts come from `applied_discounts` ("Discounts spread onto this line"). Older
+/// orders, manual discounts and some API-created ones carry `discount_amount`/`coupon_discount`
+/// only at order level; then the order-level total is spread the way BigCommerce spreads it, by
+/// each line's share of the ex-tax subtotal (`total_ex_tax`, "Line total excluding tax, before
+/// discounts"), so revenue per cost centre matches BigCommerce's own reports (sold gift
+/// certificates are never discounted this way).
+pub(super) fn line_discounts(order: &Order, lines: &[&OrderProduct]) -> Discounts {
     let per_line: Vec<Decimal> = lines.iter().map(|l| l.discount_total()).collect();
     let order_level = order.discount_amount + order.coupon_discount;
     if per_line.iter().any(|d| !d.is_zero()) || order_level.is_zero() {
@@ -93,7 +100,7 @@ pub(super) fn line_discounts(order: &Order, lines: &[&OrderProduct], basis: Basi
             if l.is_gift_certificate() {
                 Decimal::ZERO
             } else {
-                basis.gross(l)
+                l.total_ex_tax
             }
         })
         .collect();
@@ -141,7 +148,7 @@ pub fn build_sale(ctx: &JournalContext<'_>, bundle: &OrderBundle) -> Result<Jour
             ),
         });
     }
-    let discounts = line_discounts(order, &lines, basis);
+    let discounts = line_discounts(order, &lines);
     if let Some(amount) = discounts.allocated {
         journal
             .flags
@@ -154,7 +161,7 @@ pub fn build_sale(ctx: &JournalContext<'_>, bundle: &OrderBundle) -> Result<Jour
     } else {
         order.payment_method.clone()
     };
-    let owed = order.total_inc_tax - order.gift_certificate_amount - order.store_credit_amount;
+    let owed = order.owed();
     let mut legs = vec![
         Leg::new(
             AccountRole::Receivable,

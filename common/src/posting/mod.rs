@@ -10,6 +10,7 @@
 
 pub mod catalog;
 pub mod dead_letters;
+pub mod fetch;
 pub mod decide;
 pub mod hooks;
 pub mod intake;

@@ -185,7 +185,7 @@ async fn prepare_order(
     } else {
         RefundPolicy::IfRefunded
     };
-    let bundle = match bc.fetch_bundle(order_id, policy).await {
+    let bundle = match crate::posting::fetch::fetch_order(svc, bc.as_ref(), order_id, policy).await {
         Ok(b) => b,
         Err(BcError::NotFound { .. }) => {
             tracing::info!(
@@ -255,19 +255,46 @@ async fn prepare_order(
     if !plan.notes.is_empty() {
         tracing::info!(store = %store_id, order_id, notes = ?plan.notes, "decision");
     }
+    for (kind, reason) in &plan.superseded {
+        let Some(held) = recorded.iter().find(|p| p.key.posting == *kind) else {
+            continue;
+        };
+        let event = AuditEvent::new(Actor::Poster, AuditKind::Superseded, &store_id, order_id, now)
+            .posting(*kind)
+            .states(Some(held.state.name()), Some(StateName::Rejected))
+            .detail(json!({"reason": reason}));
+        let rejected = PostingState::Rejected {
+            reason: reason.clone(),
+        };
+        match svc
+            .store
+            .transition(&held.key, held.version, rejected, None, &event)
+            .await
+        {
+            Ok(_) | Err(StoreError::Conflict { .. }) => {}
+            Err(e) => return passing(&e),
+        }
+    }
     let mut queued: Vec<PostingRecord> = recorded
         .into_iter()
         .filter(|p| p.state.name() == StateName::Queued)
         .collect();
-    for journal in plan.journals {
+    let to_record = plan
+        .journals
+        .into_iter()
+        .map(|j| (j, None))
+        .chain(plan.held.into_iter().map(|h| (h.journal, Some(h.reason))));
+    for (journal, held) in to_record {
         let key = PostingKey {
             store: store_id.clone(),
             order_id,
             posting: journal.posting,
         };
-        let kind = match journal.posting {
-            PostingKind::Reversal => AuditKind::Reversed,
-            PostingKind::Adjustment(_) => AuditKind::Adjusted,
+        let kind = match (journal.posting, &held) {
+            (PostingKind::Reinstatement(_), _) => AuditKind::Reinstated,
+            (_, Some(_)) => AuditKind::Held,
+            (PostingKind::Reversal(_), _) => AuditKind::Reversed,
+            (PostingKind::Adjustment(_), _) => AuditKind::Adjusted,
             _ => AuditKind::Mapped,
         };
         let rules: Vec<serde_json::Value> = journal
@@ -275,19 +302,29 @@ async fn prepare_order(
             .iter()
             .map(|l| json!({"role": l.account_role.to_string(), "account": l.segments.join("-"), "rule": l.rule, "dr": l.dr, "cr": l.cr}))
             .collect();
+        let state = match &held {
+            Some(reason) => PostingState::Held {
+                reason: reason.clone(),
+            },
+            None => PostingState::Queued,
+        };
         let record = PostingRecord {
             key: key.clone(),
-            state: PostingState::Queued,
+            state,
             journal,
             version: 0,
             created_at: now,
             updated_at: now,
             seen_at: Some(seen_at),
         };
+        let mut detail = json!({"batch_name": record.journal.batch_name, "lines": rules, "notes": plan.notes});
+        if let Some(reason) = &held {
+            detail["reason"] = json!(reason);
+        }
         let mut event = AuditEvent::new(Actor::Poster, kind, &store_id, order_id, now)
             .posting(key.posting)
-            .states(None, Some(StateName::Queued))
-            .detail(json!({"batch_name": record.journal.batch_name, "lines": rules, "notes": plan.notes}));
+            .states(None, Some(record.state.name()))
+            .detail(detail);
         if key.posting != PostingKind::Sale {
             event = event.links(crate::journal::batch_name(
                 &store_id,
@@ -296,6 +333,11 @@ async fn prepare_order(
             ));
         }
         match svc.store.create_posting(&record, &event).await {
+            Ok(created) if held.is_some() => {
+                tracing::warn!(posting = %key, reason = ?held, "held for a person");
+                metrics.incr_for(&store_id, metrics::POSTINGS_HELD);
+                let _ = created;
+            }
             Ok(created) => {
                 metrics.incr(metrics::POSTINGS_QUEUED);
                 queued.push(created);

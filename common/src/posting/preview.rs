@@ -1,16 +1,22 @@
-//! Preview: the journals one order would produce, built exactly as the poster builds them, and
-//! sent nowhere. Finance teams use it to check a mapping before turning posting on; support uses
-//! it to explain a posted journal.
+//! Preview: the journals one order would produce over its life as it stands now, decided and
+//! built exactly as the poster decides and builds them (the sale, each refund mirroring it, the
+//! cancellation and what follows it), and sent nowhere. Finance teams use it to check a mapping
+//! before turning posting on; support uses it to explain a posted journal.
 
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use chrono::Utc;
+
 use crate::bigcommerce::OrderBundle;
-use crate::config::ConnectorConfig;
+use crate::config::{ConnectorConfig, RefundConversion};
 use crate::journal::{
-    Journal, JournalContext, JournalError, JournalFlag, build_refund, build_sale,
+    Journal, JournalContext, JournalError, JournalFlag, PostingKind, Position, build_refund,
+    build_sale,
 };
+use crate::posting::decide::decide;
+use crate::state::{PostingKey, PostingRecord, PostingState};
 
 /// BigCommerce's status names by id (merchants may relabel them; ids are what count).
 pub fn status_name(id: u32) -> &'static str {
@@ -43,10 +49,63 @@ pub struct Preview {
     pub order_id: u64,
     /// The order's status, as `id name`.
     pub status: String,
-    /// The sale, then one journal per refund.
+    /// The journals in the order the connector would post them.
     pub journals: Vec<Journal>,
+    /// What the ledger holds for the order once they have all posted, per account combination.
+    pub position: Position,
     /// What the connector would do differently from "post all of these", and why.
     pub notes: Vec<String>,
+}
+
+/// Rounds of the decision a preview runs at most (each posts what the last one planned).
+const MAX_ROUNDS: usize = 12;
+
+/// The journals the poster would post for the order as it stands, round after round, each
+/// round assuming the last one's journals posted (a held one is shown with why it waits).
+fn life(
+    ctx: &JournalContext<'_>,
+    bundle: &OrderBundle,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Journal>, JournalError> {
+    let mut recorded: Vec<PostingRecord> = Vec::new();
+    let now = Utc::now();
+    let record = |journal: Journal, state: PostingState| PostingRecord {
+        key: PostingKey {
+            store: journal.store.clone(),
+            order_id: journal.order_id,
+            posting: journal.posting,
+        },
+        state,
+        journal,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        seen_at: None,
+    };
+    for _ in 0..MAX_ROUNDS {
+        let plan = decide(ctx, bundle, &recorded)?;
+        for note in plan.notes {
+            if !notes.contains(&note) {
+                notes.push(note);
+            }
+        }
+        if plan.journals.is_empty() && plan.held.is_empty() {
+            break;
+        }
+        for j in plan.journals {
+            let posted = PostingState::Posted {
+                batch_id: 0,
+                group_id: 0,
+                request_id: None,
+            };
+            recorded.push(record(j, posted));
+        }
+        for h in plan.held {
+            notes.push(format!("{}: held: {}", h.journal.batch_name, h.reason));
+            recorded.push(record(h.journal, PostingState::Held { reason: h.reason }));
+        }
+    }
+    Ok(recorded.into_iter().map(|p| p.journal).collect())
 }
 
 /// Builds the sale and refund journals of a bundle for one store of the document.
@@ -62,7 +121,7 @@ pub fn preview(
     let posting = &config.posting;
     if posting.reversal_statuses.contains(&status) {
         notes.push(format!(
-            "status {status} ({}) reverses a posted sale; an order never posted posts nothing",
+            "status {status} ({}) cancels the order: what was earned and owed to tax is reversed, money not given back is owed as refund due",
             status_name(status)
         ));
     } else if !posting.sale_statuses.contains(&status) {
@@ -77,9 +136,13 @@ pub fn preview(
             order.channel_id, ctx.store.id, ctx.store.channels
         ));
     }
-    let mut journals = vec![build_sale(&ctx, bundle)?];
-    for refund in &bundle.refunds {
-        journals.push(build_refund(&ctx, bundle, refund.id)?);
+    let mut journals = life(&ctx, bundle, &mut notes)?;
+    if journals.is_empty() && !posting.reversal_statuses.contains(&status) {
+        // Not a sale yet: show what it would post once it is one.
+        journals.push(build_sale(&ctx, bundle)?);
+        for refund in &bundle.refunds {
+            journals.push(build_refund(&ctx, bundle, refund.id)?);
+        }
     }
     for j in &journals {
         if j.is_empty() {
@@ -88,11 +151,22 @@ pub fn preview(
         for flag in &j.flags {
             notes.push(format!("{}: {}", j.batch_name, describe_flag(j, flag)));
         }
+        if let (PostingKind::Refund(_), Some(conv)) = (j.posting, &j.conversion) {
+            let why = match ctx.ledger.conversion.refunds {
+                RefundConversion::RefundDate => "the refund's own date (conversion.refunds = refund_date)",
+                RefundConversion::SaleRate => "the sale's rate (conversion.refunds = sale_rate)",
+            };
+            notes.push(format!(
+                "{}: converted to {} as {} on {}, {why}",
+                j.batch_name, ctx.ledger.currency, conv.conversion_type, conv.date
+            ));
+        }
     }
     Ok(Preview {
         store: ctx.store.id.clone(),
         order_id: order.id,
         status: format!("{status} {}", status_name(status)),
+        position: Position::of(&journals),
         journals,
         notes,
     })

@@ -6,10 +6,16 @@
 //!   put through the same [`decide`] the poster uses. Anything it would post now was missed
 //!   (a lost webhook, a change the poller has not swept yet): `not_posted`. With `fix`, those
 //!   orders go on the queue, and the poster handles them like any other message.
+//! - **The connector's journals against the order's position.** The decision also states what
+//!   the ledger must hold for the order per account combination (its expected position); the
+//!   journals recorded and planned must sum to exactly that, or the account that differs is a
+//!   finding.
 //! - **The connector against Oracle.** Every posting the connector holds as Posted is looked up
 //!   by its deterministic batch name: missing from the ledger (a person deleted the batch),
 //!   there more than once (a duplicate import), or with other entered totals or currency (a
-//!   person edited the journal) are each findings. So is a batch of the order's name prefix
+//!   person edited the journal) are each findings. The ledger's lines are then compared per
+//!   account combination with what was posted, which names an account a person moved an
+//!   amount to even when the totals still agree. So is a batch of the order's name prefix
 //!   that no posting accounts for, and a batch present for a posting recorded as Held or
 //!   Rejected, which a replay would then duplicate.
 //!
@@ -27,9 +33,12 @@ use serde_json::json;
 
 use crate::bigcommerce::api::{RefundPolicy, TimeWindow};
 use crate::bigcommerce::{BcError, Order};
-use crate::journal::{JournalContext, batch_name_prefix, journal_reference};
+use crate::journal::{
+    AccountDifference, JournalContext, Position, batch_name_prefix, journal_reference,
+};
 use crate::oracle::BatchRecord;
-use crate::posting::decide::decide;
+use crate::posting::decide::{SUPERSEDED, decide};
+use crate::posting::fetch::fetch_order;
 use crate::posting::message::{KIND_ORDER, OrderMessage};
 use crate::posting::services::Services;
 use crate::state::{Actor, AuditEvent, AuditKind, PostingRecord, PostingState, StateName};
@@ -159,6 +168,27 @@ pub enum Finding {
         /// Why.
         reason: String,
     },
+    /// A held posting the order no longer needed (a reinstatement overtaken by a new
+    /// cancellation): rejected by the poster, nothing to do.
+    Superseded {
+        /// Batch name.
+        batch: String,
+        /// Why.
+        reason: String,
+    },
+    /// The connector's journals for the order do not sum to its expected position.
+    PositionGap {
+        /// Each account combination that differs: `expected` is the position, `found` the
+        /// journals recorded and planned.
+        accounts: Vec<AccountDifference>,
+    },
+    /// The ledger's lines for the order's posted batches differ, per account combination,
+    /// from the journals posted.
+    AccountsDiffer {
+        /// Each account combination that differs: `expected` is what was posted, `found` what
+        /// the ledger holds.
+        accounts: Vec<AccountDifference>,
+    },
     /// A posting was refused.
     Rejected {
         /// Batch name.
@@ -224,9 +254,12 @@ impl Finding {
             | Finding::Held { .. }
             | Finding::Rejected { .. } => Standing::NeedsAttention,
             Finding::InFlight { .. } => Standing::Pending,
+            Finding::Superseded { .. } => Standing::Matched,
+            Finding::PositionGap { .. } => Standing::NeedsAttention,
             Finding::MissingFromLedger { .. }
             | Finding::Duplicated { .. }
             | Finding::Differs { .. }
+            | Finding::AccountsDiffer { .. }
             | Finding::InLedgerNotRecorded { .. } => Standing::LedgerDiffers,
             Finding::Unreadable { .. } => Standing::Unread,
         }
@@ -469,6 +502,12 @@ async fn reconcile_order(
                 batch,
                 reason: reason.clone(),
             }),
+            PostingState::Rejected { reason } if reason.starts_with(SUPERSEDED) => {
+                line.findings.push(Finding::Superseded {
+                    batch,
+                    reason: reason.clone(),
+                })
+            }
             PostingState::Rejected { reason } => line.findings.push(Finding::Rejected {
                 batch,
                 reason: reason.clone(),
@@ -486,7 +525,7 @@ async fn reconcile_order(
     // BigCommerce against the connector: what would be posted now?
     match svc
         .bigcommerce(hash)
-        .map(|bc| bc.fetch_bundle(order.id, RefundPolicy::Always))
+        .map(|bc| fetch_order(svc, bc.as_ref(), order.id, RefundPolicy::Always))
     {
         Some(fetch) => match fetch.await {
             Ok(bundle) => match JournalContext::new(&svc.config, store)
@@ -496,6 +535,22 @@ async fn reconcile_order(
                 // A plan that waits names a posting in flight, held or rejected: already a
                 // finding above.
                 Ok(plan) => {
+                    if !plan.waiting {
+                        let accounted = Position::of(
+                            recorded
+                                .iter()
+                                .filter(|p| {
+                                    !matches!(&p.state, PostingState::Rejected { reason } if reason.starts_with(SUPERSEDED))
+                                })
+                                .map(|p| &p.journal)
+                                .chain(&plan.journals)
+                                .chain(plan.held.iter().map(|h| &h.journal)),
+                        );
+                        let accounts = plan.position.differences(&accounted);
+                        if !accounts.is_empty() {
+                            line.findings.push(Finding::PositionGap { accounts });
+                        }
+                    }
                     if !plan.journals.is_empty() && !plan.waiting {
                         let batches: Vec<String> =
                             plan.journals.iter().map(|j| j.batch_name.clone()).collect();
@@ -609,6 +664,26 @@ fn compare_ledger(
             }),
         }
     }
+    // Per account combination: the lines of the batches found for the posted postings against
+    // the journals posted.
+    let found: Vec<&PostingRecord> = posted
+        .iter()
+        .copied()
+        .filter(|p| batches.iter().any(|b| b.is_named(&p.journal.batch_name)))
+        .collect();
+    let sent = Position::of(found.iter().map(|p| &p.journal));
+    let mut held = Position::default();
+    for p in &found {
+        if let Some(b) = batches.iter().find(|b| b.is_named(&p.journal.batch_name)) {
+            for l in b.journals.iter().flat_map(|j| &j.lines) {
+                held.add(&segments_of(&l.account), None, l.entered_dr - l.entered_cr);
+            }
+        }
+    }
+    let accounts = sent.differences(&held.without_zeros());
+    if !accounts.is_empty() {
+        line.findings.push(Finding::AccountsDiffer { accounts });
+    }
     for b in batches {
         if posted.iter().any(|p| b.is_named(&p.journal.batch_name)) {
             continue;
@@ -624,6 +699,15 @@ fn compare_ledger(
             }),
         }
     }
+}
+
+/// The segment values of an account combination as Fusion shows it (segments joined by the
+/// chart's separator, `-` or `.`).
+fn segments_of(account: &str) -> Vec<String> {
+    account
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .map(str::to_string)
+        .collect()
 }
 
 /// The totals line of the posting's store and currency.

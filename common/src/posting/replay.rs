@@ -1,14 +1,18 @@
 //! Replay: a person has fixed why a posting was Held or Rejected (a mapping, a closed period
-//! reopened, a chart-of-accounts value added) and sends it again. A sale or refund journal is
-//! built again from the order as BigCommerce has it now and the document as it is now, so the
-//! fix takes effect; a reversal or adjustment is sent as recorded (it mirrors what was
-//! posted). The posting goes back to Queued with a `replayed` audit event naming who asked,
-//! and its order goes on the queue, where the poster sends it like any other.
+//! reopened, a chart-of-accounts value added), or confirmed what it waited for (a refund larger
+//! than the order, a cancelled order going ahead after all), and sends it again. A sale, refund
+//! or reinstatement journal is built again from the order as BigCommerce has it now, the
+//! document as it is now and what else is on the books, so the fix takes effect; a reversal or
+//! adjustment is sent as recorded (it takes the books from what they held). The posting goes
+//! back to Queued with a `replayed` audit event naming who asked, and its order goes on the
+//! queue, where the poster sends it like any other.
 
 use serde_json::json;
 
 use crate::bigcommerce::api::RefundPolicy;
-use crate::journal::{JournalContext, PostingKind, build_refund, build_sale};
+use crate::journal::{JournalContext, PostingKind};
+use crate::posting::decide::rebuild;
+use crate::posting::fetch::fetch_order;
 use crate::posting::message::OrderMessage;
 use crate::posting::services::Services;
 use crate::posting::submission::posting_event;
@@ -76,22 +80,32 @@ pub async fn replay(svc: &Services, key: &PostingKey, by: &str) -> Result<Replay
         .bigcommerce(&entry.store_hash)
         .ok_or_else(|| fail(format!("no client for store {}", entry.store_hash)))?;
     let mut journal = record.journal.clone();
-    if matches!(key.posting, PostingKind::Sale | PostingKind::Refund(_)) {
+    if matches!(
+        key.posting,
+        PostingKind::Sale | PostingKind::Refund(_) | PostingKind::Reinstatement(_)
+    ) {
         let policy = if key.posting == PostingKind::Sale {
             RefundPolicy::Never
         } else {
             RefundPolicy::Always
         };
-        let bundle = bc
-            .fetch_bundle(key.order_id, policy)
+        let bundle = fetch_order(svc, bc.as_ref(), key.order_id, policy)
             .await
             .map_err(|e| fail(e.to_string()))?;
         let ctx = JournalContext::new(&svc.config, &key.store).map_err(|e| fail(e.to_string()))?;
-        journal = match key.posting {
-            PostingKind::Refund(id) => build_refund(&ctx, &bundle, id),
-            _ => build_sale(&ctx, &bundle),
-        }
-        .map_err(|e| fail(e.to_string()))?;
+        let recorded = svc
+            .store
+            .postings_of(&key.store, key.order_id)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        journal = rebuild(&ctx, &bundle, &recorded, key.posting)
+            .map_err(|e| fail(e.to_string()))?
+            .ok_or_else(|| {
+                fail(format!(
+                    "nothing to post: order {} is \"{}\" (status {}) and its books already hold what it implies; the posting stays {state}",
+                    key.order_id, bundle.order.status, bundle.order.status_id
+                ))
+            })?;
     }
     let journal_changed = journal.lines != record.journal.lines
         || journal.accounting_date != record.journal.accounting_date;

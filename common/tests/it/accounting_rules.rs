@@ -5,8 +5,8 @@ use crate::support::*;
 use chrono::NaiveDate;
 use common::config::ConnectorConfig;
 use common::journal::{
-    Journal, JournalContext, JournalError, JournalFlag, PostingKind, build_delta, build_refund,
-    build_reversal, build_sale,
+    Journal, JournalContext, JournalError, JournalFlag, PostingKind, build_cancellation,
+    build_delta, build_refund, build_sale,
 };
 use common::mapping::AccountRole;
 use rust_decimal::Decimal;
@@ -478,8 +478,28 @@ fn payment_methods_map_the_receivable_to_their_clearing_accounts() {
     let j = sale(&config, "us", o.clone(), lines.clone());
     assert_eq!(j.lines[0].segments.join("-"), "101-000-1220-000-000");
     o["payment_method"] = json!("Credit Card");
+    // `payment_provider_id` is "the external Transaction ID/Payment ID" (V2 spec): a Stripe
+    // payment intent here. It never decides an account, even when it looks like a gateway.
+    o["payment_provider_id"] = json!("pi_3PqX8t2eZvKYlo2C0x3Jd9aB");
+    let doc = |o: &Value, transactions: Value| {
+        json!({"order": o, "products": lines, "categories": {"77": [21], "88": [31]},
+            "category_tree": example_tree(), "transactions": transactions})
+    };
+    let j = sale_of(&config, "us", doc(&o, json!(null)));
+    assert_eq!(j.lines[0].segments.join("-"), "101-000-1210-000-000");
     o["payment_provider_id"] = json!("stripev3");
-    let j = sale(&config, "us", o, lines);
+    let j = sale_of(&config, "us", doc(&o, json!(null)));
+    assert_eq!(j.lines[0].segments.join("-"), "101-000-1210-000-000");
+    // The gateway comes from the order's transactions: the purchase that went through Stripe.
+    let transactions = json!({"data": [
+        {"id": 1, "order_id": "500", "event": "purchase", "method": "store_credit", "amount": 5,
+         "currency": "USD", "gateway": "storecredit", "status": "ok"},
+        {"id": 2, "order_id": "500", "event": "authorization", "method": "credit_card", "amount": 66.82,
+         "currency": "USD", "gateway": "stripe", "status": "error"},
+        {"id": 3, "order_id": "500", "event": "purchase", "method": "credit_card", "amount": 66.82,
+         "currency": "USD", "gateway": "stripe", "gateway_transaction_id": "pi_3PqX8t2eZvKYlo2C0x3Jd9aB", "status": "ok"}
+    ], "meta": {}});
+    let j = sale_of(&config, "us", doc(&o, transactions));
     assert_eq!(j.lines[0].segments.join("-"), "101-000-1230-000-000");
     assert_eq!(j.lines[0].rule, "chart_of_accounts, rule:stripe-clearing");
 }
@@ -702,27 +722,49 @@ fn an_unknown_refund_is_a_typed_error() {
 // ------------------------------------------------------ reversals and deltas
 
 #[test]
-fn a_reversal_mirrors_every_line_on_the_cancellation_date() {
+fn a_cancellation_reverses_what_was_earned_on_the_cancellation_date_and_owes_the_money_back() {
     let config = example_config();
     let (o, lines) = order_500();
     let posted = sale(&config, "us", o, lines);
     let ctx = JournalContext::new(&config, "us").unwrap();
     let date = NaiveDate::from_ymd_opt(2026, 4, 2).unwrap();
-    let reversal = build_reversal(&ctx, &posted, date).unwrap();
-    assert_eq!(reversal.posting, PostingKind::Reversal);
+    // The cancelled position: the card still holds what it took; that is owed back.
+    let mut target = posted.clone();
+    target.lines.retain(|l| l.is_tender());
+    let owed = target.lines[0].dr;
+    let mut due = target.lines[0].clone();
+    due.account_role = AccountRole::RefundDue;
+    due.segments = vec!["101", "000", "2440", "000", "000"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    due.reference = "refund_due".into();
+    due.tender = false;
+    (due.dr, due.cr) = (Decimal::new(0, 2), owed);
+    target.lines.push(due);
+    let reversal = build_cancellation(&ctx, &[&posted], &target, 1, date, "Cancelled").unwrap();
+    assert_eq!(reversal.posting, PostingKind::REVERSAL);
     assert_eq!(reversal.batch_name, "BC-us-500-reversal");
     assert_eq!(reversal.linked_batch.as_deref(), Some("BC-us-500-sale"));
     assert_eq!(
         (reversal.accounting_date, reversal.period_name.as_deref()),
         (date, Some("Apr-26"))
     );
-    assert_eq!(reversal.lines.len(), posted.lines.len());
-    for (r, p) in reversal.lines.iter().zip(&posted.lines) {
-        assert_eq!((&r.segments, r.dr, r.cr), (&p.segments, p.cr, p.dr));
+    assert_eq!(reversal.conversion, posted.conversion, "at the sale's rate");
+    // Every component line comes back on its own account; the receivable stays; the refund
+    // due takes the money taken.
+    for p in posted.lines.iter().filter(|l| !l.is_tender()) {
+        let r = reversal
+            .lines
+            .iter()
+            .find(|r| r.segments == p.segments && r.account_role == p.account_role)
+            .unwrap_or_else(|| panic!("{} not reversed", p.description));
+        assert_eq!((r.dr, r.cr), (p.cr, p.dr));
+        assert!(r.description.starts_with("Reversal: "), "{}", r.description);
     }
-    for role in AccountRole::ALL {
-        assert_eq!(posted.net_of(role) + reversal.net_of(role), Decimal::ZERO);
-    }
+    assert_eq!(reversal.net_of(AccountRole::Receivable), Decimal::ZERO);
+    assert_eq!(reversal.net_of(AccountRole::RefundDue), -owed);
+    assert!(reversal.is_balanced());
 }
 
 #[test]

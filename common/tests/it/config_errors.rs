@@ -190,6 +190,43 @@ fn every_amount_type_needs_a_default_account() {
 }
 
 #[test]
+fn a_cancelled_order_needs_a_refund_due_account_and_the_returns_account_is_optional() {
+    // Refund due has no fallback: where money owed back to the shopper goes is finance's call.
+    assert_eq!(
+        broken(|d| {
+            d["mapping"]["defaults"]
+                .as_object_mut()
+                .unwrap()
+                .remove("refund_due");
+        }),
+        vec![
+            r#"mapping.defaults.refund_due.account: required: refund_due amounts (a liability for what a cancelled order still owes the shopper, e.g. refunds payable) have no "account" value when no rule sets one; set it here or give oracle.chart_of_accounts.segments[2] a default"#
+        ]
+    );
+    // Without a returns account, refunds reverse the revenue account their sale credited.
+    let mut doc = example_document();
+    doc["mapping"]["defaults"]
+        .as_object_mut()
+        .unwrap()
+        .remove("refund");
+    for rule in doc["mapping"]["rules"].as_array_mut().unwrap() {
+        let applies = rule["applies_to"].as_array_mut().unwrap();
+        applies.retain(|r| r != "refund");
+    }
+    assert!(ConnectorConfig::from_json(&doc.to_string(), "test").is_ok());
+}
+
+#[test]
+fn the_natural_account_must_be_a_segment() {
+    assert_eq!(
+        broken(|d| d["oracle"]["chart_of_accounts"]["natural_account"] = json!("gl_account")),
+        vec![
+            r#"oracle.chart_of_accounts.natural_account: "gl_account" is not a segment of the chart; name the segment that says what an amount is (one of company, cost_center, account, product_line, intercompany)"#
+        ]
+    );
+}
+
+#[test]
 fn unknown_amount_type() {
     assert_eq!(
         broken(|d| {
@@ -198,7 +235,7 @@ fn unknown_amount_type() {
             defaults.insert("revenu".into(), revenue);
         }),
         vec![
-            "mapping.defaults.revenu: unknown variant `revenu`, expected one of `revenue`, `discount`, `shipping`, `handling`, `wrapping`, `fee`, `tax`, `gift_certificate`, `store_credit`, `receivable`, `refund`, `suspense`, `rounding`"
+            "mapping.defaults.revenu: unknown variant `revenu`, expected one of `revenue`, `discount`, `shipping`, `handling`, `wrapping`, `fee`, `tax`, `gift_certificate`, `store_credit`, `receivable`, `refund`, `refund_due`, `suspense`, `rounding`"
         ]
     );
 }

@@ -5,8 +5,11 @@
 use crate::support::*;
 use chrono::Utc;
 use common::bigcommerce::OrderBundle;
-use common::journal::{Journal, JournalContext, PostingKind, build_refund, build_sale};
-use common::posting::decide::{Plan, decide, fingerprint};
+use common::journal::{
+    Journal, JournalContext, PostingKind, Position, build_refund, build_refund_of_cancelled,
+    build_sale,
+};
+use common::posting::decide::{Plan, SUPERSEDED, decide, fingerprint};
 use common::state::{PostingKey, PostingRecord, PostingState};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -102,6 +105,12 @@ fn refund_of(bundle: &OrderBundle, id: u64) -> Journal {
     build_refund(&ctx, bundle, id).unwrap()
 }
 
+fn refund_of_cancelled(bundle: &OrderBundle, id: u64) -> Journal {
+    let config = example_config();
+    let ctx = JournalContext::new(&config, "us").unwrap();
+    build_refund_of_cancelled(&ctx, bundle, id).unwrap()
+}
+
 /// Net of every journal per account: what the ledger holds for the order.
 fn ledger(journals: &[&Journal]) -> Vec<(String, Decimal)> {
     let mut net: Vec<(String, Decimal)> = Vec::new();
@@ -120,6 +129,33 @@ fn ledger(journals: &[&Journal]) -> Vec<(String, Decimal)> {
 
 fn notes(plan: &Plan) -> String {
     plan.notes.join(" | ")
+}
+
+/// A journal's lines as (role, account, debit, credit): what the ledger sees.
+fn rows(j: &Journal) -> Vec<(String, String, Decimal, Decimal)> {
+    j.lines
+        .iter()
+        .map(|l| (l.account_role.to_string(), l.segments.join("-"), l.dr, l.cr))
+        .collect()
+}
+
+fn with_status(mut o: Value, status: u32, payment_status: &str) -> Value {
+    o["status_id"] = json!(status);
+    o["payment_status"] = json!(payment_status);
+    o
+}
+
+/// Refund `id` of `amount` (no items) back through `provider`.
+fn paid_back(id: u64, amount: &str, provider: &str) -> Value {
+    let a: f64 = amount.parse().unwrap();
+    json!({"id": id, "order_id": 600, "created": "2026-03-25T10:00:00+00:00", "reason": "",
+        "total_amount": a, "total_tax": 0,
+        "items": [{"item_type": "ORDER", "item_id": 600, "requested_amount": a}],
+        "payments": [{"id": id + 100, "provider_id": provider, "amount": a, "offline": provider == "storecredit", "is_declined": false}]})
+}
+
+fn d(text: &str) -> Decimal {
+    text.parse().unwrap()
 }
 
 #[test]
@@ -142,12 +178,12 @@ fn an_unpaid_order_posts_nothing_and_says_why() {
 }
 
 #[test]
-fn a_paid_then_cancelled_order_reverses_the_sale_exactly() {
+fn a_paid_then_cancelled_order_reverses_what_was_earned_and_owes_the_payment_back() {
     let paid = bundle_of(order_600(11, 2), vec![]);
     let sale = sale_of(&paid);
     let cancelled = bundle_of(order_600(5, 2), vec![]);
     let p = plan(&cancelled, &[posted(sale.clone())]);
-    assert_eq!(kinds(&p), vec![PostingKind::Reversal]);
+    assert_eq!(kinds(&p), vec![PostingKind::REVERSAL]);
     let reversal = &p.journals[0];
     assert_eq!(reversal.batch_name, "BC-us-600-reversal");
     assert!(
@@ -155,22 +191,63 @@ fn a_paid_then_cancelled_order_reverses_the_sale_exactly() {
         "{}",
         reversal.description
     );
-    assert!(
-        ledger(&[&sale, reversal]).is_empty(),
-        "{:?}",
-        ledger(&[&sale, reversal])
+    // Revenue and tax are gone; the card still holds the 43.20 it took, owed back.
+    assert_eq!(
+        ledger(&[&sale, reversal]),
+        vec![
+            ("101-000-1210-000-000".to_string(), d("43.20")),
+            ("101-000-2440-000-000".to_string(), d("-43.20")),
+        ]
     );
+    assert_eq!(p.position, Position::of([&sale, reversal]));
     // Reversed once: asking again plans nothing.
     let again = plan(&cancelled, &[posted(sale), posted(reversal.clone())]);
-    assert!(again.journals.is_empty());
-    assert_eq!(notes(&again), "already reversed");
+    assert!(again.journals.is_empty(), "{:#?}", again.journals);
 }
 
 #[test]
-fn an_order_cancelled_before_anything_posted_posts_nothing() {
-    let p = plan(&bundle_of(order_600(5, 2), vec![]), &[]);
+fn a_cancelled_authorisation_took_nothing_and_nets_the_order_to_zero() {
+    let sale = sale_of(&bundle_of(order_600(11, 2), vec![]));
+    for status in ["authorized", "void", "declined", ""] {
+        let voided = bundle_of(with_status(order_600(5, 2), 5, status), vec![]);
+        let p = plan(&voided, &[posted(sale.clone())]);
+        assert_eq!(kinds(&p), vec![PostingKind::REVERSAL]);
+        assert!(
+            ledger(&[&sale, &p.journals[0]]).is_empty(),
+            "{status}: {:?}",
+            ledger(&[&sale, &p.journals[0]])
+        );
+    }
+}
+
+#[test]
+fn an_order_cancelled_before_anything_posted_posts_nothing_when_no_money_moved() {
+    let p = plan(
+        &bundle_of(with_status(order_600(5, 2), 5, "void"), vec![]),
+        &[],
+    );
     assert!(p.journals.is_empty());
-    assert!(notes(&p).contains("nothing to reverse"), "{}", notes(&p));
+    assert!(notes(&p).contains("no money moved"), "{}", notes(&p));
+}
+
+#[test]
+fn an_order_cancelled_before_its_sale_posted_after_payment_posts_the_sale_then_its_cancellation() {
+    let cancelled = bundle_of(order_600(5, 2), vec![]);
+    let first = plan(&cancelled, &[]);
+    assert_eq!(kinds(&first), vec![PostingKind::Sale]);
+    assert!(first.waiting);
+    assert!(notes(&first).contains("money was taken"), "{}", notes(&first));
+    let sale = first.journals[0].clone();
+    let second = plan(&cancelled, &[posted(sale.clone())]);
+    assert_eq!(kinds(&second), vec![PostingKind::REVERSAL]);
+    assert_eq!(
+        ledger(&[&sale, &second.journals[0]]),
+        vec![
+            ("101-000-1210-000-000".to_string(), d("43.20")),
+            ("101-000-2440-000-000".to_string(), d("-43.20")),
+        ]
+    );
+    assert_eq!(first.position, second.position);
 }
 
 #[test]
@@ -232,10 +309,10 @@ fn a_refund_before_the_sale_posted_waits_and_the_sale_goes_first() {
     let p = plan(&b, &[queued]);
     assert!(p.journals.is_empty());
     assert!(notes(&p).contains("the sale is queued"), "{}", notes(&p));
-    // Sale posted: now the refund.
+    // Sale posted: now the refund, mirroring the sale.
     let p = plan(&b, &[posted(sale_of(&b))]);
     assert_eq!(kinds(&p), vec![PostingKind::Refund(31)]);
-    assert_eq!(p.journals[0], refund_of(&b, 31));
+    assert_eq!(rows(&p.journals[0]), rows(&refund_of(&b, 31)));
 }
 
 #[test]
@@ -282,18 +359,82 @@ fn a_change_while_an_adjustment_is_in_flight_waits() {
         &[posted(sale), in_flight],
     );
     assert!(p.journals.is_empty());
-    assert!(notes(&p).contains("an adjustment is in flight"));
+    assert!(p.waiting);
+    assert!(
+        notes(&p).contains("adjust:1 is submitted; the order waits for it"),
+        "{}",
+        notes(&p)
+    );
 }
 
 #[test]
-fn a_cancellation_after_a_partial_refund_nets_the_order_to_zero() {
+fn a_cancellation_after_a_partial_refund_owes_back_only_what_the_shopper_has_not_had() {
     let b = bundle_of(order_600(11, 2), vec![refund(31)]);
     let sale = sale_of(&b);
     let r31 = refund_of(&b, 31);
     let cancelled = bundle_of(order_600(5, 2), vec![refund(31)]);
     let p = plan(&cancelled, &[posted(sale.clone()), posted(r31.clone())]);
-    assert_eq!(kinds(&p), vec![PostingKind::Reversal]);
-    assert!(ledger(&[&sale, &r31, &p.journals[0]]).is_empty());
+    assert_eq!(kinds(&p), vec![PostingKind::REVERSAL]);
+    let reversal = p.journals[0].clone();
+    // 43.20 taken, 21.60 given back: 21.60 is still on the card and owed to the shopper.
+    assert_eq!(
+        ledger(&[&sale, &r31, &reversal]),
+        vec![
+            ("101-000-1210-000-000".to_string(), d("21.60")),
+            ("101-000-2440-000-000".to_string(), d("-21.60")),
+        ]
+    );
+    let books = vec![posted(sale.clone()), posted(r31.clone()), posted(reversal.clone())];
+    // No refund ever: nothing more to post, the money stays owed.
+    assert!(plan(&cancelled, &books).journals.is_empty());
+
+    // The rest goes back to the card: the refund clears the refund due, whatever its items.
+    let later = bundle_of(order_600(5, 2), vec![refund(31), paid_back(32, "21.60", "braintree")]);
+    let p = plan(&later, &books);
+    assert_eq!(kinds(&p), vec![PostingKind::Refund(32)]);
+    assert_eq!(
+        rows(&p.journals[0]),
+        vec![
+            ("refund_due".into(), "101-000-2440-000-000".into(), d("21.60"), d("0.00")),
+            ("receivable".into(), "101-000-1210-000-000".into(), d("0.00"), d("21.60")),
+        ]
+    );
+    assert!(ledger(&[&sale, &r31, &reversal, &p.journals[0]]).is_empty());
+
+    // Or to store credit: the shopper now holds a credit, the merchant still the card money.
+    let credit = bundle_of(order_600(5, 2), vec![refund(31), paid_back(33, "21.60", "storecredit")]);
+    let p = plan(&credit, &books);
+    assert_eq!(
+        ledger(&[&sale, &r31, &reversal, &p.journals[0]]),
+        vec![
+            ("101-000-1210-000-000".to_string(), d("21.60")),
+            ("101-000-2420-000-000".to_string(), d("-21.60")),
+        ]
+    );
+
+    // BigCommerce marks the order Refunded after that refund: the cancellation stands.
+    let refunded = bundle_of(
+        with_status(order_600(4, 2), 4, "refunded"),
+        vec![refund(31), paid_back(32, "21.60", "braintree")],
+    );
+    let mut all = books.clone();
+    all.push(posted(refund_of_cancelled(&later, 32)));
+    let p = plan(&refunded, &all);
+    assert!(p.journals.is_empty() && p.held.is_empty(), "{:#?}", p.journals);
+}
+
+#[test]
+fn a_refund_of_more_than_the_order_still_holds_is_held_with_the_figures() {
+    let b = bundle_of(order_600(11, 2), vec![refund(31), paid_back(32, "30.00", "braintree")]);
+    let p = plan(&b, &[posted(sale_of(&b)), posted(refund_of(&b, 31))]);
+    assert!(p.journals.is_empty());
+    assert_eq!(p.held.len(), 1);
+    let reason = &p.held[0].reason;
+    assert!(
+        reason.contains("refund 32 gives back USD 30.00, more than the order still holds (USD 21.60"),
+        "{reason}"
+    );
+    assert!(reason.contains("mlc replay us/600/refund:32"), "{reason}");
 }
 
 #[test]
@@ -311,19 +452,61 @@ fn a_held_sale_blocks_everything_until_a_person_replays_it() {
 }
 
 #[test]
-fn an_order_reinstated_after_its_reversal_is_left_to_a_person() {
+fn an_order_reinstated_after_its_reversal_is_held_for_a_person_and_superseded_if_cancelled_again()
+{
     let sale = sale_of(&bundle_of(order_600(11, 2), vec![]));
     let reversal =
         plan(&bundle_of(order_600(5, 2), vec![]), &[posted(sale.clone())]).journals[0].clone();
-    let p = plan(
-        &bundle_of(order_600(11, 2), vec![]),
-        &[posted(sale), posted(reversal)],
-    );
+    let books = vec![posted(sale.clone()), posted(reversal.clone())];
+    let back = bundle_of(order_600(11, 2), vec![]);
+    let p = plan(&back, &books);
     assert!(p.journals.is_empty());
-    assert!(
-        notes(&p).contains("after the order was reversed"),
-        "{}",
-        notes(&p)
+    assert_eq!(p.held.len(), 1);
+    let held = &p.held[0];
+    assert_eq!(held.journal.posting, PostingKind::Reinstatement(1));
+    assert!(held.reason.contains("mlc replay us/600/reinstate:1"), "{}", held.reason);
+    // Replayed and posted, the books hold the sale again.
+    assert_eq!(
+        ledger(&[&sale, &reversal, &held.journal]),
+        ledger(&[&sale])
+    );
+    // Seen again while it waits: nothing new.
+    let mut waiting = books.clone();
+    waiting.push(record(
+        held.journal.clone(),
+        PostingState::Held {
+            reason: held.reason.clone(),
+        },
+    ));
+    let p = plan(&back, &waiting);
+    assert!(p.journals.is_empty() && p.held.is_empty());
+    assert!(notes(&p).contains("reinstate:1 waits for a person"), "{}", notes(&p));
+    // Cancelled again before anyone replayed it: the held reinstatement is superseded.
+    let p = plan(&bundle_of(order_600(5, 2), vec![]), &waiting);
+    assert!(p.journals.is_empty());
+    assert_eq!(p.superseded.len(), 1);
+    assert_eq!(p.superseded[0].0, PostingKind::Reinstatement(1));
+    assert!(p.superseded[0].1.starts_with(SUPERSEDED), "{}", p.superseded[0].1);
+}
+
+#[test]
+fn a_replayed_reinstatement_then_a_new_cancellation_books_a_second_reversal() {
+    let sale = sale_of(&bundle_of(order_600(11, 2), vec![]));
+    let reversal =
+        plan(&bundle_of(order_600(5, 2), vec![]), &[posted(sale.clone())]).journals[0].clone();
+    let books = vec![posted(sale.clone()), posted(reversal.clone())];
+    let reinstated = plan(&bundle_of(order_600(11, 2), vec![]), &books).held[0]
+        .journal
+        .clone();
+    let mut books = books;
+    books.push(posted(reinstated.clone()));
+    assert!(plan(&bundle_of(order_600(11, 2), vec![]), &books).journals.is_empty());
+    let p = plan(&bundle_of(order_600(5, 2), vec![]), &books);
+    assert_eq!(kinds(&p), vec![PostingKind::Reversal(2)]);
+    assert_eq!(p.journals[0].batch_name, "BC-us-600-reversal-2");
+    assert_eq!(
+        ledger(&[&sale, &reversal, &reinstated, &p.journals[0]]),
+        ledger(&[&sale, &reversal])
     );
 }
 

@@ -211,7 +211,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     let follow = [
         key("us", b, PostingKind::Refund(refund)),
-        key("us", c, PostingKind::Reversal),
+        key("us", c, PostingKind::REVERSAL),
         key("us", d, PostingKind::Adjustment(1)),
     ];
     demo.settle(&sb, &follow).await?;

@@ -115,6 +115,15 @@ fn describe(f: &Finding) -> String {
             "channel {channel_id} is in no store entry of the document, so it is never posted: add it to a store's channels"
         ),
         Finding::Held { batch, reason } => format!("{batch} held: {reason}"),
+        Finding::Superseded { batch, reason } => format!("{batch} {reason}"),
+        Finding::PositionGap { accounts } => format!(
+            "the connector's journals do not sum to what the order implies: {}",
+            accounts_text(accounts)
+        ),
+        Finding::AccountsDiffer { accounts } => format!(
+            "the ledger's lines differ from what was posted: {}",
+            accounts_text(accounts)
+        ),
         Finding::Rejected { batch, reason } => format!("{batch} rejected: {reason}"),
         Finding::InFlight { batch, state } => format!("{batch} {state}"),
         Finding::MissingFromLedger { batch, batch_id } => {
@@ -224,10 +233,30 @@ pub fn render(r: &ReconcileReport) -> String {
     out
 }
 
+/// Accounts that differ, for people: each account combination with its roles, what it should
+/// hold and what was found (debit positive).
+fn accounts_text(accounts: &[common::journal::AccountDifference]) -> String {
+    accounts
+        .iter()
+        .map(|a| {
+            let roles: Vec<&str> = a.roles.iter().map(|r| r.as_str()).collect();
+            format!(
+                "{} ({}) should hold {} and holds {}",
+                a.account.join("-"),
+                roles.join("/"),
+                a.expected,
+                a.found
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// The batch a finding is about, when it is about one.
 fn batch_of(f: &Finding) -> String {
     match f {
         Finding::Held { batch, .. }
+        | Finding::Superseded { batch, .. }
         | Finding::Rejected { batch, .. }
         | Finding::InFlight { batch, .. }
         | Finding::MissingFromLedger { batch, .. }
@@ -237,6 +266,8 @@ fn batch_of(f: &Finding) -> String {
         Finding::NotPosted { batches, .. } => batches.join(" "),
         Finding::CannotJournalise { .. }
         | Finding::NoStoreEntry { .. }
+        | Finding::PositionGap { .. }
+        | Finding::AccountsDiffer { .. }
         | Finding::Unreadable { .. } => String::new(),
     }
 }

@@ -240,10 +240,10 @@ async fn a_cancellation_after_posting_reverses_the_order_to_zero() {
     assert!(!w.ledger_net(id).is_empty());
     w.sb.set_status(HASH, id, 5);
     let name = format!("BC-us-{id}-reversal");
-    until_posted(&w, &key(id, PostingKind::Reversal)).await;
+    until_posted(&w, &key(id, PostingKind::REVERSAL)).await;
     assert_eq!(w.batches(&name).len(), 1, "exactly one {name}");
     assert_eq!(w.ledger_net(id), vec![], "the order nets to zero");
-    posted(&w, id, PostingKind::Reversal).await;
+    posted(&w, id, PostingKind::REVERSAL).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -451,7 +451,7 @@ async fn a_cancellation_while_the_sale_is_in_flight_is_reversed_once_the_sale_po
     w.drain().await;
     assert!(
         w.store
-            .posting(&key(id, PostingKind::Reversal))
+            .posting(&key(id, PostingKind::REVERSAL))
             .await
             .unwrap()
             .is_none()
@@ -459,7 +459,7 @@ async fn a_cancellation_while_the_sale_is_in_flight_is_reversed_once_the_sale_po
     assert!(w.store.order("us", id).await.unwrap().unwrap().waiting);
     // ...and follows it without another webhook once the tracker has posted the sale.
     let name = format!("BC-us-{id}-reversal");
-    until_posted(&w, &key(id, PostingKind::Reversal)).await;
+    until_posted(&w, &key(id, PostingKind::REVERSAL)).await;
     assert_eq!(w.batches(&name).len(), 1, "exactly one {name}");
     assert_eq!(w.ledger_net(id), vec![]);
 }

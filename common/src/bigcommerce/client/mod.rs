@@ -26,7 +26,7 @@ pub use transport::{RetryPolicy, USER_AGENT};
 
 use super::api::{CatalogProduct, Channel, Hook, HookUpdate, NewHook, RefundPolicy, TimeWindow};
 use super::bundle::RawCategory;
-use super::{CategoryTree, Order, OrderBundle, OrderProduct, Refund};
+use super::{CategoryTree, Order, OrderBundle, OrderProduct, Refund, Transaction};
 use crate::config::StoreConfig;
 use crate::ports::BigCommerceApi;
 use catalog::CatalogCache;
@@ -405,6 +405,19 @@ impl BigCommerceApi for BigCommerceClient {
             .collect::<Result<Vec<_>, _>>()?;
         refunds.sort_by_key(|r| r.id);
         Ok(refunds)
+    }
+
+    async fn order_transactions(&self, order_id: u64) -> Result<Vec<Transaction>, BcError> {
+        // An order has a handful of transactions; the endpoint takes no paging parameters.
+        let path = format!("/v3/orders/{order_id}/transactions");
+        let call = format!("GET {path}");
+        let page = self.transport.get_json::<V3Page>(&path, &[]).await?;
+        page.map(|p| p.data)
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| item::<Transaction>(&call, i, v))
+            .collect()
     }
 
     async fn refunds_created(&self, window: TimeWindow) -> Result<Vec<Refund>, BcError> {

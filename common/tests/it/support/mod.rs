@@ -31,7 +31,8 @@ pub fn example_config() -> ConnectorConfig {
     config_from(&example_document())
 }
 
-/// A V2 order in USD, tax-exclusive, status 11, with every money field zero.
+/// A V2 order in USD, tax-exclusive, status 11, paid by card (captured; `payment_provider_id`
+/// is the gateway's transaction id, as the spec says), with every money field zero.
 pub fn order(id: u64) -> Value {
     json!({
         "id": id,
@@ -49,7 +50,8 @@ pub fn order(id: u64) -> Value {
         "store_credit_amount": "0.0000", "gift_certificate_amount": "0.0000",
         "is_tax_inclusive_pricing": false,
         "payment_method": "Credit Card",
-        "payment_provider_id": "braintree",
+        "payment_provider_id": "8fj2kq7w",
+        "payment_status": "captured",
         "currency_code": "USD",
         "default_currency_code": "USD",
         "store_default_currency_code": "USD",

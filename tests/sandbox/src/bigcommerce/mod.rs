@@ -2,12 +2,13 @@
 //!
 //! Serves the REST endpoints the connector uses under `/stores/{hash}/…` with BigCommerce's
 //! paths, status codes, headers, pagination and JSON shapes (V2 money as four-place strings,
-//! V3 refund amounts as numbers, RFC 2822 dates, `204 No Content` for empty V2 lists); checks
-//! `X-Auth-Token`; enforces the rate-limit quota with the real `X-Rate-Limit-*` headers and
-//! 429s; sends Standard Webhooks-signed deliveries to registered hooks, with the activation
-//! delay and the deactivation after failures; and injects faults on demand (5xx, slow answers,
-//! 429 storms, dropped webhooks). Stores, catalog, orders and refunds are created through the
-//! Rust API below or the same operations over HTTP under `/__admin/…`.
+//! V3 amounts as numbers, RFC 2822 dates, `204 No Content` for empty V2 lists and orders
+//! without transactions); checks `X-Auth-Token`; enforces the rate-limit quota with the real
+//! `X-Rate-Limit-*` headers and 429s; sends Standard Webhooks-signed deliveries to registered
+//! hooks, with the activation delay and the deactivation after failures; and injects faults on
+//! demand (5xx, slow answers, 429 storms, dropped webhooks). Stores, catalog, orders and
+//! refunds are created through the Rust API below or the same operations over HTTP under
+//! `/__admin/…`.
 
 mod admin;
 pub mod pricing;
@@ -124,7 +125,7 @@ pub struct RefundSpec {
     /// What is refunded.
     pub items: Vec<RefundItemSpec>,
     /// How much of the refund goes to store credit; the rest goes back through the order's
-    /// payment provider.
+    /// payment gateway (`OrderSpec::payment_gateway`).
     #[serde(default)]
     pub to_store_credit: Decimal,
     /// Why.
@@ -274,7 +275,8 @@ impl BigCommerceSandbox {
         self.emit(hash, events);
     }
 
-    /// Creates a refund (valued as BigCommerce would) and fires `store/order/refund/created`.
+    /// Creates a refund (valued as BigCommerce would), sets the order Refunded once its refunds
+    /// cover its total and Partially Refunded before, and fires `store/order/refund/created`.
     pub fn create_refund(&self, hash: &str, order_id: u64, spec: RefundSpec) -> u64 {
         let (id, events) = self.with(|w| w.create_refund(hash, order_id, &spec));
         self.emit(hash, events);

@@ -86,9 +86,17 @@ pub struct OrderSpec {
     /// Payment method label.
     #[serde(default = "card")]
     pub payment_method: String,
-    /// Payment provider id.
-    #[serde(default = "braintree")]
-    pub payment_provider_id: String,
+    /// The gateway the shopper paid through, as the order's transactions name it (`braintree`,
+    /// `stripe`, …: one of the names the `gateway` enum of V3's `Transaction` lists). The
+    /// order's `payment_provider_id` is not this but the gateway's transaction id; refunds go
+    /// back through this gateway. Specs written before the rename still load (`alias`).
+    #[serde(default = "braintree", alias = "payment_provider_id")]
+    pub payment_gateway: String,
+    /// The order's `payment_status`, one of the V2 spec's enum (`captured`, `authorized`,
+    /// `paid`, `pending`, `declined`, …); an `authorized` order's gateway transaction is an
+    /// authorization, not a purchase.
+    #[serde(default = "captured")]
+    pub payment_status: String,
     /// Paid with gift certificates.
     #[serde(default)]
     pub gift_certificate_amount: Decimal,
@@ -118,6 +126,9 @@ fn card() -> String {
 fn braintree() -> String {
     "braintree".into()
 }
+fn captured() -> String {
+    "captured".into()
+}
 
 impl Default for OrderSpec {
     fn default() -> Self {
@@ -134,12 +145,54 @@ impl Default for OrderSpec {
             handling: Decimal::ZERO,
             wrapping: Decimal::ZERO,
             payment_method: card(),
-            payment_provider_id: braintree(),
+            payment_gateway: braintree(),
+            payment_status: captured(),
             gift_certificate_amount: Decimal::ZERO,
             store_credit_amount: Decimal::ZERO,
             legacy: false,
             created_at: None,
         }
+    }
+}
+
+/// The part of an order paid through its payment gateway: the total less what gift
+/// certificates and store credit paid.
+pub fn gateway_amount(order: &Value) -> Decimal {
+    let amount = |field: &str| -> Decimal {
+        order[field]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_default()
+    };
+    amount("total_inc_tax") - amount("gift_certificate_amount") - amount("store_credit_amount")
+}
+
+/// The transaction id a gateway gives an order's payment, as BigCommerce shows it in the
+/// order's `payment_provider_id` and the transaction's `gateway_transaction_id`: the same for
+/// the same gateway and order, shaped as that gateway's ids are (Stripe `pi_…` payment
+/// intents, eight lowercase letters and digits for Braintree and the others).
+pub fn gateway_transaction_id(gateway: &str, order_id: u64) -> String {
+    // FNV-1a: deterministic, and different for every order.
+    let fnv = |bytes: &[u8]| {
+        bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    };
+    let base36 = |mut n: u64, len: usize| -> String {
+        (0..len)
+            .map(|_| {
+                let digit = char::from_digit((n % 36) as u32, 36).unwrap_or('0');
+                n /= 36;
+                digit
+            })
+            .collect()
+    };
+    let first = fnv(&[gateway.as_bytes(), &order_id.to_le_bytes()].concat());
+    if gateway.starts_with("stripe") {
+        let second = fnv(&first.to_le_bytes());
+        format!("pi_{}{}", base36(first, 12), base36(second, 12))
+    } else {
+        base36(first, 8)
     }
 }
 
@@ -425,7 +478,7 @@ pub fn price(
         .store_currency
         .clone()
         .unwrap_or_else(|| spec.currency.clone());
-    let order = json!({
+    let mut order = json!({
         "id": ids.order_id, "customer_id": 0,
         "date_created": rfc2822(created), "date_modified": rfc2822(now), "date_shipped": "",
         "status_id": spec.status_id, "status": status_label(spec.status_id), "custom_status": status_label(spec.status_id),
@@ -436,8 +489,8 @@ pub fn price(
         "total_ex_tax": money(total_ex), "total_inc_tax": money(total_inc), "total_tax": money(total_tax),
         "is_tax_inclusive_pricing": inclusive,
         "items_total": items_total, "items_shipped": 0,
-        "payment_method": spec.payment_method, "payment_provider_id": spec.payment_provider_id,
-        "payment_status": "captured", "refunded_amount": "0.0000",
+        "payment_method": spec.payment_method, "payment_provider_id": "",
+        "payment_status": spec.payment_status, "refunded_amount": "0.0000",
         "order_is_digital": digital,
         "store_credit_amount": money(spec.store_credit_amount), "gift_certificate_amount": money(spec.gift_certificate_amount),
         "ip_address": "", "ip_address_v6": "", "geoip_country": "", "geoip_country_iso2": "",
@@ -457,6 +510,11 @@ pub fn price(
         "external_id": null, "external_merchant_id": null, "tax_provider_id": "BasicTaxProvider",
         "customer_locale": "en", "external_order_id": "",
     });
+    // Only a payment that went through the gateway has a gateway transaction id.
+    if !gateway_amount(&order).is_zero() {
+        order["payment_provider_id"] =
+            json!(gateway_transaction_id(&spec.payment_gateway, ids.order_id));
+    }
     PricedOrder { order, lines }
 }
 

@@ -98,6 +98,10 @@ struct OrderRecord {
     address_id: u64,
     legacy: bool,
     modified: DateTime<Utc>,
+    /// The gateway the shopper paid through (the order JSON names only its transaction id).
+    gateway: String,
+    /// `payment_status` when the order was placed (refunds change the order's).
+    placed_payment_status: String,
 }
 
 pub(crate) struct RateWindow {
@@ -313,6 +317,8 @@ impl World {
                 address_id,
                 legacy: spec.legacy,
                 modified: now,
+                gateway: spec.payment_gateway.clone(),
+                placed_payment_status: spec.payment_status.clone(),
             },
         );
         (
@@ -357,6 +363,8 @@ impl World {
         record.order["date_modified"] = json!(pricing::rfc2822(now));
         record.lines = priced.lines;
         record.modified = now;
+        record.gateway = spec.payment_gateway.clone();
+        record.placed_payment_status = spec.payment_status.clone();
         vec![Event {
             scope: "store/order/updated".into(),
             data: json!({"type": "order", "id": order_id}),
@@ -454,7 +462,10 @@ impl World {
             round(value) + total_tax
         };
         let to_credit = spec.to_store_credit.min(total);
-        let provider = o["payment_provider_id"].as_str().unwrap_or("").to_string();
+        // What does not go to store credit goes back through the gateway the shopper paid
+        // with (`payment_provider_id` is that gateway's transaction id, not the gateway).
+        let provider = record.gateway.clone();
+        let order_total = dec(&o["total_inc_tax"]);
         let mut payments = Vec::new();
         for (n, (provider, amount, offline)) in [
             ("storecredit".to_string(), to_credit, true),
@@ -469,22 +480,35 @@ impl World {
             }
         }
         let created = spec.created_at.unwrap_or_else(Utc::now);
-        let status = if record.order["status_id"] == 4 {
-            4
-        } else {
-            14
-        };
-        record.order["status_id"] = json!(status);
-        record.order["status"] = json!(pricing::status_label(status));
-        record.order["payment_status"] = json!("partially refunded");
-        record.order["date_modified"] = json!(pricing::rfc2822(Utc::now()));
-        record.modified = Utc::now();
         store.refunds.push(json!({
             "id": id, "order_id": order_id, "user_id": 0,
             "created": created.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
             "reason": spec.reason, "total_amount": number(total), "total_tax": number(total_tax),
             "uses_merchant_override_values": false, "items": items, "payments": payments,
         }));
+        // After a refund BigCommerce sets Refunded once the refunds cover the order and
+        // Partially Refunded before, whatever the status was (even Cancelled).
+        let minor = |d: Decimal| round(d) * Decimal::from(10u64.pow(exp));
+        let refunded: Decimal = store
+            .refunds
+            .iter()
+            .filter(|r| r["order_id"] == order_id)
+            .flat_map(|r| r["payments"].as_array().cloned().unwrap_or_default())
+            .filter(|p| p["is_declined"] != true)
+            .map(|p| dec(&p["amount"]))
+            .sum();
+        let (status, payment_status) = if minor(refunded) >= minor(order_total) {
+            (4, "refunded")
+        } else {
+            (14, "partially refunded")
+        };
+        let record = store.orders.get_mut(&order_id).expect("sandbox order");
+        record.order["status_id"] = json!(status);
+        record.order["status"] = json!(pricing::status_label(status));
+        record.order["custom_status"] = json!(pricing::status_label(status));
+        record.order["payment_status"] = json!(payment_status);
+        record.order["date_modified"] = json!(pricing::rfc2822(Utc::now()));
+        record.modified = Utc::now();
         (
             id,
             vec![
@@ -532,6 +556,10 @@ impl Store {
                 json,
             })
             .collect();
+        let placed_payment_status = order["payment_status"]
+            .as_str()
+            .unwrap_or("captured")
+            .to_string();
         self.orders.insert(
             id,
             OrderRecord {
@@ -540,6 +568,9 @@ impl Store {
                 address_id: id + 50_000,
                 legacy: false,
                 modified,
+                // A raw order names no gateway; the sandbox's default stands in.
+                gateway: OrderSpec::default().payment_gateway,
+                placed_payment_status,
             },
         );
     }
@@ -722,6 +753,7 @@ impl Store {
                     .collect();
                 reply(200, json!({"data": data, "meta": {}}))
             }
+            ("GET", ["v3", "orders", id, "transactions"]) => self.transactions(id),
             ("GET", ["v3", "channels"]) => {
                 let all: Vec<Value> = self
                     .channels
@@ -772,6 +804,108 @@ impl Store {
             }
             _ => v3_error(404, "Not Found"),
         }
+    }
+
+    /// `GET /v3/orders/{id}/transactions`: the gateway payment (a purchase, or an
+    /// authorization when the payment was only authorized), the store credit and gift
+    /// certificates used, and one refund per refund payment not declined; 204 when there are
+    /// none (nothing was paid), 404 for an unknown order.
+    fn transactions(&self, id: &str) -> Reply {
+        let Some((order_id, record)) = id
+            .parse::<u64>()
+            .ok()
+            .and_then(|id| self.orders.get(&id).map(|r| (id, r)))
+        else {
+            return v3_error(404, "Order not found");
+        };
+        let o = &record.order;
+        let currency = o["default_currency_code"].as_str().unwrap_or("USD");
+        let iso = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+        let placed = iso(o["date_created"]
+            .as_str()
+            .and_then(parse_date)
+            .unwrap_or(record.modified));
+        let mut data: Vec<Value> = Vec::new();
+        // The n-th transaction of the order (ids stay put: refunds only ever add later ones).
+        let transaction = |n: usize, event: &str, gateway: &str, amount: Decimal, date: &str| {
+            json!({
+                "id": order_id * 1000 + n as u64 + 1, "order_id": order_id.to_string(),
+                "event": event, "method": payment_method(gateway), "amount": number(amount),
+                "currency": currency, "gateway": gateway, "test": false, "status": "ok",
+                "fraud_review": false, "offline": null, "custom": null, "date_created": date,
+            })
+        };
+        let mut gateway_purchase = None;
+        let paid = pricing::gateway_amount(o);
+        if !paid.is_zero() {
+            let event = match record.placed_payment_status.as_str() {
+                "authorized" => "authorization",
+                _ => "purchase",
+            };
+            let mut t = transaction(data.len(), event, &record.gateway, paid, &placed);
+            t["gateway_transaction_id"] = match &o["payment_provider_id"] {
+                Value::String(s) => json!(s),
+                other => json!(other.to_string()),
+            };
+            if record.placed_payment_status == "declined" {
+                t["status"] = json!("error");
+            }
+            match t["method"].as_str() {
+                Some("credit_card") => {
+                    t["credit_card"] = json!({"card_type": "visa", "card_iin": "411111",
+                        "card_last4": "1111", "card_expiry_month": 12, "card_expiry_year": 2030});
+                }
+                Some("offline") => {
+                    t["offline"] = json!({"display_name": o["payment_method"]});
+                }
+                Some("custom") => {
+                    t["custom"] = json!({"payment_method": o["payment_method"]});
+                }
+                _ => {}
+            }
+            gateway_purchase = t["id"].as_u64();
+            data.push(t);
+        }
+        for (gateway, field) in [
+            ("storecredit", "store_credit_amount"),
+            ("giftcertificate", "gift_certificate_amount"),
+        ] {
+            let amount = dec(&o[field]);
+            if !amount.is_zero() {
+                data.push(transaction(
+                    data.len(),
+                    "purchase",
+                    gateway,
+                    amount,
+                    &placed,
+                ));
+            }
+        }
+        for refund in self.refunds.iter().filter(|r| r["order_id"] == order_id) {
+            let date = refund["created"].as_str().unwrap_or(&placed);
+            for payment in refund["payments"].as_array().into_iter().flatten() {
+                if payment["is_declined"] == true {
+                    continue;
+                }
+                let gateway = payment["provider_id"].as_str().unwrap_or("");
+                let through_gateway = gateway == record.gateway;
+                let mut t =
+                    transaction(data.len(), "refund", gateway, dec(&payment["amount"]), date);
+                t["gateway_transaction_id"] = payment["transaction_id"].clone();
+                if let Some(reference) = gateway_purchase.filter(|_| through_gateway) {
+                    t["reference_transaction_id"] = json!(reference);
+                }
+                data.push(t);
+            }
+        }
+        if data.is_empty() {
+            return no_content();
+        }
+        let count = data.len();
+        reply(
+            200,
+            json!({"data": data, "meta": {"pagination": pagination(count, count, 1, count.max(50))}}),
+        )
     }
 
     fn list_orders(&self, q: &[(String, String)]) -> Reply {
@@ -1102,6 +1236,20 @@ impl Store {
         }
         m["date_modified"] = json!(Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         reply(200, json!({"data": m.clone(), "meta": {}}))
+    }
+}
+
+/// The V3 transaction `method` of a payment through `gateway`: store credit and gift
+/// certificates are their own methods, offline gateways (cheque, bank deposit, cash on delivery,
+/// money order, in store) are `offline`, a manual order's payment is `custom`, and the card
+/// gateways' payments are `credit_card`.
+fn payment_method(gateway: &str) -> &'static str {
+    match gateway {
+        "storecredit" => "store_credit",
+        "giftcertificate" => "gift_certificate",
+        "bankdeposit" | "cheque" | "cod" | "moneyorder" | "instore" => "offline",
+        "custom" => "custom",
+        _ => "credit_card",
     }
 }
 

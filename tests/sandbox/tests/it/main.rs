@@ -3,3 +3,4 @@
 
 mod oracle_pod;
 mod sandbox_store;
+mod sandbox_transactions;
