@@ -279,7 +279,10 @@ impl<'c> Mapper<'c> {
     /// sales returns in this context (a rule on `refund`, or `mapping.defaults.refund`), with
     /// what decided it. `None` when the document names none, or the chart has no natural
     /// account: the refund then reverses the account its sale credited.
-    pub fn returns_account(&self, ctx: &MappingContext<'_>) -> Option<(usize, String, SegmentSource)> {
+    pub fn returns_account(
+        &self,
+        ctx: &MappingContext<'_>,
+    ) -> Option<(usize, String, SegmentSource)> {
         let index = self.coa.natural_index()?;
         let resolved = self.resolve(AccountRole::Refund, ctx).ok()?;
         let source = resolved.sources[index].clone();

@@ -559,7 +559,10 @@ impl TenderKind {
     /// The tender a provider or gateway id names (`storecredit`, `giftcertificate`, as the
     /// transactions' `gateway` enum spells them; anything else is a gateway).
     pub fn of(provider: &str) -> Self {
-        let p = provider.trim().to_ascii_lowercase().replace(['_', '-', ' '], "");
+        let p = provider
+            .trim()
+            .to_ascii_lowercase()
+            .replace(['_', '-', ' '], "");
         match p.as_str() {
             "storecredit" => TenderKind::StoreCredit,
             "giftcertificate" | "giftcertificates" => TenderKind::GiftCertificate,

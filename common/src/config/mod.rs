@@ -392,7 +392,9 @@ impl MappingConfig {
     /// Whether a rule matches on the payment gateway, so each order's transactions must be
     /// read to know the gateway of its sale.
     pub fn needs_gateway(&self) -> bool {
-        self.rules.iter().any(|r| !r.when.payment_provider.is_empty())
+        self.rules
+            .iter()
+            .any(|r| !r.when.payment_provider.is_empty())
     }
 
     /// Whether a rule names this gateway or refund provider (case-insensitive).

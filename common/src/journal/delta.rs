@@ -76,9 +76,8 @@ pub(crate) fn delta_lines(
     for key in keys {
         let was = before.iter().find(|n| &n.key == key);
         let now = after.iter().find(|n| &n.key == key);
-        let change = currency.round(
-            now.map_or(Decimal::ZERO, |n| n.net) - was.map_or(Decimal::ZERO, |n| n.net),
-        );
+        let change = currency
+            .round(now.map_or(Decimal::ZERO, |n| n.net) - was.map_or(Decimal::ZERO, |n| n.net));
         let Some(template) = now.or(was) else {
             continue;
         };

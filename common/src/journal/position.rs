@@ -20,9 +20,7 @@ use serde::Serialize;
 use super::delta::{delta_lines, follow_up};
 use super::finalize::{Leg, ensure_balanced, line_of};
 use super::naming::batch_name;
-use super::{
-    Journal, JournalContext, JournalError, PostingKind, Side, build_refund, build_sale,
-};
+use super::{Journal, JournalContext, JournalError, PostingKind, Side, build_refund, build_sale};
 use crate::bigcommerce::OrderBundle;
 use crate::mapping::AccountRole;
 use crate::money::{Currency, amount_serde};
@@ -163,7 +161,12 @@ pub(crate) fn standing_target<'r>(
     let mut out = vec![build_sale(ctx, bundle)?];
     for refund in &bundle.refunds {
         match recorded_refund(refund.id) {
-            Some(j) if !j.lines.iter().any(|l| l.account_role == AccountRole::RefundDue) => {
+            Some(j)
+                if !j
+                    .lines
+                    .iter()
+                    .any(|l| l.account_role == AccountRole::RefundDue) =>
+            {
                 out.push(j.clone())
             }
             _ => {
@@ -200,8 +203,15 @@ pub(crate) fn cancelled_target(
         .iter()
         .flat_map(|j| &j.lines)
         .filter(|l| l.is_tender())
-        .filter(|l| captured || !(l.account_role == AccountRole::Receivable && l.reference == "order"))
-        .chain(refunds.iter().flat_map(|j| &j.lines).filter(|l| l.is_tender()))
+        .filter(|l| {
+            captured || !(l.account_role == AccountRole::Receivable && l.reference == "order")
+        })
+        .chain(
+            refunds
+                .iter()
+                .flat_map(|j| &j.lines)
+                .filter(|l| l.is_tender()),
+        )
         .cloned()
         .collect();
     let held: Decimal = target.lines.iter().map(|l| l.net()).sum();
@@ -257,10 +267,7 @@ pub fn build_cancellation(
     super::delta::check_same_order(booked, target)?;
     let sale = batch_name(&target.store, target.order_id, &PostingKind::Sale);
     let mut journal = follow_up(ctx, target, PostingKind::Reversal(n), &sale, date);
-    journal.description = format!(
-        "Reversal of {sale}: order {} was {status}",
-        target.order_id
-    );
+    journal.description = format!("Reversal of {sale}: order {} was {status}", target.order_id);
     journal.lines = delta_lines(target.currency, booked, &[target], "", "Reversal: ");
     ensure_balanced(&journal)?;
     Ok(journal)

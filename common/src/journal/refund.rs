@@ -30,9 +30,7 @@ use super::finalize::{Leg, finalize};
 use super::naming::batch_name;
 use super::sale::{Basis, line_discounts, postable_lines};
 use super::{Journal, JournalContext, JournalError, JournalFlag, PostingKind, Side};
-use crate::bigcommerce::{
-    OrderBundle, OrderFee, Refund, RefundItem, RefundItemType, TenderKind,
-};
+use crate::bigcommerce::{OrderBundle, OrderFee, Refund, RefundItem, RefundItemType, TenderKind};
 use crate::config::DiscountPresentation;
 use crate::mapping::AccountRole;
 use crate::money::split_pro_rata;
@@ -83,7 +81,10 @@ pub fn build_refund_of_cancelled(
 }
 
 /// The refund with this id, or the typed error naming it.
-pub(crate) fn find<'b>(bundle: &'b OrderBundle, refund_id: u64) -> Result<&'b Refund, JournalError> {
+pub(crate) fn find<'b>(
+    bundle: &'b OrderBundle,
+    refund_id: u64,
+) -> Result<&'b Refund, JournalError> {
     bundle
         .refunds
         .iter()
@@ -485,7 +486,11 @@ fn fees_refunded<'b>(
 }
 
 /// An amount in the order's currency, for descriptions.
-fn journal_currency_format(ctx: &JournalContext<'_>, bundle: &OrderBundle, amount: Decimal) -> String {
+fn journal_currency_format(
+    ctx: &JournalContext<'_>,
+    bundle: &OrderBundle,
+    amount: Decimal,
+) -> String {
     ctx.entered_currency(&bundle.order)
         .map(|c| c.format(amount))
         .unwrap_or_else(|_| amount.to_string())

@@ -31,9 +31,9 @@ use sha2::{Digest, Sha256};
 
 use crate::bigcommerce::OrderBundle;
 use crate::journal::{
-    Journal, JournalContext, JournalError, PostingKind, Position, SegmentMemory,
-    build_adjustment, build_cancellation, build_refund, build_refund_of_cancelled,
-    build_reinstatement, build_sale, cancelled_target, refund_paid, standing_target,
+    Journal, JournalContext, JournalError, Position, PostingKind, SegmentMemory, build_adjustment,
+    build_cancellation, build_refund, build_refund_of_cancelled, build_reinstatement, build_sale,
+    cancelled_target, refund_paid, standing_target,
 };
 use crate::mapping::AccountRole;
 use crate::state::{PostingRecord, PostingState, StateName};
@@ -131,9 +131,8 @@ impl<'r> Book<'r> {
     /// Whether the cancellation is what the books say now: more reversals than reinstatements
     /// booked.
     fn cancelled(&self) -> bool {
-        let count = |f: fn(&PostingKind) -> bool| {
-            self.booked.iter().filter(|j| f(&j.posting)).count()
-        };
+        let count =
+            |f: fn(&PostingKind) -> bool| self.booked.iter().filter(|j| f(&j.posting)).count();
         count(|k| matches!(k, PostingKind::Reversal(_)))
             > count(|k| matches!(k, PostingKind::Reinstatement(_)))
     }
@@ -187,10 +186,7 @@ fn money_moved(bundle: &OrderBundle) -> bool {
     o.payment_captured()
         || !o.gift_certificate_amount.is_zero()
         || !o.store_credit_amount.is_zero()
-        || bundle
-            .refunds
-            .iter()
-            .any(|r| !refund_paid(r).is_zero())
+        || bundle.refunds.iter().any(|r| !refund_paid(r).is_zero())
 }
 
 /// Whether the order is cancelled for the ledger now: a reversal status, or a refund status
@@ -230,8 +226,9 @@ pub fn decide(
                 plan.notes
                     .push(format!("the sale is {s}; changes and refunds wait for it"));
             } else {
-                plan.notes
-                    .push(format!("the sale is {s} and the order has not changed since"));
+                plan.notes.push(format!(
+                    "the sale is {s} and the order has not changed since"
+                ));
             }
             plan.position = Position::of(book.booked.iter().copied());
             return Ok(plan);

@@ -10,8 +10,8 @@
 
 pub mod catalog;
 pub mod dead_letters;
-pub mod fetch;
 pub mod decide;
+pub mod fetch;
 pub mod hooks;
 pub mod intake;
 pub mod message;

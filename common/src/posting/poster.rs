@@ -185,7 +185,8 @@ async fn prepare_order(
     } else {
         RefundPolicy::IfRefunded
     };
-    let bundle = match crate::posting::fetch::fetch_order(svc, bc.as_ref(), order_id, policy).await {
+    let bundle = match crate::posting::fetch::fetch_order(svc, bc.as_ref(), order_id, policy).await
+    {
         Ok(b) => b,
         Err(BcError::NotFound { .. }) => {
             tracing::info!(
@@ -259,10 +260,16 @@ async fn prepare_order(
         let Some(held) = recorded.iter().find(|p| p.key.posting == *kind) else {
             continue;
         };
-        let event = AuditEvent::new(Actor::Poster, AuditKind::Superseded, &store_id, order_id, now)
-            .posting(*kind)
-            .states(Some(held.state.name()), Some(StateName::Rejected))
-            .detail(json!({"reason": reason}));
+        let event = AuditEvent::new(
+            Actor::Poster,
+            AuditKind::Superseded,
+            &store_id,
+            order_id,
+            now,
+        )
+        .posting(*kind)
+        .states(Some(held.state.name()), Some(StateName::Rejected))
+        .detail(json!({"reason": reason}));
         let rejected = PostingState::Rejected {
             reason: reason.clone(),
         };
@@ -317,7 +324,8 @@ async fn prepare_order(
             updated_at: now,
             seen_at: Some(seen_at),
         };
-        let mut detail = json!({"batch_name": record.journal.batch_name, "lines": rules, "notes": plan.notes});
+        let mut detail =
+            json!({"batch_name": record.journal.batch_name, "lines": rules, "notes": plan.notes});
         if let Some(reason) = &held {
             detail["reason"] = json!(reason);
         }

@@ -12,7 +12,7 @@ use chrono::Utc;
 use crate::bigcommerce::OrderBundle;
 use crate::config::{ConnectorConfig, RefundConversion};
 use crate::journal::{
-    Journal, JournalContext, JournalError, JournalFlag, PostingKind, Position, build_refund,
+    Journal, JournalContext, JournalError, JournalFlag, Position, PostingKind, build_refund,
     build_sale,
 };
 use crate::posting::decide::decide;
@@ -153,7 +153,9 @@ pub fn preview(
         }
         if let (PostingKind::Refund(_), Some(conv)) = (j.posting, &j.conversion) {
             let why = match ctx.ledger.conversion.refunds {
-                RefundConversion::RefundDate => "the refund's own date (conversion.refunds = refund_date)",
+                RefundConversion::RefundDate => {
+                    "the refund's own date (conversion.refunds = refund_date)"
+                }
                 RefundConversion::SaleRate => "the sale's rate (conversion.refunds = sale_rate)",
             };
             notes.push(format!(

@@ -572,9 +572,10 @@ async fn reconcile_order(
     }
 
     // The connector against Oracle.
+    // A journal without lines was never sent: nothing of it is in the ledger to look for.
     let posted: Vec<&PostingRecord> = recorded
         .iter()
-        .filter(|p| p.state.name() == StateName::Posted)
+        .filter(|p| p.state.name() == StateName::Posted && !p.journal.is_empty())
         .collect();
     for p in &posted {
         let t = totals_of(&mut totals, store, p);

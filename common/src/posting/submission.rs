@@ -77,6 +77,24 @@ pub async fn submit_postings(
     let mut round = SubmitRound::default();
     let mut ready: Vec<(PostingRecord, Journal)> = Vec::new();
     for record in postings {
+        if record.journal.is_empty() {
+            // A free order with discounts netted moves no money: on the books as done, with
+            // nothing sent to Oracle (Journal Import takes no journal without lines).
+            let posted = PostingState::Posted {
+                batch_id: 0,
+                group_id: 0,
+                request_id: None,
+            };
+            let detail = json!({"nothing_sent": "the journal moves no money"});
+            if let Err(e) =
+                move_posting(svc, actor, AuditKind::Posted, &record, posted, None, detail).await
+            {
+                round
+                    .passing
+                    .push((record.key.clone(), format!("recording its state: {e}")));
+            }
+            continue;
+        }
         match validate(svc.oracle.as_ref(), &svc.config, record.journal.clone()).await {
             Ok(journal) => ready.push((record, journal)),
             Err(done) => {

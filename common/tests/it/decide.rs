@@ -6,7 +6,7 @@ use crate::support::*;
 use chrono::Utc;
 use common::bigcommerce::OrderBundle;
 use common::journal::{
-    Journal, JournalContext, PostingKind, Position, build_refund, build_refund_of_cancelled,
+    Journal, JournalContext, Position, PostingKind, build_refund, build_refund_of_cancelled,
     build_sale,
 };
 use common::posting::decide::{Plan, SUPERSEDED, decide, fingerprint};
@@ -236,7 +236,11 @@ fn an_order_cancelled_before_its_sale_posted_after_payment_posts_the_sale_then_i
     let first = plan(&cancelled, &[]);
     assert_eq!(kinds(&first), vec![PostingKind::Sale]);
     assert!(first.waiting);
-    assert!(notes(&first).contains("money was taken"), "{}", notes(&first));
+    assert!(
+        notes(&first).contains("money was taken"),
+        "{}",
+        notes(&first)
+    );
     let sale = first.journals[0].clone();
     let second = plan(&cancelled, &[posted(sale.clone())]);
     assert_eq!(kinds(&second), vec![PostingKind::REVERSAL]);
@@ -384,25 +388,45 @@ fn a_cancellation_after_a_partial_refund_owes_back_only_what_the_shopper_has_not
             ("101-000-2440-000-000".to_string(), d("-21.60")),
         ]
     );
-    let books = vec![posted(sale.clone()), posted(r31.clone()), posted(reversal.clone())];
+    let books = vec![
+        posted(sale.clone()),
+        posted(r31.clone()),
+        posted(reversal.clone()),
+    ];
     // No refund ever: nothing more to post, the money stays owed.
     assert!(plan(&cancelled, &books).journals.is_empty());
 
     // The rest goes back to the card: the refund clears the refund due, whatever its items.
-    let later = bundle_of(order_600(5, 2), vec![refund(31), paid_back(32, "21.60", "braintree")]);
+    let later = bundle_of(
+        order_600(5, 2),
+        vec![refund(31), paid_back(32, "21.60", "braintree")],
+    );
     let p = plan(&later, &books);
     assert_eq!(kinds(&p), vec![PostingKind::Refund(32)]);
     assert_eq!(
         rows(&p.journals[0]),
         vec![
-            ("refund_due".into(), "101-000-2440-000-000".into(), d("21.60"), d("0.00")),
-            ("receivable".into(), "101-000-1210-000-000".into(), d("0.00"), d("21.60")),
+            (
+                "refund_due".into(),
+                "101-000-2440-000-000".into(),
+                d("21.60"),
+                d("0.00")
+            ),
+            (
+                "receivable".into(),
+                "101-000-1210-000-000".into(),
+                d("0.00"),
+                d("21.60")
+            ),
         ]
     );
     assert!(ledger(&[&sale, &r31, &reversal, &p.journals[0]]).is_empty());
 
     // Or to store credit: the shopper now holds a credit, the merchant still the card money.
-    let credit = bundle_of(order_600(5, 2), vec![refund(31), paid_back(33, "21.60", "storecredit")]);
+    let credit = bundle_of(
+        order_600(5, 2),
+        vec![refund(31), paid_back(33, "21.60", "storecredit")],
+    );
     let p = plan(&credit, &books);
     assert_eq!(
         ledger(&[&sale, &r31, &reversal, &p.journals[0]]),
@@ -420,18 +444,26 @@ fn a_cancellation_after_a_partial_refund_owes_back_only_what_the_shopper_has_not
     let mut all = books.clone();
     all.push(posted(refund_of_cancelled(&later, 32)));
     let p = plan(&refunded, &all);
-    assert!(p.journals.is_empty() && p.held.is_empty(), "{:#?}", p.journals);
+    assert!(
+        p.journals.is_empty() && p.held.is_empty(),
+        "{:#?}",
+        p.journals
+    );
 }
 
 #[test]
 fn a_refund_of_more_than_the_order_still_holds_is_held_with_the_figures() {
-    let b = bundle_of(order_600(11, 2), vec![refund(31), paid_back(32, "30.00", "braintree")]);
+    let b = bundle_of(
+        order_600(11, 2),
+        vec![refund(31), paid_back(32, "30.00", "braintree")],
+    );
     let p = plan(&b, &[posted(sale_of(&b)), posted(refund_of(&b, 31))]);
     assert!(p.journals.is_empty());
     assert_eq!(p.held.len(), 1);
     let reason = &p.held[0].reason;
     assert!(
-        reason.contains("refund 32 gives back USD 30.00, more than the order still holds (USD 21.60"),
+        reason
+            .contains("refund 32 gives back USD 30.00, more than the order still holds (USD 21.60"),
         "{reason}"
     );
     assert!(reason.contains("mlc replay us/600/refund:32"), "{reason}");
@@ -452,8 +484,7 @@ fn a_held_sale_blocks_everything_until_a_person_replays_it() {
 }
 
 #[test]
-fn an_order_reinstated_after_its_reversal_is_held_for_a_person_and_superseded_if_cancelled_again()
-{
+fn an_order_reinstated_after_its_reversal_is_held_for_a_person_and_superseded_if_cancelled_again() {
     let sale = sale_of(&bundle_of(order_600(11, 2), vec![]));
     let reversal =
         plan(&bundle_of(order_600(5, 2), vec![]), &[posted(sale.clone())]).journals[0].clone();
@@ -464,12 +495,13 @@ fn an_order_reinstated_after_its_reversal_is_held_for_a_person_and_superseded_if
     assert_eq!(p.held.len(), 1);
     let held = &p.held[0];
     assert_eq!(held.journal.posting, PostingKind::Reinstatement(1));
-    assert!(held.reason.contains("mlc replay us/600/reinstate:1"), "{}", held.reason);
-    // Replayed and posted, the books hold the sale again.
-    assert_eq!(
-        ledger(&[&sale, &reversal, &held.journal]),
-        ledger(&[&sale])
+    assert!(
+        held.reason.contains("mlc replay us/600/reinstate:1"),
+        "{}",
+        held.reason
     );
+    // Replayed and posted, the books hold the sale again.
+    assert_eq!(ledger(&[&sale, &reversal, &held.journal]), ledger(&[&sale]));
     // Seen again while it waits: nothing new.
     let mut waiting = books.clone();
     waiting.push(record(
@@ -480,13 +512,21 @@ fn an_order_reinstated_after_its_reversal_is_held_for_a_person_and_superseded_if
     ));
     let p = plan(&back, &waiting);
     assert!(p.journals.is_empty() && p.held.is_empty());
-    assert!(notes(&p).contains("reinstate:1 waits for a person"), "{}", notes(&p));
+    assert!(
+        notes(&p).contains("reinstate:1 waits for a person"),
+        "{}",
+        notes(&p)
+    );
     // Cancelled again before anyone replayed it: the held reinstatement is superseded.
     let p = plan(&bundle_of(order_600(5, 2), vec![]), &waiting);
     assert!(p.journals.is_empty());
     assert_eq!(p.superseded.len(), 1);
     assert_eq!(p.superseded[0].0, PostingKind::Reinstatement(1));
-    assert!(p.superseded[0].1.starts_with(SUPERSEDED), "{}", p.superseded[0].1);
+    assert!(
+        p.superseded[0].1.starts_with(SUPERSEDED),
+        "{}",
+        p.superseded[0].1
+    );
 }
 
 #[test]
@@ -500,7 +540,11 @@ fn a_replayed_reinstatement_then_a_new_cancellation_books_a_second_reversal() {
         .clone();
     let mut books = books;
     books.push(posted(reinstated.clone()));
-    assert!(plan(&bundle_of(order_600(11, 2), vec![]), &books).journals.is_empty());
+    assert!(
+        plan(&bundle_of(order_600(11, 2), vec![]), &books)
+            .journals
+            .is_empty()
+    );
     let p = plan(&bundle_of(order_600(5, 2), vec![]), &books);
     assert_eq!(kinds(&p), vec![PostingKind::Reversal(2)]);
     assert_eq!(p.journals[0].batch_name, "BC-us-600-reversal-2");

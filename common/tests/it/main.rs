@@ -15,6 +15,7 @@ mod config_errors;
 mod decide;
 mod fbdi_golden;
 mod journal_properties;
+mod ledger_cases;
 mod local_pipeline;
 mod oracle_fusion;
 mod ping;
