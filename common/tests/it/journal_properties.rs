@@ -16,7 +16,6 @@ use common::journal::{
     Journal, JournalContext, JournalError, JournalFlag, build_refund, build_sale,
 };
 use common::mapping::AccountRole;
-use common::money::split_pro_rata;
 use proptest::prelude::*;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Value, json};
@@ -229,29 +228,28 @@ fn build(g: &GenOrder) -> (Value, Expected) {
         });
     }
 
-    // Order-level discounts: BigCommerce spreads them over the lines; so does the connector.
+    // Order-level discounts: BigCommerce spreads them over the lines by each line's share of
+    // the ex-tax subtotal (gift certificates take none); the last line takes what division
+    // leaves, so the shares add up to the discount exactly.
     let discount_total: Decimal = priced.iter().map(|p| p.discount).sum();
     let mut discount_spread = None;
     if g.order_level_discount && !discount_total.is_zero() {
-        let postable: Vec<usize> = (0..priced.len()).filter(|&i| priced[i].postable).collect();
-        let weights: Vec<Decimal> = postable
-            .iter()
-            .map(|&i| {
-                let p = &priced[i];
-                if p.gift {
-                    Decimal::ZERO
-                } else if g.inclusive {
-                    p.total_inc
-                } else {
-                    p.total_ex
-                }
-            })
+        let takers: Vec<usize> = (0..priced.len())
+            .filter(|&i| priced[i].postable && !priced[i].gift && !priced[i].total_ex.is_zero())
             .collect();
-        for (k, share) in postable
-            .iter()
-            .zip(split_pro_rata(discount_total, &weights))
-        {
-            priced[*k].discount = share;
+        let subtotal: Decimal = takers.iter().map(|&i| priced[i].total_ex).sum();
+        for p in priced.iter_mut() {
+            p.discount = Decimal::ZERO;
+        }
+        let mut given = Decimal::ZERO;
+        for (n, &i) in takers.iter().enumerate() {
+            let share = if n + 1 == takers.len() {
+                discount_total - given
+            } else {
+                discount_total * priced[i].total_ex / subtotal
+            };
+            given += share;
+            priced[i].discount = share;
         }
         discount_spread = Some(discount_total);
     } else {

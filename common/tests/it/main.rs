@@ -16,6 +16,7 @@ mod decide;
 mod fbdi_golden;
 mod journal_properties;
 mod ledger_cases;
+mod life_properties;
 mod local_pipeline;
 mod oracle_fusion;
 mod ping;
