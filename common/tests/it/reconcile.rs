@@ -108,6 +108,27 @@ async fn a_period_ties_out_then_every_drift_is_named_and_fix_posts_what_was_miss
     };
     assert!(reconcile(&svc, &earlier).await.unwrap().orders.is_empty());
 
+    // A fourth order, posted before the drift (its line is moved in Fusion below).
+    let moved = sb.create_order(HASH, us_order(1, 0));
+    assert_eq!(
+        run_until_settled(&svc, &sale(moved)).await,
+        StateName::Posted
+    );
+    let moved_record = posted(&svc, moved).await;
+    let PostingState::Posted {
+        batch_id: moved_batch,
+        ..
+    } = moved_record.state
+    else {
+        unreachable!()
+    };
+    let revenue = moved_record
+        .journal
+        .lines
+        .iter()
+        .position(|l| l.account_role == common::mapping::AccountRole::Revenue)
+        .unwrap();
+
     // Now the drift. An order Journal Import refuses: rejected.
     let refused = sb.create_order(HASH, us_order(0, 1));
     assert_eq!(
@@ -134,6 +155,8 @@ async fn a_period_ties_out_then_every_drift_is_named_and_fix_posts_what_was_miss
     };
     assert!(pod.delete_batch(first_batch));
     assert!(pod.edit_line(second_batch, 1, Decimal::new(1, 2), Decimal::ZERO));
+    // And a fourth order's revenue line is moved to another account, totals unchanged.
+    assert!(pod.move_line(moved_batch, revenue as u32 + 1, "101-000-4000-000-000"));
     let held_before = pod.batches().len();
     let third_journal = posted(&svc, third).await.journal;
     svc.oracle
@@ -161,11 +184,45 @@ async fn a_period_ties_out_then_every_drift_is_named_and_fix_posts_what_was_miss
     );
     let second_line = line_of(&drift, second);
     assert_eq!(second_line.standing, Standing::LedgerDiffers);
-    let [Finding::Differs { batch_id, what, .. }] = second_line.findings.as_slice() else {
+    let [
+        Finding::Differs { batch_id, what, .. },
+        Finding::AccountsDiffer { accounts },
+    ] = second_line.findings.as_slice()
+    else {
         panic!("{second_line:?}")
     };
     assert_eq!(*batch_id, second_batch);
     assert!(what.contains("Dr") && what.contains("sent"), "{what}");
+    // The account edited is named, with what was posted and what the ledger holds.
+    let receivable = posted(&svc, second).await.journal.lines[0].clone();
+    assert_eq!(accounts.len(), 1, "{accounts:?}");
+    assert_eq!(accounts[0].account, receivable.segments);
+    assert_eq!(
+        (accounts[0].expected, accounts[0].found),
+        (receivable.dr, Decimal::new(1, 2))
+    );
+    // Totals that still agree do not hide an amount moved to another account.
+    let moved_line = line_of(&drift, moved);
+    assert_eq!(moved_line.standing, Standing::LedgerDiffers);
+    let [Finding::AccountsDiffer { accounts }] = moved_line.findings.as_slice() else {
+        panic!("{moved_line:?}")
+    };
+    let credited = moved_record.journal.lines[revenue].clone();
+    let mut found: Vec<(String, Decimal, Decimal)> = accounts
+        .iter()
+        .map(|a| (a.account.join("-"), a.expected, a.found))
+        .collect();
+    found.sort();
+    let mut want = vec![
+        (
+            "101-000-4000-000-000".to_string(),
+            Decimal::ZERO,
+            -credited.cr,
+        ),
+        (credited.segments.join("-"), -credited.cr, Decimal::ZERO),
+    ];
+    want.sort();
+    assert_eq!(found, want);
     let third_line = line_of(&drift, third);
     assert_eq!(third_line.standing, Standing::LedgerDiffers);
     assert!(
@@ -212,7 +269,7 @@ async fn a_period_ties_out_then_every_drift_is_named_and_fix_posts_what_was_miss
     let mut sorted = standings.clone();
     sorted.sort();
     assert_eq!(standings, sorted);
-    assert_eq!(drift.counts.get(&Standing::LedgerDiffers), Some(&3));
+    assert_eq!(drift.counts.get(&Standing::LedgerDiffers), Some(&4));
     // The report changed nothing.
     assert!(svc.store.posting(&sale(missed)).await.unwrap().is_none());
 
@@ -275,7 +332,10 @@ async fn a_period_selects_orders_by_creation_or_by_change() {
     let doc = document_for(&crate::support::example_document(), &sb, &pod);
     let db = SqliteDb::in_memory().unwrap();
     let svc = services(&doc, &db);
-    let placed = sb.create_order(HASH, us_order(1, 0));
+    // Paid by an authorisation that is voided with the cancellation: no money moved.
+    let mut unpaid = us_order(1, 0);
+    unpaid.payment_status = "authorized".into();
+    let placed = sb.create_order(HASH, unpaid);
     // BigCommerce dates have whole seconds: the change comes in a later second.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let since = chrono::SubsecRound::trunc_subsecs(Utc::now(), 0);
@@ -299,7 +359,7 @@ async fn a_period_selects_orders_by_creation_or_by_change() {
     .unwrap();
     assert_eq!(changed.selected_by, Selection::Modified);
     assert_eq!(changed.orders.len(), 1);
-    // Cancelled before anything was posted: nothing to post, nothing to reverse.
+    // Cancelled before anything was posted, and no money taken: nothing to post.
     assert_eq!(
         (changed.orders[0].order_id, changed.orders[0].standing),
         (placed, Standing::NothingToPost)

@@ -233,7 +233,7 @@ async fn a_refund_posts_an_adjustment_linked_to_its_sale() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cancellation_after_posting_reverses_the_order_to_zero() {
+async fn a_cancellation_after_posting_reverses_what_was_earned_and_owes_the_payment_back() {
     let w = World::start().await;
     w.sweep().await;
     let id = posted_order(&w, 1, 1).await;
@@ -242,8 +242,93 @@ async fn a_cancellation_after_posting_reverses_the_order_to_zero() {
     let name = format!("BC-us-{id}-reversal");
     until_posted(&w, &key(id, PostingKind::REVERSAL)).await;
     assert_eq!(w.batches(&name).len(), 1, "exactly one {name}");
-    assert_eq!(w.ledger_net(id), vec![], "the order nets to zero");
+    // Revenue, shipping and tax are gone; the 43.20 the card took is owed to the shopper.
+    assert_eq!(
+        w.ledger_net(id),
+        vec![
+            ("101-000-1210-000-000".into(), d("43.20")),
+            ("101-000-2440-000-000".into(), d("-43.20")),
+        ],
+        "the money taken is owed back"
+    );
     posted(&w, id, PostingKind::REVERSAL).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancellation_after_a_partial_refund_then_a_refund_of_the_rest_ends_at_zero_and_reconciles()
+ {
+    use common::posting::reconcile::{ReconcileRequest, Standing, reconcile};
+    let w = World::start().await;
+    w.sweep().await;
+    let id = posted_order(&w, 2, 0).await;
+    let line_id = fetch(&w, id).await.lines[0].id;
+    let one_shirt = |reason: &str| RefundSpec {
+        items: vec![RefundItemSpec::Product {
+            line_id,
+            quantity: 1,
+        }],
+        reason: reason.into(),
+        ..RefundSpec::default()
+    };
+    let first = w.sb.create_refund(HASH, id, one_shirt("Too small"));
+    until_posted(&w, &key(id, PostingKind::Refund(first))).await;
+    // Cancelled with one shirt refunded: shipping, the other shirt and their tax are reversed,
+    // and what the card still holds (2 × 21.60 + 5.40 − 21.60) is owed back.
+    w.sb.set_status(HASH, id, 5);
+    until_posted(&w, &key(id, PostingKind::REVERSAL)).await;
+    assert_eq!(
+        w.ledger_net(id),
+        vec![
+            ("101-000-1210-000-000".into(), d("27.00")),
+            ("101-000-2440-000-000".into(), d("-27.00")),
+        ]
+    );
+    // The rest goes back to the card (the shirt and the shipping): it clears the refund due.
+    let mut rest = one_shirt("Order cancelled");
+    rest.items
+        .push(RefundItemSpec::Shipping { amount: d("5.00") });
+    let second = w.sb.create_refund(HASH, id, rest);
+    until_posted(&w, &key(id, PostingKind::Refund(second))).await;
+    let lines = lines_of(&w, &format!("BC-us-{id}-refund-{second}"));
+    assert_eq!(
+        lines,
+        vec![
+            ("101-000-2440-000-000".into(), d("27.00"), d("0")),
+            ("101-000-1210-000-000".into(), d("0"), d("27.00")),
+        ]
+    );
+    assert_eq!(
+        w.ledger_net(id),
+        vec![],
+        "everything given back, nothing owed"
+    );
+    // BigCommerce made the order Refunded; the cancellation stands and nothing more posts.
+    assert_eq!(fetch(&w, id).await.order.status_id, 4);
+    w.sweep().await;
+    w.drain().await;
+    assert_eq!(w.batches(&format!("BC-us-{id}-")).len(), 4);
+    // And the reconciliation of the day finds the ledger at the order's expected position.
+    let svc = w.poster.services.services().await.unwrap();
+    let now = chrono::Utc::now();
+    let report = reconcile(
+        &svc,
+        &ReconcileRequest {
+            store: Some("us".into()),
+            from: now - chrono::Duration::hours(1),
+            to: now + chrono::Duration::hours(1),
+            select: Default::default(),
+            check_ledger: true,
+            fix: None,
+        },
+    )
+    .await
+    .unwrap();
+    let line = report.orders.iter().find(|o| o.order_id == id).unwrap();
+    assert_eq!(
+        (line.standing, line.findings.clone()),
+        (Standing::Matched, vec![])
+    );
+    assert!(report.is_clean(), "{report:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -461,7 +546,13 @@ async fn a_cancellation_while_the_sale_is_in_flight_is_reversed_once_the_sale_po
     let name = format!("BC-us-{id}-reversal");
     until_posted(&w, &key(id, PostingKind::REVERSAL)).await;
     assert_eq!(w.batches(&name).len(), 1, "exactly one {name}");
-    assert_eq!(w.ledger_net(id), vec![]);
+    assert_eq!(
+        w.ledger_net(id),
+        vec![
+            ("101-000-1210-000-000".into(), d("27.00")),
+            ("101-000-2440-000-000".into(), d("-27.00")),
+        ]
+    );
 }
 
 /// Request headers as (name, value).

@@ -270,6 +270,30 @@ impl OraclePod {
         })
     }
 
+    /// A person moves line `line_number` of a batch's first journal to another account
+    /// combination (`101-000-4000-000-000`), amounts unchanged: totals still agree, the accounts
+    /// do not. Returns whether the line existed.
+    pub fn move_line(&self, batch_id: u64, line_number: u32, account: &str) -> bool {
+        let phase = self.shared.options.job_phase;
+        self.with(|p| {
+            p.advance(phase);
+            let line = p
+                .batches
+                .iter_mut()
+                .filter(|b| b.id == batch_id)
+                .flat_map(|b| b.headers.iter_mut().take(1))
+                .flat_map(|h| h.lines.iter_mut())
+                .find(|l| l.number == line_number);
+            match line {
+                Some(l) => {
+                    l.account = account.to_string();
+                    true
+                }
+                None => false,
+            }
+        })
+    }
+
     /// A person edits the entered amounts of line `line_number` of an unposted batch's first
     /// journal. Returns whether the line existed.
     pub fn edit_line(
