@@ -295,7 +295,11 @@ fn place(
             segments: booked.segments.clone(),
             sources: booked.sources.clone(),
             rule: if leg.mirror.is_some() {
-                format!("as {} {reference} ({})", booked.batch, booked.rule)
+                format!(
+                    "as {} {reference} ({})",
+                    booked.batch,
+                    root_rule(&booked.rule)
+                )
             } else {
                 booked.rule.clone()
             },
@@ -311,7 +315,7 @@ fn place(
             Placed {
                 sources: resolved.sources.iter().map(ToString::to_string).collect(),
                 segments: resolved.segments,
-                rule: if leg.mirror.is_some() {
+                rule: if leg.mirror.is_some() && reference != leg.reference {
                     format!("as {reference} ({explained})")
                 } else {
                     explained
@@ -327,6 +331,18 @@ fn place(
         placed.rule = format!("{}; returns account: {source}", placed.rule);
     }
     Ok(placed)
+}
+
+/// What decided a line in the first place: a mirrored line's rule reads `as <batch> <line>
+/// (<what decided that line>)`, and a mirror of it names the same root.
+fn root_rule(rule: &str) -> &str {
+    match rule.strip_prefix("as ") {
+        Some(rest) => match (rest.find(" ("), rest.rfind(')')) {
+            (Some(open), Some(close)) if open + 2 <= close => &rest[open + 2..close],
+            _ => rule,
+        },
+        None => rule,
+    }
 }
 
 /// The invariant every journal leaves the builders with.

@@ -84,12 +84,9 @@ fn life(
     };
     for _ in 0..MAX_ROUNDS {
         let plan = decide(ctx, bundle, &recorded)?;
-        for note in plan.notes {
-            if !notes.contains(&note) {
-                notes.push(note);
-            }
-        }
         if plan.journals.is_empty() && plan.held.is_empty() {
+            // Why nothing more would post (the rounds before only waited for each other).
+            notes.extend(plan.notes);
             break;
         }
         for j in plan.journals {
@@ -278,6 +275,32 @@ pub fn render_table(preview: &Preview) -> String {
             j.currency.format(j.total_dr()),
             j.currency.format(j.total_cr())
         );
+    }
+    if let Some(currency) = preview.journals.first().map(|j| j.currency) {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "What the ledger holds for the order once these are posted, per account:"
+        );
+        if preview.position.accounts.is_empty() {
+            let _ = writeln!(out, "  nothing: every account nets to zero");
+        }
+        for a in &preview.position.accounts {
+            let roles: Vec<&str> = a.roles.iter().map(|r| r.as_str()).collect();
+            let (dr, cr) = if a.net > rust_decimal::Decimal::ZERO {
+                (currency.format(a.net), String::new())
+            } else {
+                (String::new(), currency.format(-a.net))
+            };
+            let _ = writeln!(
+                out,
+                "  {:<22}  {:<16} {:>14} {:>14}",
+                a.account.join("-"),
+                roles.join("/"),
+                dr,
+                cr
+            );
+        }
     }
     out
 }

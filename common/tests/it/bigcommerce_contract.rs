@@ -213,6 +213,23 @@ async fn what_the_client_sends_and_the_sandbox_answers_follows_the_specs() {
         .await
         .unwrap();
     assert!(c.fetch_bundle(424_242, RefundPolicy::Never).await.is_err());
+    // The gateway of a paid order, and an order with no transaction at all (204).
+    let paid = c.order_transactions(plain).await.unwrap();
+    assert!(paid.iter().any(|t| t.is_gateway_payment()), "{paid:?}");
+    assert!(c.order_transactions(424_242).await.is_err());
+    let free = sb.create_order(
+        HASH,
+        OrderSpec {
+            lines: vec![LineSpec {
+                product_id: 1,
+                quantity: 1,
+                unit_price: Some(Decimal::ZERO),
+                ..LineSpec::default()
+            }],
+            ..OrderSpec::default()
+        },
+    );
+    assert!(c.order_transactions(free).await.unwrap().is_empty());
     let wrong = BigCommerceClient::new(
         HASH,
         Some(&sb.store_url(HASH)),
@@ -270,6 +287,7 @@ async fn what_the_client_sends_and_the_sandbox_answers_follows_the_specs() {
         "GET v3/catalog/trees/categories",
         "GET v3/orders/{id}/payment_actions/refunds",
         "GET v3/orders/payment_actions/refunds",
+        "GET v3/orders/{id}/transactions",
         "GET v3/channels",
         "GET v3/hooks",
         "POST v3/hooks",

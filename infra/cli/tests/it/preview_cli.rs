@@ -115,6 +115,79 @@ fn previews_the_shipped_us_order_with_its_refund() {
         "chart_of_accounts, rule:apparel, rule:apparel-revenue"
     );
     assert_eq!(journals[1]["linked_batch"], "BC-us-1001-sale");
+    // The refund mirrors its sale: the shirt's segments with only the account switched to
+    // returns, and back through the Stripe clearing account the sale was debited on (the
+    // gateway from the order's transactions; the refund names it `stripev3`).
+    let refund = &journals[1];
+    assert_eq!(
+        lines_of(refund, "refund")[0]["segments"],
+        json!(["101", "310", "4500", "100", "000"])
+    );
+    assert_eq!(
+        lines_of(sale, "receivable")[0]["segments"],
+        json!(["101", "000", "1230", "000", "000"])
+    );
+    assert_eq!(
+        lines_of(refund, "receivable")[0]["segments"],
+        lines_of(sale, "receivable")[0]["segments"]
+    );
+    // What the ledger holds once both post: the card 203.06 less 47.03 given back.
+    let card = p["position"]["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["account"] == json!(["101", "000", "1230", "000", "000"]))
+        .unwrap();
+    assert_eq!(card["net"], "156.03");
+}
+
+#[test]
+fn previews_a_cancelled_order_with_its_refunds_down_to_nothing_owed() {
+    let out = preview(
+        &example_config(),
+        &root().join("infra/examples/orders/us-1002.json"),
+        &[],
+    );
+    let p = stdout_json(&out);
+    let journals = balanced_journals(&p);
+    let names: Vec<&str> = journals
+        .iter()
+        .map(|j| j["batch_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "BC-us-1002-sale",
+            "BC-us-1002-reversal",
+            "BC-us-1002-refund-7",
+            "BC-us-1002-refund-8"
+        ]
+    );
+    // The cancellation reverses what was earned and owed to tax; the money taken (the card's
+    // 203.06 and the store credit's 20.00) is owed back.
+    let reversal = &journals[1];
+    assert!(lines_of(reversal, "receivable").is_empty());
+    assert_eq!(lines_of(reversal, "refund_due")[0]["cr"], "223.06");
+    assert_eq!(lines_of(reversal, "tax")[0]["dr"], "14.11");
+    // Each refund clears the refund due and goes back through the tender it names.
+    let last = &journals[3];
+    assert_eq!(lines_of(last, "refund_due")[0]["dr"], "176.03");
+    assert_eq!(lines_of(last, "store_credit")[0]["cr"], "20.00");
+    assert_eq!(
+        lines_of(last, "receivable")[0]["segments"],
+        json!(["101", "000", "1230", "000", "000"])
+    );
+    assert_eq!(p["position"]["accounts"], json!([]));
+    let table = preview(
+        &example_config(),
+        &root().join("infra/examples/orders/us-1002.json"),
+        &["--format", "table"],
+    );
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        text.contains("nothing: every account nets to zero"),
+        "{text}"
+    );
 }
 
 #[test]
