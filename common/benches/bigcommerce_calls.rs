@@ -4,14 +4,20 @@
 //! - webhook path: each order fetched on its own (`fetch_bundle`), as the poster does for a
 //!   webhook — target ≤ 1.1 calls per order;
 //! - poll path: the orders modified in a window, the categories of their products, and the
-//!   refunds created in the window, as the poller does — target ≤ 0.05 calls per order.
+//!   refunds created in the window, as the poller does — target ≤ 0.05 calls per order;
+//! - the poster's read (`posting::fetch::fetch_order`) under the example document, whose
+//!   `stripe-clearing` rule matches on the payment gateway: the order's transactions are read
+//!   too, one more call (target ≤ 2.1); and under the same document without that rule, where
+//!   the connector spends no call on them (target ≤ 1.1).
 
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use common::bigcommerce::api::{RefundPolicy, TimeWindow};
 use common::bigcommerce::{BigCommerceClient, ClientSettings};
+use common::config::ConnectorConfig;
 use common::ports::BigCommerceApi;
+use common::posting::fetch::fetch_order;
 use rust_decimal::Decimal;
 use sandbox::bigcommerce::{
     BigCommerceSandbox, LineSpec, OrderSpec, ProductSpec, SandboxOptions, StoreSpec,
@@ -137,8 +143,47 @@ async fn main() {
     let poll_time = started.elapsed();
     let poll_calls = poll.calls();
 
+    // The poster's read under the example document, with and without its gateway rule.
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let example = ConnectorConfig::load_file(std::path::Path::new(&format!(
+        "{root}/infra/examples/connector.json"
+    )))
+    .unwrap();
+    let mut plain = example.clone();
+    plain
+        .mapping
+        .rules
+        .retain(|r| r.when.payment_provider.is_empty());
+    let mut posted = Vec::new();
+    for (name, config) in [("gateway rule", &example), ("no gateway rule", &plain)] {
+        let client = BigCommerceClient::new(
+            HASH,
+            Some(&sb.store_url(HASH)),
+            "t".into(),
+            ClientSettings::default(),
+        )
+        .unwrap();
+        for id in &ids {
+            let bundle = fetch_order(&config.mapping, &client, *id, RefundPolicy::IfRefunded)
+                .await
+                .unwrap();
+            assert_eq!(
+                bundle.transactions.is_some(),
+                config.mapping.needs_gateway()
+            );
+        }
+        posted.push((name, client.calls()));
+    }
+
     let per = |calls: u64| calls as f64 / ORDERS as f64;
     println!("sandbox store: {ORDERS} orders, {PRODUCTS} products");
+    for ((name, calls), target) in posted.iter().zip([2.1, 1.1]) {
+        println!(
+            "poster's read, {name}: {calls} calls, {:.3} per order (target <= {target})",
+            per(*calls)
+        );
+        assert!(per(*calls) <= target, "{name}: target missed");
+    }
     println!(
         "webhook path: {webhook_calls} calls, {:.3} per order (target <= 1.1), {:.1} ms per order on loopback",
         per(webhook_calls),

@@ -6,6 +6,7 @@
 //! of the field to fix, and a loaded document is known to be usable: every store has a ledger,
 //! every amount type maps to a complete account, every rule names real segments.
 
+mod advice;
 mod load;
 mod secret;
 mod validate;

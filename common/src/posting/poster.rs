@@ -185,7 +185,13 @@ async fn prepare_order(
     } else {
         RefundPolicy::IfRefunded
     };
-    let bundle = match crate::posting::fetch::fetch_order(svc, bc.as_ref(), order_id, policy).await
+    let bundle = match crate::posting::fetch::fetch_order(
+        &svc.config.mapping,
+        bc.as_ref(),
+        order_id,
+        policy,
+    )
+    .await
     {
         Ok(b) => b,
         Err(BcError::NotFound { .. }) => {

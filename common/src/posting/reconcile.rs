@@ -523,10 +523,14 @@ async fn reconcile_order(
     }
 
     // BigCommerce against the connector: what would be posted now?
-    match svc
-        .bigcommerce(hash)
-        .map(|bc| fetch_order(svc, bc.as_ref(), order.id, RefundPolicy::Always))
-    {
+    match svc.bigcommerce(hash).map(|bc| {
+        fetch_order(
+            &svc.config.mapping,
+            bc.as_ref(),
+            order.id,
+            RefundPolicy::Always,
+        )
+    }) {
         Some(fetch) => match fetch.await {
             Ok(bundle) => match JournalContext::new(&svc.config, store)
                 .map_err(|e| e.to_string())

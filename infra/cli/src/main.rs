@@ -638,6 +638,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 doc.oracle.ledgers.len(),
                 doc.mapping.rules.len()
             );
+            for advice in doc.advice() {
+                println!("warning: {advice}");
+            }
             Ok(())
         }
     }

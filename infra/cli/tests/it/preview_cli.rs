@@ -467,6 +467,35 @@ fn a_bad_connector_document_lists_every_problem() {
 }
 
 #[test]
+fn config_check_warns_about_rules_on_the_payment_provider_and_still_passes() {
+    let mut doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(example_config()).unwrap()).unwrap();
+    // Written against the order's payment_provider_id (a transaction id), and a refund-only
+    // spelling of the gateway.
+    doc["mapping"]["rules"][8]["when"]["payment_provider"] = json!("stripev3");
+    doc["mapping"]["rules"].as_array_mut().unwrap().push(json!({
+        "name": "one-order", "applies_to": ["receivable"],
+        "when": {"payment_provider": ["pi_3QJ7bK2eZvKYlo2C1f0aXy9Q"]}, "set": {"account": "1220"}
+    }));
+    let path = write(&scratch_dir(), "payment-provider.json", &doc);
+    let out = mlc(&["config", "check", "--config", path.to_str().unwrap()]);
+    assert!(out.status.success(), "advice does not fail the check");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(r#"warning: mapping.rules[8].when.payment_provider: rule "stripe-clearing" names no gateway BigCommerce's transactions name"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"warning: mapping.rules[9].when.payment_provider[0]: "pi_3QJ7bK2eZvKYlo2C1f0aXy9Q" looks like a transaction id"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("one more BigCommerce call per order (GET /v3/orders/{id}/transactions)"),
+        "{text}"
+    );
+}
+
+#[test]
 fn an_unknown_store_is_a_usage_error() {
     let out = preview(
         &example_config(),
