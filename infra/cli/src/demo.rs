@@ -216,7 +216,33 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     ];
     demo.settle(&sb, &follow).await?;
     println!(
-        "   Posted as a refund journal linked to the sale, a reversal, and an adjustment for the difference.\n"
+        "   Posted as a refund mirroring the sale's accounts, a reversal that keeps the card's money owed\n   back to the shopper (refund due), and an adjustment for the difference."
+    );
+    // Order b's whole life: cancelled with one shirt already refunded, then the rest refunded.
+    sb.set_status(HASH, b, 5);
+    demo.settle(&sb, &[key("us", b, PostingKind::REVERSAL)])
+        .await?;
+    let rest = sb.create_refund(
+        HASH,
+        b,
+        RefundSpec {
+            items: vec![
+                RefundItemSpec::Product {
+                    line_id: line,
+                    quantity: 1,
+                },
+                RefundItemSpec::Shipping {
+                    amount: Decimal::new(500, 2),
+                },
+            ],
+            reason: "Order cancelled".into(),
+            ..RefundSpec::default()
+        },
+    );
+    demo.settle(&sb, &[key("us", b, PostingKind::Refund(rest))])
+        .await?;
+    println!(
+        "4. Order {b} cancelled after that refund, then refund {rest} of the rest: the reversal moves what the\n   card still holds to refund due, and the refund clears it.\n"
     );
 
     // What Oracle holds, by batch, from the pod itself.
@@ -260,6 +286,31 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             }
         }
     }
+    println!("\nWhat the ledger holds for each order, per account (the pod's lines netted):");
+    for (s, o) in [("us", a), ("us", b), ("us", c), ("us", d), ("eu", e)] {
+        let prefix = common::journal::batch_name_prefix(s, o);
+        let mut net: BTreeMap<String, Decimal> = BTreeMap::new();
+        for view in batches.values().filter(|v| v.name.starts_with(&prefix)) {
+            for (_, lines) in &view.journals {
+                for (account, dr, cr) in lines {
+                    *net.entry(account.clone()).or_default() += *dr - *cr;
+                }
+            }
+        }
+        net.retain(|_, v| !v.is_zero());
+        let shown: Vec<String> = net
+            .iter()
+            .map(|(a, v)| format!("{a} {}", money(*v)))
+            .collect();
+        println!(
+            "  {s}/{o}: {}",
+            if shown.is_empty() {
+                "nothing (every account nets to zero)".to_string()
+            } else {
+                shown.join(", ")
+            }
+        );
+    }
     println!(
         "\nAudit trail of order {b} (who did what, with the ids that tie it to BigCommerce and Oracle):"
     );
@@ -282,7 +333,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     )
     .await?;
     println!(
-        "\n4. `mlc reconcile` for today: {}",
+        "\n5. `mlc reconcile` for today: {}",
         if report.is_clean() {
             "everything ties out."
         } else {

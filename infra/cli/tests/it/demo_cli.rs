@@ -16,11 +16,14 @@ fn the_demo_posts_every_journal_once_and_leaves_an_audit_trail() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // Five sales, then a refund, a reversal and an adjustment: eight postings, all posted.
-    assert!(stdout.contains("Postings: {\"posted\": 8}"), "{stdout}");
+    // Five sales, then a refund, a reversal and an adjustment, then order 101 cancelled after
+    // its refund and refunded the rest: ten postings, all posted.
+    assert!(stdout.contains("Postings: {\"posted\": 10}"), "{stdout}");
     for batch in [
         "BC-us-100-sale",
         "BC-us-101-refund-1",
+        "BC-us-101-reversal",
+        "BC-us-101-refund-2",
         "BC-us-102-reversal",
         "BC-us-103-adjust-1",
         "BC-eu-104-sale",
@@ -49,7 +52,17 @@ fn the_demo_posts_every_journal_once_and_leaves_an_audit_trail() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("us USD: 7 postings") && stdout.contains("eu EUR: 1 postings"),
+        stdout.contains("us USD: 9 postings") && stdout.contains("eu EUR: 1 postings"),
+        "{stdout}"
+    );
+    // Read as a controller would: order 101 ends with nothing anywhere; order 102, cancelled and
+    // never refunded, still owes the card's 21.60 back to the shopper.
+    assert!(
+        stdout.contains("us/101: nothing (every account nets to zero)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("us/102: 101-000-1210-000-000 21.60, 101-000-2440-000-000 -21.60"),
         "{stdout}"
     );
 
@@ -76,6 +89,16 @@ fn the_demo_posts_every_journal_once_and_leaves_an_audit_trail() {
         [
             "fetched",
             "mapped",
+            "validated",
+            "submitted",
+            "posted",
+            "fetched",
+            "mapped",
+            "validated",
+            "submitted",
+            "posted",
+            "fetched",
+            "reversed",
             "validated",
             "submitted",
             "posted",
