@@ -81,10 +81,7 @@ pub fn build_refund_of_cancelled(
 }
 
 /// The refund with this id, or the typed error naming it.
-pub(crate) fn find<'b>(
-    bundle: &'b OrderBundle,
-    refund_id: u64,
-) -> Result<&'b Refund, JournalError> {
+fn find(bundle: &OrderBundle, refund_id: u64) -> Result<&Refund, JournalError> {
     bundle
         .refunds
         .iter()

@@ -24,7 +24,6 @@ use common::bigcommerce::api::RefundPolicy;
 use common::bigcommerce::{BigCommerceClient, ClientSettings, OrderBundle};
 use common::config::ConnectorConfig;
 use common::oracle::fbdi;
-use common::ports::BigCommerceApi;
 use common::posting::preview::{self, Preview};
 
 #[derive(Parser)]
@@ -303,10 +302,15 @@ async fn run_fetch(args: FetchArgs) -> Result<(), Failure> {
         )));
     };
     let client = BigCommerceClient::for_store(store, ClientSettings::default()).map_err(bad)?;
-    let bundle = client
-        .fetch_bundle(args.order_id, RefundPolicy::Always)
-        .await
-        .map_err(|e| Failure::Failed(anyhow!("cannot fetch order {}: {e}", args.order_id)))?;
+    // As the poster reads it: with the order's transactions when a rule needs the gateway.
+    let bundle = common::posting::fetch::fetch_order(
+        &config.mapping,
+        &client,
+        args.order_id,
+        RefundPolicy::Always,
+    )
+    .await
+    .map_err(|e| Failure::Failed(anyhow!("cannot fetch order {}: {e}", args.order_id)))?;
     let text = serde_json::to_string_pretty(&bundle.to_file_value()).map_err(bad)?;
     match &args.out {
         Some(path) => {

@@ -128,6 +128,10 @@ async fn a_fetched_bundle_previews_as_balanced_journals() {
         written["order"].get("consignments").is_none(),
         "lines are under products, not repeated"
     );
+    // The example document matches a rule on the payment gateway: the order's transactions
+    // come along, and name the gateway the sale went through.
+    assert_eq!(written["transactions"][0]["gateway"], "braintree");
+    assert_eq!(written["transactions"][0]["event"], "purchase");
 
     let (c, b) = (
         config.to_str().unwrap().to_string(),
