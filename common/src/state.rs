@@ -222,6 +222,26 @@ pub struct PostingRecord {
     pub seen_at: Option<DateTime<Utc>>,
 }
 
+impl PostingRecord {
+    /// A posting of `journal` (its store, order and posting key) in `state`, not yet stored
+    /// (version 0), created at `at`.
+    pub fn new(journal: Journal, state: PostingState, at: DateTime<Utc>) -> Self {
+        Self {
+            key: PostingKey {
+                store: journal.store.clone(),
+                order_id: journal.order_id,
+                posting: journal.posting,
+            },
+            state,
+            journal,
+            version: 0,
+            created_at: at,
+            updated_at: at,
+            seen_at: None,
+        }
+    }
+}
+
 /// An order as last seen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderRecord {

@@ -63,6 +63,16 @@ impl PostingKind {
     /// The first cancellation of an order (`reversal`).
     pub const REVERSAL: PostingKind = PostingKind::Reversal(1);
 
+    /// The n of a numbered posting (reversal, reinstatement, adjustment).
+    pub fn number(&self) -> Option<u32> {
+        match self {
+            PostingKind::Reversal(n)
+            | PostingKind::Reinstatement(n)
+            | PostingKind::Adjustment(n) => Some(*n),
+            PostingKind::Sale | PostingKind::Refund(_) => None,
+        }
+    }
+
     /// The form used inside Oracle batch names, where `:` is avoided (`refund-12`).
     pub fn name_tag(&self) -> String {
         self.to_string().replace(':', "-")

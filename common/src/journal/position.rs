@@ -251,6 +251,44 @@ fn refund_due_line(
     )
 }
 
+/// How the lines of a journal that moves the books are described: a line whose account the
+/// target still holds, and one it no longer does.
+struct Wording {
+    changed: &'static str,
+    gone: &'static str,
+}
+
+/// The journal `posting` that takes the ledger from `booked` to `target` (its first journal
+/// gives the header: currency, ledger, conversion), dated `date`, linked to the sale, described
+/// by `description` given the sale's batch name.
+fn moving_the_books(
+    ctx: &JournalContext<'_>,
+    booked: &[&Journal],
+    target: &[&Journal],
+    posting: PostingKind,
+    date: chrono::NaiveDate,
+    wording: Wording,
+    description: impl FnOnce(&str) -> String,
+) -> Result<Journal, JournalError> {
+    let first = target.first().ok_or_else(|| JournalError::Incompatible {
+        order: booked.first().map_or(0, |j| j.order_id),
+        message: format!("{posting} needs the order's position"),
+    })?;
+    super::delta::check_same_order(booked, first)?;
+    let sale = batch_name(&first.store, first.order_id, &PostingKind::Sale);
+    let mut journal = follow_up(ctx, first, posting, &sale, date);
+    journal.description = description(&sale);
+    journal.lines = delta_lines(
+        first.currency,
+        booked,
+        target,
+        wording.changed,
+        wording.gone,
+    );
+    ensure_balanced(&journal)?;
+    Ok(journal)
+}
+
 /// The journal that books an order's cancellation (`reversal`, or `reversal:n` after a
 /// reinstatement): it takes the ledger from `booked` to the cancelled `target`, reversing
 /// every line earned and owed to tax at the sale's conversion (so they net to exactly zero in
@@ -264,13 +302,19 @@ pub fn build_cancellation(
     date: chrono::NaiveDate,
     status: &str,
 ) -> Result<Journal, JournalError> {
-    super::delta::check_same_order(booked, target)?;
-    let sale = batch_name(&target.store, target.order_id, &PostingKind::Sale);
-    let mut journal = follow_up(ctx, target, PostingKind::Reversal(n), &sale, date);
-    journal.description = format!("Reversal of {sale}: order {} was {status}", target.order_id);
-    journal.lines = delta_lines(target.currency, booked, &[target], "", "Reversal: ");
-    ensure_balanced(&journal)?;
-    Ok(journal)
+    let wording = Wording {
+        changed: "",
+        gone: "Reversal: ",
+    };
+    moving_the_books(
+        ctx,
+        booked,
+        &[target],
+        PostingKind::Reversal(n),
+        date,
+        wording,
+        |sale| format!("Reversal of {sale}: order {} was {status}", target.order_id),
+    )
 }
 
 /// The journal that books a cancelled order again after it came back to a sale status: from
@@ -284,26 +328,17 @@ pub fn build_reinstatement(
     date: chrono::NaiveDate,
     status: &str,
 ) -> Result<Journal, JournalError> {
-    let first = target.first().ok_or_else(|| JournalError::Incompatible {
-        order: booked.first().map_or(0, |j| j.order_id),
-        message: "a reinstatement needs the order's sale".into(),
-    })?;
-    super::delta::check_same_order(booked, first)?;
-    let sale = batch_name(&first.store, first.order_id, &PostingKind::Sale);
-    let mut journal = follow_up(ctx, first, PostingKind::Reinstatement(n), &sale, date);
-    journal.description = format!(
-        "Reinstatement {n} of {sale}: order {} is {status} again after its cancellation",
-        first.order_id
-    );
-    journal.lines = delta_lines(
-        first.currency,
-        booked,
-        target,
-        "Reinstated: ",
-        "No longer: ",
-    );
-    ensure_balanced(&journal)?;
-    Ok(journal)
+    let wording = Wording {
+        changed: "Reinstated: ",
+        gone: "No longer: ",
+    };
+    let order = target.first().map_or(0, |j| j.order_id);
+    let posting = PostingKind::Reinstatement(n);
+    moving_the_books(ctx, booked, target, posting, date, wording, |sale| {
+        format!(
+            "Reinstatement {n} of {sale}: order {order} is {status} again after its cancellation"
+        )
+    })
 }
 
 /// The adjustment that takes the ledger from `booked` to `target` when the order changed after
@@ -316,15 +351,12 @@ pub fn build_adjustment(
     date: chrono::NaiveDate,
     why: &str,
 ) -> Result<Journal, JournalError> {
-    let first = target.first().ok_or_else(|| JournalError::Incompatible {
-        order: booked.first().map_or(0, |j| j.order_id),
-        message: "an adjustment needs the order's position".into(),
-    })?;
-    super::delta::check_same_order(booked, first)?;
-    let sale = batch_name(&first.store, first.order_id, &PostingKind::Sale);
-    let mut journal = follow_up(ctx, first, PostingKind::Adjustment(n), &sale, date);
-    journal.description = format!("Adjustment {n} of {sale}: {why}");
-    journal.lines = delta_lines(first.currency, booked, target, "Change: ", "No longer: ");
-    ensure_balanced(&journal)?;
-    Ok(journal)
+    let wording = Wording {
+        changed: "Change: ",
+        gone: "No longer: ",
+    };
+    let posting = PostingKind::Adjustment(n);
+    moving_the_books(ctx, booked, target, posting, date, wording, |sale| {
+        format!("Adjustment {n} of {sale}: {why}")
+    })
 }

@@ -137,11 +137,13 @@ impl<'r> Book<'r> {
             > count(|k| matches!(k, PostingKind::Reinstatement(_)))
     }
 
-    /// The next number of a numbered posting kind.
-    fn next(&self, number_of: fn(&PostingKind) -> Option<u32>) -> u32 {
+    /// The next number of a numbered posting kind (`PostingKind::Adjustment`…).
+    fn next(&self, kind: fn(u32) -> PostingKind) -> u32 {
+        let same = std::mem::discriminant(&kind(1));
         self.recorded
             .iter()
-            .filter_map(|p| number_of(&p.key.posting))
+            .filter(|p| std::mem::discriminant(&p.key.posting) == same)
+            .filter_map(|p| p.key.posting.number())
             .max()
             .unwrap_or(0)
             + 1
@@ -426,7 +428,6 @@ fn plan_standing(
     })?;
     let target_refs: Vec<&Journal> = target.iter().collect();
     plan.position = Position::of(target_refs.iter().copied());
-    let so_far = with_planned(&book.booked, plan);
     if booked_cancelled {
         let waiting = book.waiting_reinstatements();
         if !waiting.is_empty() {
@@ -441,10 +442,8 @@ fn plan_standing(
             ));
             return Ok(());
         }
-        let n = book.next(|k| match k {
-            PostingKind::Reinstatement(n) => Some(*n),
-            _ => None,
-        });
+        let n = book.next(PostingKind::Reinstatement);
+        let so_far = with_planned(&book.booked, plan);
         let journal = build_reinstatement(
             ctx,
             &so_far,
@@ -465,18 +464,29 @@ fn plan_standing(
         }
         return Ok(());
     }
-    let n = book.next(|k| match k {
-        PostingKind::Adjustment(n) => Some(*n),
-        _ => None,
-    });
-    let delta = build_adjustment(
+    plan_adjustment(
         ctx,
-        &so_far,
+        bundle,
+        book,
         &target_refs,
-        n,
-        change_date(ctx, bundle),
         "the order changed after posting",
-    )?;
+        plan,
+    )
+}
+
+/// Whatever still differs from the position (an edit; a cancelled order's payment voided or
+/// captured after all), as the next adjustment.
+fn plan_adjustment(
+    ctx: &JournalContext<'_>,
+    bundle: &OrderBundle,
+    book: &Book<'_>,
+    target: &[&Journal],
+    why: &str,
+    plan: &mut Plan,
+) -> Result<(), JournalError> {
+    let so_far = with_planned(&book.booked, plan);
+    let n = book.next(PostingKind::Adjustment);
+    let delta = build_adjustment(ctx, &so_far, target, n, change_date(ctx, bundle), why)?;
     if !delta.is_empty() {
         plan.journals.push(delta);
     }
@@ -502,10 +512,7 @@ fn plan_cancelled(
         // The cancellation first, over what is booked; refunds not recorded yet post after it,
         // against the refund due.
         let target = cancelled_target(ctx, bundle, &sale_side, &recorded_refunds)?;
-        let n = book.next(|k| match k {
-            PostingKind::Reversal(n) => Some(*n),
-            _ => None,
-        });
+        let n = book.next(PostingKind::Reversal);
         let reversal = build_cancellation(
             ctx,
             &book.booked,
@@ -556,26 +563,11 @@ fn plan_cancelled(
         .collect();
     let target = cancelled_target(ctx, bundle, &sale_side, &refunds)?;
     plan.position = Position::of([&target]);
-    let n = book.next(|k| match k {
-        PostingKind::Adjustment(n) => Some(*n),
-        _ => None,
-    });
-    let so_far = with_planned(&book.booked, plan);
-    let delta = build_adjustment(
-        ctx,
-        &so_far,
-        &[&target],
-        n,
-        change_date(ctx, bundle),
-        &format!(
-            "what the cancelled order owes back changed (payment status \"{}\")",
-            order.payment_status
-        ),
-    )?;
-    if !delta.is_empty() {
-        plan.journals.push(delta);
-    }
-    Ok(())
+    let why = format!(
+        "what the cancelled order owes back changed (payment status \"{}\")",
+        order.payment_status
+    );
+    plan_adjustment(ctx, bundle, book, &[&target], &why, plan)
 }
 
 /// The journal a replay sends for a held or rejected posting, built again from the order as it

@@ -322,13 +322,8 @@ async fn prepare_order(
             None => PostingState::Queued,
         };
         let record = PostingRecord {
-            key: key.clone(),
-            state,
-            journal,
-            version: 0,
-            created_at: now,
-            updated_at: now,
             seen_at: Some(seen_at),
+            ..PostingRecord::new(journal, state, now)
         };
         let mut detail =
             json!({"batch_name": record.journal.batch_name, "lines": rules, "notes": plan.notes});

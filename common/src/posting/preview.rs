@@ -16,7 +16,7 @@ use crate::journal::{
     build_sale,
 };
 use crate::posting::decide::decide;
-use crate::state::{PostingKey, PostingRecord, PostingState};
+use crate::state::{PostingRecord, PostingState};
 
 /// BigCommerce's status names by id (merchants may relabel them; ids are what count).
 pub fn status_name(id: u32) -> &'static str {
@@ -69,19 +69,6 @@ fn life(
 ) -> Result<Vec<Journal>, JournalError> {
     let mut recorded: Vec<PostingRecord> = Vec::new();
     let now = Utc::now();
-    let record = |journal: Journal, state: PostingState| PostingRecord {
-        key: PostingKey {
-            store: journal.store.clone(),
-            order_id: journal.order_id,
-            posting: journal.posting,
-        },
-        state,
-        journal,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-        seen_at: None,
-    };
     for _ in 0..MAX_ROUNDS {
         let plan = decide(ctx, bundle, &recorded)?;
         if plan.journals.is_empty() && plan.held.is_empty() {
@@ -95,11 +82,15 @@ fn life(
                 group_id: 0,
                 request_id: None,
             };
-            recorded.push(record(j, posted));
+            recorded.push(PostingRecord::new(j, posted, now));
         }
         for h in plan.held {
             notes.push(format!("{}: held: {}", h.journal.batch_name, h.reason));
-            recorded.push(record(h.journal, PostingState::Held { reason: h.reason }));
+            recorded.push(PostingRecord::new(
+                h.journal,
+                PostingState::Held { reason: h.reason },
+                now,
+            ));
         }
     }
     Ok(recorded.into_iter().map(|p| p.journal).collect())

@@ -12,25 +12,6 @@ use common::mapping::AccountRole;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-/// A journal as (role, account, debit, credit) rows, easy to compare whole.
-fn rows(j: &Journal) -> Vec<(String, String, String, String)> {
-    j.lines
-        .iter()
-        .map(|l| {
-            (
-                l.account_role.to_string(),
-                l.segments.join("-"),
-                l.dr.to_string(),
-                l.cr.to_string(),
-            )
-        })
-        .collect()
-}
-
-fn row(role: &str, account: &str, dr: &str, cr: &str) -> (String, String, String, String) {
-    (role.into(), account.into(), dr.into(), cr.into())
-}
-
 fn sale(config: &ConnectorConfig, store: &str, order: Value, products: Vec<Value>) -> Journal {
     sale_of(
         config,

@@ -10,7 +10,7 @@ use common::journal::{
     build_sale,
 };
 use common::posting::decide::{Plan, SUPERSEDED, decide, fingerprint};
-use common::state::{PostingKey, PostingRecord, PostingState};
+use common::state::{PostingRecord, PostingState};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
@@ -51,20 +51,7 @@ fn bundle_of(mut o: Value, refunds: Vec<Value>) -> OrderBundle {
 }
 
 fn record(journal: Journal, state: PostingState) -> PostingRecord {
-    let now = Utc::now();
-    PostingRecord {
-        key: PostingKey {
-            store: journal.store.clone(),
-            order_id: journal.order_id,
-            posting: journal.posting,
-        },
-        state,
-        journal,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-        seen_at: None,
-    }
+    PostingRecord::new(journal, state, Utc::now())
 }
 
 fn posted(journal: Journal) -> PostingRecord {

@@ -11,31 +11,12 @@ use common::bigcommerce::OrderBundle;
 use common::config::ConnectorConfig;
 use common::journal::{Journal, JournalContext, Position, PostingKind};
 use common::posting::decide::{Plan, decide};
-use common::state::{PostingKey, PostingRecord, PostingState};
+use common::state::{PostingRecord, PostingState};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 fn d(text: &str) -> Decimal {
     text.parse().unwrap()
-}
-
-/// A journal as (role, account, debit, credit) rows.
-fn rows(j: &Journal) -> Vec<(String, String, String, String)> {
-    j.lines
-        .iter()
-        .map(|l| {
-            (
-                l.account_role.to_string(),
-                l.segments.join("-"),
-                l.dr.to_string(),
-                l.cr.to_string(),
-            )
-        })
-        .collect()
-}
-
-fn row(role: &str, account: &str, dr: &str, cr: &str) -> (String, String, String, String) {
-    (role.into(), account.into(), dr.into(), cr.into())
 }
 
 /// What is recorded for one order, every posting Posted (or Held, as decided).
@@ -60,20 +41,8 @@ impl Books {
     }
 
     fn record(&mut self, journal: Journal, state: PostingState) {
-        let now = Utc::now();
-        self.records.push(PostingRecord {
-            key: PostingKey {
-                store: journal.store.clone(),
-                order_id: journal.order_id,
-                posting: journal.posting,
-            },
-            state,
-            journal,
-            version: 1,
-            created_at: now,
-            updated_at: now,
-            seen_at: None,
-        });
+        self.records
+            .push(PostingRecord::new(journal, state, Utc::now()));
     }
 
     /// Runs the decision on the order as it is now until it plans nothing more, posting what

@@ -18,7 +18,7 @@ use common::config::ConnectorConfig;
 use common::journal::{Journal, JournalContext, Position, PostingKind};
 use common::mapping::AccountRole;
 use common::posting::decide::{decide, rebuild};
-use common::state::{PostingKey, PostingRecord, PostingState};
+use common::state::{PostingRecord, PostingState};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -763,20 +763,8 @@ struct Books {
 
 impl Books {
     fn record(&mut self, journal: Journal, state: PostingState) {
-        let now = Utc::now();
-        self.records.push(PostingRecord {
-            key: PostingKey {
-                store: journal.store.clone(),
-                order_id: journal.order_id,
-                posting: journal.posting,
-            },
-            state,
-            journal,
-            version: 1,
-            created_at: now,
-            updated_at: now,
-            seen_at: None,
-        });
+        self.records
+            .push(PostingRecord::new(journal, state, Utc::now()));
     }
 
     fn posted() -> PostingState {

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use common::bigcommerce::OrderBundle;
 use common::config::ConnectorConfig;
+use common::journal::Journal;
 use serde_json::{Value, json};
 
 /// Repository root (the workspace).
@@ -126,4 +127,24 @@ pub fn python() -> PathBuf {
         path.display()
     );
     path
+}
+
+/// A journal as (role, account, debit, credit) rows, easy to compare whole.
+pub fn rows(j: &Journal) -> Vec<(String, String, String, String)> {
+    j.lines
+        .iter()
+        .map(|l| {
+            (
+                l.account_role.to_string(),
+                l.segments.join("-"),
+                l.dr.to_string(),
+                l.cr.to_string(),
+            )
+        })
+        .collect()
+}
+
+/// One expected row of [`rows`].
+pub fn row(role: &str, account: &str, dr: &str, cr: &str) -> (String, String, String, String) {
+    (role.into(), account.into(), dr.into(), cr.into())
 }

@@ -274,24 +274,7 @@ impl OraclePod {
     /// combination (`101-000-4000-000-000`), amounts unchanged: totals still agree, the accounts
     /// do not. Returns whether the line existed.
     pub fn move_line(&self, batch_id: u64, line_number: u32, account: &str) -> bool {
-        let phase = self.shared.options.job_phase;
-        self.with(|p| {
-            p.advance(phase);
-            let line = p
-                .batches
-                .iter_mut()
-                .filter(|b| b.id == batch_id)
-                .flat_map(|b| b.headers.iter_mut().take(1))
-                .flat_map(|h| h.lines.iter_mut())
-                .find(|l| l.number == line_number);
-            match line {
-                Some(l) => {
-                    l.account = account.to_string();
-                    true
-                }
-                None => false,
-            }
-        })
+        self.change_line(batch_id, line_number, |l| l.account = account.to_string())
     }
 
     /// A person edits the entered amounts of line `line_number` of an unposted batch's first
@@ -303,6 +286,19 @@ impl OraclePod {
         entered_dr: rust_decimal::Decimal,
         entered_cr: rust_decimal::Decimal,
     ) -> bool {
+        self.change_line(batch_id, line_number, |l| {
+            l.entered_dr = entered_dr;
+            l.entered_cr = entered_cr;
+        })
+    }
+
+    /// Changes line `line_number` of a batch's first journal, as a person in Fusion would.
+    fn change_line(
+        &self,
+        batch_id: u64,
+        line_number: u32,
+        change: impl FnOnce(&mut journal_import::NewLine),
+    ) -> bool {
         let phase = self.shared.options.job_phase;
         self.with(|p| {
             p.advance(phase);
@@ -313,14 +309,7 @@ impl OraclePod {
                 .flat_map(|b| b.headers.iter_mut().take(1))
                 .flat_map(|h| h.lines.iter_mut())
                 .find(|l| l.number == line_number);
-            match line {
-                Some(l) => {
-                    l.entered_dr = entered_dr;
-                    l.entered_cr = entered_cr;
-                    true
-                }
-                None => false,
-            }
+            line.map(change).is_some()
         })
     }
 
