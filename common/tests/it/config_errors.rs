@@ -1,7 +1,7 @@
 //! The connector document: broken documents are refused with every problem, each naming the
 //! JSON path of the field and what is expected; nothing half-valid is ever returned.
 
-use crate::support::{example_config, example_document};
+use crate::support::{document_without_returns_account, example_config, example_document};
 use common::config::{ConnectorConfig, REDACTED};
 use serde_json::{Value, json};
 
@@ -204,15 +204,7 @@ fn a_cancelled_order_needs_a_refund_due_account_and_the_returns_account_is_optio
         ]
     );
     // Without a returns account, refunds reverse the revenue account their sale credited.
-    let mut doc = example_document();
-    doc["mapping"]["defaults"]
-        .as_object_mut()
-        .unwrap()
-        .remove("refund");
-    for rule in doc["mapping"]["rules"].as_array_mut().unwrap() {
-        let applies = rule["applies_to"].as_array_mut().unwrap();
-        applies.retain(|r| r != "refund");
-    }
+    let doc = document_without_returns_account();
     assert!(ConnectorConfig::from_json(&doc.to_string(), "test").is_ok());
 }
 

@@ -253,17 +253,7 @@ fn a_refunded_line_keeps_the_segments_a_sku_rule_gave_its_sale() {
 
 #[test]
 fn without_a_returns_account_a_refund_reverses_the_revenue_account_itself() {
-    let mut doc = example_document();
-    doc["mapping"]["defaults"]
-        .as_object_mut()
-        .unwrap()
-        .remove("refund");
-    for rule in doc["mapping"]["rules"].as_array_mut().unwrap() {
-        rule["applies_to"]
-            .as_array_mut()
-            .unwrap()
-            .retain(|r| r != "refund");
-    }
+    let doc = document_without_returns_account();
     let config = config_from(&doc);
     let mut books = Books::default();
     let refunded = bundle_700(
@@ -339,9 +329,8 @@ fn a_cancelled_order_set_back_to_take_a_refund_then_cancelled_again_ends_at_zero
     assert!(books.ledger().accounts.is_empty(), "{:?}", books.ledger());
 }
 
-/// An EU order (channel 2, EUR, prices include 19 % VAT) of one skillet (product 88) at
-/// 119.00 and the fee `fee` (id 3: 11.90 with 1.90 VAT).
-fn eu_order_with_fee(id: u64) -> (Value, Vec<Value>) {
+/// An order of the EU storefront (channel 2, EUR), its prices including tax.
+fn eu_order(id: u64) -> Value {
     let mut o = order(id);
     o["channel_id"] = json!(2);
     for f in [
@@ -352,6 +341,13 @@ fn eu_order_with_fee(id: u64) -> (Value, Vec<Value>) {
         o[f] = json!("EUR");
     }
     o["is_tax_inclusive_pricing"] = json!(true);
+    o
+}
+
+/// An EU order (channel 2, EUR, prices include 19 % VAT) of one skillet (product 88) at
+/// 119.00 and the fee `fee` (id 3: 11.90 with 1.90 VAT).
+fn eu_order_with_fee(id: u64) -> (Value, Vec<Value>) {
+    let mut o = eu_order(id);
     o["fees"] = json!([{"id": 3, "type": "custom_fee", "display_name_merchant": "Bulky item",
         "cost_ex_tax": "10.0000", "cost_inc_tax": "11.9000", "cost_tax": "1.9000"}]);
     o["subtotal_ex_tax"] = json!("100.0000");
@@ -421,16 +417,7 @@ fn a_manual_discount_on_mixed_tax_rates_is_spread_by_each_lines_share_of_the_ex_
     // ex-tax subtotal (100 : 50): 10.00 and 5.00 including tax, then recomputes the tax:
     // 18.3333 + 2.2619 = 20.60.
     let config = example_config();
-    let mut o = order(702);
-    o["channel_id"] = json!(2);
-    for f in [
-        "currency_code",
-        "default_currency_code",
-        "store_default_currency_code",
-    ] {
-        o[f] = json!("EUR");
-    }
-    o["is_tax_inclusive_pricing"] = json!(true);
+    let mut o = eu_order(702);
     o["discount_amount"] = json!("15.0000");
     o["subtotal_ex_tax"] = json!("150.0000");
     o["subtotal_inc_tax"] = json!("172.5000");

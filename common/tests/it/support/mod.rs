@@ -27,6 +27,22 @@ pub fn config_from(doc: &Value) -> ConnectorConfig {
     ConnectorConfig::from_json(&doc.to_string(), "test").unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// The example document with no returns account: no `refund` default, no rule on `refund`.
+pub fn document_without_returns_account() -> Value {
+    let mut doc = example_document();
+    doc["mapping"]["defaults"]
+        .as_object_mut()
+        .unwrap()
+        .remove("refund");
+    for rule in doc["mapping"]["rules"].as_array_mut().unwrap() {
+        rule["applies_to"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|r| r != "refund");
+    }
+    doc
+}
+
 /// The example document, loaded.
 pub fn example_config() -> ConnectorConfig {
     config_from(&example_document())
