@@ -73,6 +73,16 @@ pub struct Plan {
     pub position: Position,
 }
 
+impl Plan {
+    /// Nothing more now: the order waits (for a posting in flight, or a person), and the
+    /// position is what is on the books so far.
+    fn wait(&mut self, note: String, book: &Book<'_>) {
+        self.waiting = true;
+        self.notes.push(note);
+        self.position = Position::of(book.booked.iter().copied());
+    }
+}
+
 fn in_flight(state: StateName) -> bool {
     matches!(state, StateName::Queued | StateName::Submitted)
 }
@@ -224,36 +234,37 @@ pub fn decide(
                 .recorded_journal(PostingKind::Sale)
                 .is_some_and(|j| j.lines == current.lines);
             if cancelled || !bundle.refunds.is_empty() || !same {
-                plan.waiting = true;
-                plan.notes
-                    .push(format!("the sale is {s}; changes and refunds wait for it"));
+                plan.wait(
+                    format!("the sale is {s}; changes and refunds wait for it"),
+                    &book,
+                );
             } else {
                 plan.notes.push(format!(
                     "the sale is {s} and the order has not changed since"
                 ));
+                plan.position = Position::of(book.booked.iter().copied());
             }
-            plan.position = Position::of(book.booked.iter().copied());
             return Ok(plan);
         }
         Some(StateName::Posted) => {}
         Some(s) => {
             // Once a person has replayed the sale and it posts, the rest of the order follows.
-            plan.waiting = true;
-            plan.notes.push(format!(
-                "the sale is {s}; it waits for a person (mlc replay) before anything else posts"
-            ));
-            plan.position = Position::of(book.booked.iter().copied());
+            plan.wait(
+                format!(
+                    "the sale is {s}; it waits for a person (mlc replay) before anything else posts"
+                ),
+                &book,
+            );
             return Ok(plan);
         }
     }
     if let Some(p) = recorded.iter().find(|p| in_flight(p.state.name())) {
-        plan.waiting = true;
-        plan.notes.push(format!(
+        let note = format!(
             "{} is {}; the order waits for it",
             p.key.posting,
             p.state.name()
-        ));
-        plan.position = Position::of(book.booked.iter().copied());
+        );
+        plan.wait(note, &book);
         return Ok(plan);
     }
     if cancelled {
