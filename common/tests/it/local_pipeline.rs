@@ -132,3 +132,110 @@ async fn posting_outcomes_are_counted_per_store_as_well() {
     // The stack's line still carries it, for the alarms.
     assert_eq!(figures.count(POSTINGS_POSTED), 1.0);
 }
+
+/// The pod's lines for one order, netted per account (what the ledger holds for it).
+fn ledger_of(
+    pod: &sandbox::oracle::OraclePod,
+    order_id: u64,
+) -> Vec<(String, rust_decimal::Decimal)> {
+    let prefix = format!("BC-us-{order_id}-");
+    let mut net: std::collections::BTreeMap<String, rust_decimal::Decimal> = Default::default();
+    for b in pod
+        .batches()
+        .into_iter()
+        .filter(|b| b.name.starts_with(&prefix))
+    {
+        for (_, lines) in b.journals {
+            for (account, dr, cr) in lines {
+                *net.entry(account).or_default() += dr - cr;
+            }
+        }
+    }
+    net.into_iter().filter(|(_, n)| !n.is_zero()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_order_set_back_waits_for_a_person_and_a_replay_books_it_again() {
+    let sb = seeded_store(SandboxOptions::default()).await;
+    let pod = seeded_pod(PodOptions::default()).await;
+    let doc = document_for(&crate::support::example_document(), &sb, &pod);
+    let db = SqliteDb::in_memory().unwrap();
+    let svc = crate::support::pipeline::services(&doc, &db);
+    let settle = crate::support::pipeline::run_until_settled;
+    // No hooks: the sweep finds each change by its date_modified, which has whole seconds.
+    let next_second = || tokio::time::sleep(std::time::Duration::from_millis(1100));
+    let id = sb.create_order(HASH, us_order(1, 0));
+    let key = |posting| PostingKey {
+        store: "us".into(),
+        order_id: id,
+        posting,
+    };
+    assert_eq!(
+        settle(&svc, &key(PostingKind::Sale)).await,
+        StateName::Posted
+    );
+    let sold = ledger_of(&pod, id);
+    next_second().await;
+    sb.set_status(HASH, id, 5);
+    assert_eq!(
+        settle(&svc, &key(PostingKind::REVERSAL)).await,
+        StateName::Posted
+    );
+
+    // Set back to Awaiting Fulfillment: the journal that books the sale again waits.
+    next_second().await;
+    sb.set_status(HASH, id, 11);
+    let first = key(PostingKind::Reinstatement(1));
+    assert_eq!(settle(&svc, &first).await, StateName::Held);
+    let held = svc.store.posting(&first).await.unwrap().unwrap();
+    let PostingState::Held { reason } = &held.state else {
+        unreachable!()
+    };
+    assert!(
+        reason.contains(&format!("mlc replay us/{id}/reinstate:1")),
+        "{reason}"
+    );
+    let story = svc.store.audit_of_order("us", id).await.unwrap();
+    assert!(story.iter().any(|e| e.kind == AuditKind::Reinstated));
+    // Cancelled again before anyone looked: superseded, and a replay has nothing to post.
+    next_second().await;
+    sb.set_status(HASH, id, 5);
+    for _ in 0..100 {
+        common::posting::poster::drain_queue(
+            &svc,
+            svc.queue.as_ref(),
+            std::time::Duration::from_secs(1),
+        )
+        .await
+        .unwrap();
+        common::posting::poller::poll(&svc).await;
+        if svc
+            .store
+            .posting(&first)
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .name()
+            == StateName::Rejected
+        {
+            break;
+        }
+    }
+    let superseded = svc.store.posting(&first).await.unwrap().unwrap();
+    assert!(
+        matches!(&superseded.state, PostingState::Rejected { reason } if reason.starts_with("superseded: ")),
+        "{superseded:?}"
+    );
+    let err = replay(&svc, &first, "controller").await.unwrap_err();
+    assert!(err.to_string().contains("nothing to post"), "{err}");
+
+    // Set back once more, and this time the order goes ahead: the replay books the sale again.
+    next_second().await;
+    sb.set_status(HASH, id, 11);
+    let second = key(PostingKind::Reinstatement(2));
+    assert_eq!(settle(&svc, &second).await, StateName::Held);
+    replay(&svc, &second, "controller").await.unwrap();
+    assert_eq!(settle(&svc, &second).await, StateName::Posted);
+    assert_eq!(ledger_of(&pod, id), sold, "the ledger holds the sale again");
+}

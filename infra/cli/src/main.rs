@@ -48,8 +48,9 @@ enum Command {
     Serve(ServeArgs),
     /// An order's audit trail, from a local state database.
     Audit(AuditArgs),
-    /// Send a Held or Rejected posting again once its cause is fixed: a sale or refund journal
-    /// is built again from the order and the document as they are now.
+    /// Send a Held or Rejected posting again once its cause is fixed or a person has confirmed
+    /// it: a sale, refund or reinstatement journal is built again from the order and the
+    /// document as they are now.
     Replay(ReplayArgs),
     /// Check every system the document names: reachable, with the rights the connector needs,
     /// and as the document says (ledgers, channels, webhooks, today's period). Read-only.
@@ -259,7 +260,7 @@ struct ReplayArgs {
     /// Order id.
     #[arg(long)]
     order_id: u64,
-    /// Which posting: sale, refund:ID, reversal, adjust:N.
+    /// Which posting: sale, refund:ID, reversal, reversal:N, reinstate:N, adjust:N.
     #[arg(long, default_value = "sale")]
     posting: String,
     /// Who asks (kept in the audit).
@@ -591,12 +592,10 @@ async fn run_replay(args: ReplayArgs) -> Result<(), Failure> {
     use common::journal::PostingKind;
     use common::state::PostingKey;
 
-    let posting: PostingKind = args.posting.parse().map_err(|e| {
-        bad(anyhow!(
-            "--posting {:?}: {e}; expected sale, refund:ID, reversal or adjust:N",
-            args.posting
-        ))
-    })?;
+    let posting: PostingKind = args
+        .posting
+        .parse()
+        .map_err(|e| bad(anyhow!("--posting {:?}: {e}", args.posting)))?;
     let services = operator_services(&args.on).await?;
     let key = PostingKey {
         store: args.store.clone(),
