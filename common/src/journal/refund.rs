@@ -33,7 +33,7 @@ use super::{Journal, JournalContext, JournalError, JournalFlag, PostingKind, Sid
 use crate::bigcommerce::{OrderBundle, OrderFee, Refund, RefundItem, RefundItemType, TenderKind};
 use crate::config::DiscountPresentation;
 use crate::mapping::AccountRole;
-use crate::money::split_pro_rata;
+use crate::money::{Currency, split_pro_rata};
 
 /// How a refund is booked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,7 +142,7 @@ fn build(
         return Ok(journal);
     }
     let mut legs = match against {
-        Against::Sale => component_legs(ctx, bundle, refund, &mut journal.flags),
+        Against::Sale => component_legs(ctx, bundle, refund, currency, &mut journal.flags),
         Against::RefundDue => vec![
             Leg::new(
                 AccountRole::RefundDue,
@@ -223,6 +223,7 @@ fn component_legs<'b>(
     ctx: &JournalContext<'_>,
     bundle: &'b OrderBundle,
     refund: &'b Refund,
+    currency: Currency,
     flags: &mut Vec<JournalFlag>,
 ) -> Vec<Leg<'b>> {
     let order = &bundle.order;
@@ -265,10 +266,7 @@ fn component_legs<'b>(
                     };
                     let mut label = format!("Refund: {name} ×{}", item.quantity.unwrap_or(0));
                     if !kept.is_zero() {
-                        label.push_str(&format!(
-                            ", less {} kept back",
-                            journal_currency_format(ctx, bundle, -kept)
-                        ));
+                        label.push_str(&format!(", less {} kept back", currency.format(-kept)));
                     }
                     let line_ref = format!("line:{}", line.id);
                     if line.is_gift_certificate() {
@@ -480,15 +478,4 @@ fn fees_refunded<'b>(
         .zip(split_pro_rata(total, &weights))
         .map(|(f, share)| (f, Some(share)))
         .collect()
-}
-
-/// An amount in the order's currency, for descriptions.
-fn journal_currency_format(
-    ctx: &JournalContext<'_>,
-    bundle: &OrderBundle,
-    amount: Decimal,
-) -> String {
-    ctx.entered_currency(&bundle.order)
-        .map(|c| c.format(amount))
-        .unwrap_or_else(|_| amount.to_string())
 }

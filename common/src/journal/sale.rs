@@ -81,9 +81,9 @@ pub(super) struct Discounts {
 /// Line discounts come from `applied_discounts` ("Discounts spread onto this line"). Older
 /// orders, manual discounts and some API-created ones carry `discount_amount`/`coupon_discount`
 /// only at order level; then the order-level total is spread the way BigCommerce spreads it, by
-/// each line's share of the ex-tax subtotal (`total_ex_tax`, "Line total excluding tax, before
-/// discounts"), so revenue per cost centre matches BigCommerce's own reports (sold gift
-/// certificates are never discounted this way).
+/// each line's share of the ex-tax subtotal (line `total_ex_tax`: "Total base price excluding
+/// tax", before any discount), so revenue per cost centre matches BigCommerce's own reports (sold
+/// gift certificates are never discounted this way).
 pub(super) fn line_discounts(order: &Order, lines: &[&OrderProduct]) -> Discounts {
     let per_line: Vec<Decimal> = lines.iter().map(|l| l.discount_total()).collect();
     let order_level = order.discount_amount + order.coupon_discount;
