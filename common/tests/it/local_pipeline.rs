@@ -200,28 +200,7 @@ async fn a_cancelled_order_set_back_waits_for_a_person_and_a_replay_books_it_aga
     // Cancelled again before anyone looked: superseded, and a replay has nothing to post.
     next_second().await;
     sb.set_status(HASH, id, 5);
-    for _ in 0..100 {
-        common::posting::poster::drain_queue(
-            &svc,
-            svc.queue.as_ref(),
-            std::time::Duration::from_secs(1),
-        )
-        .await
-        .unwrap();
-        common::posting::poller::poll(&svc).await;
-        if svc
-            .store
-            .posting(&first)
-            .await
-            .unwrap()
-            .unwrap()
-            .state
-            .name()
-            == StateName::Rejected
-        {
-            break;
-        }
-    }
+    crate::support::pipeline::run_until(&svc, &first, |s| s == StateName::Rejected).await;
     let superseded = svc.store.posting(&first).await.unwrap().unwrap();
     assert!(
         matches!(&superseded.state, PostingState::Rejected { reason } if reason.starts_with("superseded: ")),

@@ -47,6 +47,21 @@ pub fn services(doc: &Value, db: &SqliteDb) -> Services {
 
 /// Queue → poster, then a sweep; until `key` is in a final state.
 pub async fn run_until_settled(svc: &Services, key: &PostingKey) -> StateName {
+    run_until(svc, key, |state| {
+        matches!(
+            state,
+            StateName::Posted | StateName::Rejected | StateName::Held
+        )
+    })
+    .await
+}
+
+/// Queue → poster, then a sweep; until `key` is in a state `done` accepts.
+pub async fn run_until(
+    svc: &Services,
+    key: &PostingKey,
+    done: impl Fn(StateName) -> bool,
+) -> StateName {
     for _ in 0..200 {
         for report in drain_queue(svc, svc.queue.as_ref(), Duration::from_secs(1))
             .await
@@ -61,10 +76,7 @@ pub async fn run_until_settled(svc: &Services, key: &PostingKey) -> StateName {
             .await
             .unwrap()
             .map(|p| p.state.name())
-            && matches!(
-                state,
-                StateName::Posted | StateName::Rejected | StateName::Held
-            )
+            && done(state)
         {
             return state;
         }
