@@ -4,7 +4,6 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::finalize::ensure_balanced;
 use super::naming::batch_name;
 use super::{Journal, JournalContext, JournalError, JournalLine, PostingKind};
 use crate::mapping::AccountRole;
@@ -102,35 +101,6 @@ pub(crate) fn delta_lines(
         });
     }
     lines
-}
-
-/// The adjustment that takes the ledger from what was posted for an order (`posted`: the sale
-/// and any earlier adjustments) to what the order is now (`current`, freshly built). Returns a
-/// journal with no lines when nothing of financial weight changed.
-pub fn build_delta(
-    ctx: &JournalContext<'_>,
-    posted: &[&Journal],
-    current: &Journal,
-    n: u32,
-    accounting_date: NaiveDate,
-) -> Result<Journal, JournalError> {
-    check_same_order(posted, current)?;
-    let lines = delta_lines(
-        current.currency,
-        posted,
-        &[current],
-        "Change: ",
-        "No longer: ",
-    );
-    let posting = PostingKind::Adjustment(n);
-    let sale_batch = posted
-        .first()
-        .map_or_else(|| current.batch_name.clone(), |p| p.batch_name.clone());
-    let mut delta = follow_up(ctx, current, posting, &sale_batch, accounting_date);
-    delta.description = format!("Adjustment {n} of {sale_batch}: the order changed after posting");
-    delta.lines = lines;
-    ensure_balanced(&delta)?;
-    Ok(delta)
 }
 
 /// Refuses journals of another order, or in another currency or ledger, than `current`.

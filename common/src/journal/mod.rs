@@ -30,7 +30,6 @@ use crate::mapping::{AccountRole, MappingError};
 use crate::money::{Currency, Money, amount_serde};
 
 pub use context::JournalContext;
-pub use delta::build_delta;
 pub use memory::{Remembered, SegmentMemory};
 pub use naming::{MAX_BATCH_NAME_LEN, batch_name, batch_name_prefix, journal_reference};
 pub use position::{

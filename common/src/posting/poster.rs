@@ -342,10 +342,9 @@ async fn prepare_order(
             ));
         }
         match svc.store.create_posting(&record, &event).await {
-            Ok(created) if held.is_some() => {
+            Ok(_) if held.is_some() => {
                 tracing::warn!(posting = %key, reason = ?held, "held for a person");
                 metrics.incr_for(&store_id, metrics::POSTINGS_HELD);
-                let _ = created;
             }
             Ok(created) => {
                 metrics.incr(metrics::POSTINGS_QUEUED);

@@ -5,8 +5,8 @@ use crate::support::*;
 use chrono::NaiveDate;
 use common::config::ConnectorConfig;
 use common::journal::{
-    Journal, JournalContext, JournalError, JournalFlag, PostingKind, build_cancellation,
-    build_delta, build_refund, build_sale,
+    Journal, JournalContext, JournalError, JournalFlag, PostingKind, build_adjustment,
+    build_cancellation, build_refund, build_sale,
 };
 use common::mapping::AccountRole;
 use rust_decimal::Decimal;
@@ -702,6 +702,9 @@ fn an_unknown_refund_is_a_typed_error() {
 
 // ------------------------------------------------------ reversals and deltas
 
+/// Why the adjustments below are posted, as the decision words it for an edit.
+const WHY: &str = "the order changed after posting";
+
 #[test]
 fn a_cancellation_reverses_what_was_earned_on_the_cancellation_date_and_owes_the_money_back() {
     let config = example_config();
@@ -765,7 +768,7 @@ fn an_edit_after_posting_posts_only_the_difference() {
     );
     let ctx = JournalContext::new(&config, "us").unwrap();
     let date = NaiveDate::from_ymd_opt(2026, 3, 12).unwrap();
-    let delta = build_delta(&ctx, &[&posted], &current, 1, date).unwrap();
+    let delta = build_adjustment(&ctx, &[&posted], &[&current], 1, date, WHY).unwrap();
     assert_eq!(delta.batch_name, "BC-us-500-adjust-1");
     assert_eq!(delta.linked_batch.as_deref(), Some("BC-us-500-sale"));
     assert_eq!(
@@ -784,7 +787,7 @@ fn an_edit_after_posting_posts_only_the_difference() {
         );
     }
     // A second look at the unchanged order posts nothing more.
-    let again = build_delta(&ctx, &[&posted, &delta], &current, 2, date).unwrap();
+    let again = build_adjustment(&ctx, &[&posted, &delta], &[&current], 2, date, WHY).unwrap();
     assert!(again.is_empty());
 }
 
@@ -798,7 +801,15 @@ fn a_line_that_disappears_is_reversed_by_the_delta() {
     edited["total_inc_tax"] = json!("55.6200");
     let current = sale(&config, "us", edited, vec![lines[0].clone()]);
     let ctx = JournalContext::new(&config, "us").unwrap();
-    let delta = build_delta(&ctx, &[&posted], &current, 1, posted.accounting_date).unwrap();
+    let delta = build_adjustment(
+        &ctx,
+        &[&posted],
+        &[&current],
+        1,
+        posted.accounting_date,
+        WHY,
+    )
+    .unwrap();
     let skillet = delta
         .lines
         .iter()
@@ -821,7 +832,15 @@ fn a_delta_between_different_orders_is_refused() {
     other["id"] = json!(501);
     let current = sale(&config, "us", other, lines);
     let ctx = JournalContext::new(&config, "us").unwrap();
-    let err = build_delta(&ctx, &[&posted], &current, 1, posted.accounting_date).unwrap_err();
+    let err = build_adjustment(
+        &ctx,
+        &[&posted],
+        &[&current],
+        1,
+        posted.accounting_date,
+        WHY,
+    )
+    .unwrap_err();
     assert!(
         matches!(err, JournalError::Incompatible { order: 501, .. }),
         "{err}"
