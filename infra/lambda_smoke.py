@@ -55,6 +55,13 @@ def wait_for(what, check, seconds):
     sys.exit(f"lambda smoke: timed out waiting for {what}")
 
 
+def require(ok, message):
+    """One check of the smoke. Not `assert`: `python -O` strips asserts, and the smoke must fail
+    whatever the interpreter's flags."""
+    if not ok:
+        sys.exit(f"lambda smoke: {message}")
+
+
 def fixture(name):
     return json.loads((FIXTURES / name).read_text())
 
@@ -126,14 +133,14 @@ def operator_commands(world, variables, sqs):
     the document from Secrets Manager, the state in DynamoDB, the queue and its dead letters."""
     code, out, err = mlc(["ping", "--aws", "--format", "json"], variables)
     checks = json.loads(out) if out else []
-    assert code == 0 and checks and all(c["outcome"] != "fail" for c in checks), f"ping --aws: {code}\n{out}\n{err}"
+    require(code == 0 and checks and all(c["outcome"] != "fail" for c in checks), f"ping --aws: {code}\n{out}\n{err}")
     code, out, err = mlc(["catalog", "--aws", "--store", "us"], variables)
-    assert code == 0 and "Apparel › Shirts" in out, f"catalog --aws: {code}\n{out}\n{err}"
+    require(code == 0 and "Apparel › Shirts" in out, f"catalog --aws: {code}\n{out}\n{err}")
     today = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86400))
     later = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 2 * 86400))
     code, out, err = mlc(["reconcile", "--aws", "--store", "us", "--from", today, "--to", later, "--format", "json"], variables)
     report = json.loads(out) if out else {}
-    assert code == 0 and report.get("counts", {}).get("matched") == 1, f"reconcile --aws: {code}\n{out}\n{err}"
+    require(code == 0 and report.get("counts", {}).get("matched") == 1, f"reconcile --aws: {code}\n{out}\n{err}")
     # A dead letter, put where SQS would after the receive limit; `mlc` finds the dead-letter
     # queue through the queue's redrive policy, lists the order, and moves it back.
     queue_url = world["env"]["MLC_QUEUE_URL"]
@@ -144,12 +151,12 @@ def operator_commands(world, variables, sqs):
                        "reason": "poll", "seen_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     sqs.send_message(QueueUrl=dlq, MessageBody=body, MessageAttributes={"kind": {"DataType": "String", "StringValue": "order"}})
     code, out, err = mlc(["dead-letters", "--aws"], variables)
-    assert code == 0 and out.startswith("1 dead letters") and f"order {world['order_id']} " in out, \
-        f"dead-letters --aws: {code}\n{out}\n{err}"
+    require(code == 0 and out.startswith("1 dead letters") and f"order {world['order_id']} " in out,
+          f"dead-letters --aws: {code}\n{out}\n{err}")
     code, out, err = mlc(["dead-letters", "--aws", "--redrive", "--by", "smoke"], variables)
-    assert code == 0 and out.startswith("1 moved back"), f"dead-letters --aws --redrive: {code}\n{out}\n{err}"
+    require(code == 0 and out.startswith("1 moved back"), f"dead-letters --aws --redrive: {code}\n{out}\n{err}")
     back = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
-    assert len(back) == 1 and "(redriven by smoke at " in json.loads(back[0]["Body"])["reason"], back
+    require(len(back) == 1 and "(redriven by smoke at " in json.loads(back[0]["Body"])["reason"], back)
     sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=back[0]["ReceiptHandle"])
     print("lambda smoke: mlc ping, catalog, reconcile and dead-letters --aws agree with the stack")
 
@@ -178,14 +185,14 @@ def main():
         queue_url = world["env"]["MLC_QUEUE_URL"]
 
         answer = invoke(port, "webhook", signed_delivery(world), workdir)
-        assert answer["statusCode"] == 200 and json.loads(answer["body"])["status"] == "queued", answer
+        require(answer["statusCode"] == 200 and json.loads(answer["body"])["status"] == "queued", answer)
 
         messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=300,
                                        AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
-        assert len(messages) == 1, f"one message queued, found {len(messages)}"
+        require(len(messages) == 1, f"one message queued, found {len(messages)}")
         arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         answer = invoke(port, "poster", sqs_event(messages, arn), workdir)
-        assert answer == {"batchItemFailures": []}, answer
+        require(answer == {"batchItemFailures": []}, answer)
         sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=messages[0]["ReceiptHandle"])
 
         posted, hooks = 0, None
@@ -196,15 +203,15 @@ def main():
             if posted:
                 break
             time.sleep(0.25)
-        assert posted == 1, f"the sale was not posted: {answer}"
-        assert hooks == [world["store_hash"]], f"the first sweep registers the hooks: {hooks}"
+        require(posted == 1, f"the sale was not posted: {answer}")
+        require(hooks == [world["store_hash"]], f"the first sweep registers the hooks: {hooks}")
         item = ddb.get_item(TableName=world["env"]["MLC_TABLE"],
                             Key={"pk": {"S": f"ORDER#us#{world['order_id']}"}, "sk": {"S": "POSTING#sale"}}).get("Item")
-        assert item and json.loads(item["record"]["S"])["state"]["state"] == "posted", item
+        require(item and json.loads(item["record"]["S"])["state"]["state"] == "posted", item)
         print(f"lambda smoke: order {world['order_id']} went webhook → SQS → poster → Oracle → poller: posted")
         # The daily schedule's event: the poller reconciles instead of sweeping.
         answer = invoke(port, "poller", {"job": "reconcile", "settle_minutes": 0}, workdir)
-        assert answer.get("job") == "reconcile" and answer["orders"] == 1 and answer["needs_action"] == 0, answer
+        require(answer.get("job") == "reconcile" and answer["orders"] == 1 and answer["needs_action"] == 0, answer)
         operator_commands(world, variables, sqs)
     finally:
         for p in reversed(procs):
