@@ -164,9 +164,15 @@ async fn main() {
         )
         .unwrap();
         for id in &ids {
-            let bundle = fetch_order(&config.mapping, &client, *id, RefundPolicy::IfRefunded)
-                .await
-                .unwrap();
+            let bundle = fetch_order(
+                &config.mapping,
+                &client,
+                HASH,
+                *id,
+                RefundPolicy::IfRefunded,
+            )
+            .await
+            .unwrap();
             assert_eq!(
                 bundle.transactions.is_some(),
                 config.mapping.needs_gateway()

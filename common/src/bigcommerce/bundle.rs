@@ -150,6 +150,20 @@ impl OrderBundle {
         }
         lines.sort_by_key(|l| l.id);
         refunds.sort_by_key(|r| r.id);
+        if let Some(bad) = lines
+            .iter()
+            .position(|l| l.order_id.is_some_and(|id| id != order.id))
+        {
+            return Err(BundleError::Invalid {
+                path: format!("products[{bad}].order_id"),
+                message: format!(
+                    "line {} belongs to order {}, not to order {}",
+                    lines[bad].id,
+                    lines[bad].order_id.unwrap_or_default(),
+                    order.id
+                ),
+            });
+        }
         if let Some(bad) = refunds.iter().position(|r| r.order_id != order.id) {
             return Err(BundleError::Invalid {
                 path: format!("refunds[{bad}].order_id"),
@@ -167,6 +181,25 @@ impl OrderBundle {
             refunds,
             transactions: None,
         })
+    }
+
+    /// Whether this is the order that was asked for, of the store that was asked: BigCommerce's
+    /// answer must name `order_id` and, where it carries its resource links, `store_hash`.
+    /// A bundle of another order would otherwise be booked under the asked order's key (the
+    /// posting key comes from the message, the batch name from the answer).
+    pub fn check_identity(&self, store_hash: &str, order_id: u64) -> Result<(), String> {
+        if self.order.id != order_id {
+            return Err(format!(
+                "BigCommerce answered with order {} when asked for order {order_id}; nothing is posted from that answer",
+                self.order.id
+            ));
+        }
+        match &self.order.answered_by_store {
+            Some(answered) if answered != store_hash => Err(format!(
+                "order {order_id} was asked of store {store_hash} but the answer comes from store {answered} (its products link); check the store's api_base in the connector document"
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// The bundle in its file form (what `mlc preview --order-file` reads and `mlc fetch`

@@ -106,6 +106,21 @@ fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     d.deserialize_any(V)
 }
 
+/// Reads the store hash out of a resource link (`{"url": ".../stores/{hash}/v2/...", ...}`);
+/// anything else (no link, another shape, a URL without a store) says nothing.
+fn link_store_hash<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    let url = value
+        .get("url")
+        .and_then(|u| u.as_str())
+        .unwrap_or_default();
+    Ok(url
+        .split_once("/stores/")
+        .and_then(|(_, rest)| rest.split('/').next())
+        .filter(|hash| !hash.is_empty())
+        .map(str::to_string))
+}
+
 /// Reads `fees`, which is a link object (`{url, resource}`) unless the order was fetched with
 /// `include=fees`, in which case it is the array of fees.
 fn fees_field<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<OrderFee>, D::Error> {
@@ -236,6 +251,16 @@ pub struct Order {
     /// Consignments with their line items, when fetched with `include=consignments.line_items`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consignments: Option<serde_json::Value>,
+    /// The store that answered, from the order's products link (`products_Resource.url`, the
+    /// spec's example "https://api.bigcommerce.com/stores/{store_hash}/v2/orders/129/products"):
+    /// how the poster knows the answer came from the store the message named.
+    #[serde(
+        default,
+        rename = "products",
+        deserialize_with = "link_store_hash",
+        skip_serializing
+    )]
+    pub answered_by_store: Option<String>,
     /// Archived orders are still orders; the flag is kept for the decision logic.
     #[serde(default)]
     pub is_deleted: bool,
@@ -304,6 +329,10 @@ pub struct AppliedDiscount {
 pub struct OrderProduct {
     /// Order-product id: what refunds name in `item_id`.
     pub id: u64,
+    /// "Numeric ID of the associated order" (V2 spec, `orderProducts.order_id`): a line of
+    /// another order is refused rather than booked on this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<u64>,
     /// Catalog product id; 0 for custom products.
     #[serde(default)]
     pub product_id: u64,

@@ -188,6 +188,7 @@ async fn prepare_order(
     let bundle = match crate::posting::fetch::fetch_order(
         &svc.config.mapping,
         bc.as_ref(),
+        hash,
         order_id,
         policy,
     )
@@ -298,6 +299,14 @@ async fn prepare_order(
         .map(|j| (j, None))
         .chain(plan.held.into_iter().map(|h| (h.journal, Some(h.reason))));
     for (journal, held) in to_record {
+        // The posting key comes from the message, the batch name from the answer: they must
+        // name one order (fetch_order checked the answer; this keeps it so whatever decides).
+        if journal.order_id != order_id || journal.store != store_id {
+            return Prepared::Retry(format!(
+                "journal {} is for order {} of store {}, not order {order_id} of store {store_id}; nothing is recorded",
+                journal.batch_name, journal.order_id, journal.store
+            ));
+        }
         let key = PostingKey {
             store: store_id.clone(),
             order_id,

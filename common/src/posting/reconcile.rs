@@ -527,6 +527,7 @@ async fn reconcile_order(
         fetch_order(
             &svc.config.mapping,
             bc.as_ref(),
+            hash,
             order.id,
             RefundPolicy::Always,
         )

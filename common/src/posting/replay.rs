@@ -89,9 +89,15 @@ pub async fn replay(svc: &Services, key: &PostingKey, by: &str) -> Result<Replay
         } else {
             RefundPolicy::Always
         };
-        let bundle = fetch_order(&svc.config.mapping, bc.as_ref(), key.order_id, policy)
-            .await
-            .map_err(|e| fail(e.to_string()))?;
+        let bundle = fetch_order(
+            &svc.config.mapping,
+            bc.as_ref(),
+            &entry.store_hash,
+            key.order_id,
+            policy,
+        )
+        .await
+        .map_err(|e| fail(e.to_string()))?;
         let ctx = JournalContext::new(&svc.config, &key.store).map_err(|e| fail(e.to_string()))?;
         let recorded = svc
             .store

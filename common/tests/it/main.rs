@@ -25,3 +25,4 @@ mod reconcile;
 mod secrets;
 mod state_store;
 mod webhook_verification;
+mod wrong_order;

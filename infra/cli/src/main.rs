@@ -307,6 +307,7 @@ async fn run_fetch(args: FetchArgs) -> Result<(), Failure> {
     let bundle = common::posting::fetch::fetch_order(
         &config.mapping,
         &client,
+        &store.store_hash,
         args.order_id,
         RefundPolicy::Always,
     )

@@ -78,6 +78,16 @@ pub enum BcError {
         /// Pages read.
         pages: u32,
     },
+    /// The answer is about another order or another store than the one asked for: never
+    /// posted, retried by the queue (a misrouted or cached answer may right itself; if not, the
+    /// message reaches the dead-letter queue with this reason).
+    #[error("{call}: {message}")]
+    WrongOrder {
+        /// Method and path.
+        call: String,
+        /// Which order or store answered instead.
+        message: String,
+    },
     /// The client could not be set up (bad base URL, unreadable token).
     #[error("BigCommerce client for store {store}: {message}")]
     Setup {
@@ -92,7 +102,9 @@ impl BcError {
     /// Worth trying again later (the queue redelivers): throttling, outages, timeouts.
     pub fn is_transient(&self) -> bool {
         match self {
-            BcError::RateLimited { .. } | BcError::Transport { .. } => true,
+            BcError::RateLimited { .. }
+            | BcError::Transport { .. }
+            | BcError::WrongOrder { .. } => true,
             BcError::Status { status, .. } => *status >= 500,
             _ => false,
         }
