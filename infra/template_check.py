@@ -4,7 +4,12 @@
 Both accept a runtime that does not exist, a wrong architecture, an SQS batch size out of range,
 a misspelt FunctionResponseTypes value, an HTTP method that is not one and a queue URL where an ARN
 is needed (see the tooling reference, section 3.3). This script checks those for this project, and
-least privilege: no wildcard actions, no Resource "*", no SAM event or policy that brings one in.
+least privilege: no wildcard actions granted, no Resource "*", no SAM event or policy that brings one
+in; the internet-facing webhook function writes only webhook-dedupe items (a dynamodb:LeadingKeys
+condition) and reads none; a service principal in a key policy acts only for this account; the HTTP
+API logs its requests to a retained log group; the poller runs one at a time and the webhook
+function has a cap; the connector-document secret has a resource policy that keeps it to the
+stack's functions and the account.
 
 Usage: template_check.py [template.yaml]. Prints every failure and exits 1 if there is any.
 """
@@ -32,6 +37,15 @@ HTTP_METHODS = {"get", "post", "put", "patch", "delete", "head", "options", "any
 SQS_BATCH_MIN, SQS_BATCH_MAX, SQS_WINDOW_MAX = 1, 10000, 300
 # Lambda defaults when a property is absent.
 DEFAULT_TIMEOUT, DEFAULT_BATCH, DEFAULT_WINDOW, DEFAULT_VISIBILITY = 3, 10, 0, 30
+# What the webhook function does to the state table (common/src/posting/intake.rs calls
+# first_sighting and forget_sighting; common/src/adapters/dynamodb.rs makes them a conditional
+# PutItem and a DeleteItem of the item whose pk is `DEDUPE#` + `webhook#{store}#{webhook-id}`).
+WEBHOOK_TABLE_ACTIONS = {"dynamodb:PutItem", "dynamodb:DeleteItem"}
+WEBHOOK_LEADING_KEYS = ["DEDUPE#webhook#*"]
+# Sweeps, tracking rounds and reconciliations never overlap.
+POLLER_CONCURRENCY = 1
+# What a resource policy on the secret must deny, and to whom.
+SECRET_READ = "secretsmanager:GetSecretValue"
 # SAM events that attach an AWS managed policy with Resource "*" to the function's role.
 UNSCOPED_EVENTS = {
     "SQS": "AWSLambdaSQSQueueExecutionRole",
@@ -297,6 +311,9 @@ def check_statement(c, where, st, key_policy):
     actions = as_list(st.get("Action"))
     c.expect("NotAction" not in st, where, "NotAction", "Action (NotAction grants everything else)")
     c.expect("NotResource" not in st, where, "NotResource", "Resource (NotResource grants everything else)")
+    # A Deny takes away: a wildcard there makes the policy stricter, not looser.
+    if st.get("Effect") == "Deny":
+        return
     for action in actions:
         wildcard = isinstance(action, str) and "*" in action
         # A key policy's account-root statement delegates the key to IAM (the AWS default policy).
@@ -347,6 +364,173 @@ def check_iam(c, fns):
             check_document(c, f"{name}.KeyPolicy", p.get("KeyPolicy"), key_policy=True)
 
 
+def statements(policies):
+    """Every statement of a function's inline policies."""
+    for policy in as_list(policies):
+        if isinstance(policy, dict):
+            yield from (st for st in as_list(policy.get("Statement")) if isinstance(st, dict))
+
+
+def leaves(value):
+    """The values an intrinsic can take: through Fn::If (both branches), Fn::Split and Fn::Join,
+    down to strings, !Ref and !GetAtt."""
+    if isinstance(value, list):
+        for v in value:
+            yield from leaves(v)
+    elif isinstance(value, dict) and len(value) == 1:
+        (name, arg), = value.items()
+        if name == "Fn::If" and isinstance(arg, list) and len(arg) == 3:
+            yield from leaves(arg[1:])
+        elif name in ("Fn::Split", "Fn::Join") and isinstance(arg, list) and len(arg) == 2:
+            yield from leaves(arg[1])
+        else:
+            yield value
+    else:
+        yield value
+
+
+def if_branches(value):
+    """The alternatives of a value that may be an Fn::If (each branch separately)."""
+    if isinstance(value, dict) and set(value) == {"Fn::If"} and len(value["Fn::If"]) == 3:
+        return if_branches(value["Fn::If"][1]) + if_branches(value["Fn::If"][2])
+    return [value]
+
+
+def names_account(value):
+    """`!Ref AWS::AccountId`, or a !Sub that is exactly ${AWS::AccountId}."""
+    return value in ({"Ref": "AWS::AccountId"}, {"Fn::Sub": "${AWS::AccountId}"})
+
+
+def check_webhook_table_access(c, fns, binaries):
+    """The internet-facing function may write webhook-dedupe items only, and reads nothing."""
+    webhook = binaries.get("webhook")
+    if not webhook:
+        return
+    props = fns[webhook][1]
+    for i, st in enumerate(statements(props.get("Policies"))):
+        where = f"{webhook}.Policies.Statement[{st.get('Sid', i)}]"
+        actions = {a for a in as_list(st.get("Action")) if isinstance(a, str) and a.startswith("dynamodb:")}
+        if not actions or st.get("Effect") != "Allow":
+            continue
+        c.expect(actions <= WEBHOOK_TABLE_ACTIONS, where, "Action",
+                 f"only {sorted(WEBHOOK_TABLE_ACTIONS)} (intake records and forgets a delivery id; it reads none)",
+                 sorted(actions - WEBHOOK_TABLE_ACTIONS))
+        condition = st.get("Condition") or {}
+        keys = None
+        for operator in ("ForAllValues:StringEquals", "ForAllValues:StringLike"):
+            keys = (condition.get(operator) or {}).get("dynamodb:LeadingKeys", keys)
+        c.expect(keys is not None and sorted(as_list(keys)) == sorted(WEBHOOK_LEADING_KEYS), where,
+                 "Condition ForAllValues:StringLike dynamodb:LeadingKeys",
+                 f"exactly {WEBHOOK_LEADING_KEYS} (the partition keys of webhook-dedupe items)", keys)
+
+
+def check_key_policy_services(c):
+    """A service principal in a key policy acts only on behalf of this account (confused deputy)."""
+    for name, r in c.of_type("AWS::KMS::Key").items():
+        doc = (r.get("Properties") or {}).get("KeyPolicy") or {}
+        for i, st in enumerate(as_list(doc.get("Statement"))):
+            if not isinstance(st, dict) or st.get("Effect") != "Allow":
+                continue
+            principal = st.get("Principal")
+            if not (isinstance(principal, dict) and "Service" in principal):
+                continue
+            condition = st.get("Condition") or {}
+            account = (condition.get("StringEquals") or {}).get("aws:SourceAccount")
+            c.expect(names_account(account), f"{name}.KeyPolicy.Statement[{st.get('Sid', i)}]",
+                     "Condition StringEquals aws:SourceAccount", "!Ref AWS::AccountId", account)
+            source = (condition.get("ArnLike") or {}).get("aws:SourceArn")
+            text = source.get("Fn::Sub") if isinstance(source, dict) else source
+            c.expect(isinstance(text, str) and "${AWS::AccountId}" in text,
+                     f"{name}.KeyPolicy.Statement[{st.get('Sid', i)}]", "Condition ArnLike aws:SourceArn",
+                     "an ARN pattern of this account's resources", source)
+
+
+def check_log_group(c, where, prop, value):
+    """`value` is !GetAtt of a log group that keeps its events for a while, not forever."""
+    getatt = value.get("Fn::GetAtt") if isinstance(value, dict) else None
+    group = getatt[0] if isinstance(getatt, list) and len(getatt) == 2 and getatt[1] == "Arn" else None
+    if not c.expect(group is not None and c.ref_type(value) == "AWS::Logs::LogGroup", where, prop,
+                    "!GetAtt <AWS::Logs::LogGroup>.Arn", value):
+        return
+    retention = (c.resources[group].get("Properties") or {}).get("RetentionInDays")
+    c.expect(retention is not None, group, "Properties.RetentionInDays", "set (otherwise logs are kept forever)")
+
+
+def check_api_access_logs(c):
+    """Every HTTP API logs its requests to a retained log group."""
+    for name, r in c.of_type("AWS::Serverless::HttpApi").items():
+        settings = (r.get("Properties") or {}).get("AccessLogSettings")
+        if not c.expect(isinstance(settings, dict), name, "Properties.AccessLogSettings",
+                        "access logging (who called the internet-facing route, and the answer)"):
+            continue
+        check_log_group(c, name, "Properties.AccessLogSettings.DestinationArn", settings.get("DestinationArn"))
+        fmt = settings.get("Format")
+        c.expect(isinstance(fmt, str) and "$context.requestId" in fmt and "$context.status" in fmt, name,
+                 "Properties.AccessLogSettings.Format", "a format with $context.requestId and $context.status", fmt)
+    for name, r in c.of_type("AWS::Logs::LogGroup").items():
+        c.expect((r.get("Properties") or {}).get("RetentionInDays") is not None, name,
+                 "Properties.RetentionInDays", "set (otherwise logs are kept forever)")
+
+
+def check_concurrency(c, fns, binaries):
+    """The poller one at a time (sweeps never overlap); the webhook function capped."""
+    poller, webhook = binaries.get("poller"), binaries.get("webhook")
+    if poller:
+        value = c.default(fns[poller][1].get("ReservedConcurrentExecutions"))
+        c.expect(value == POLLER_CONCURRENCY, poller, "ReservedConcurrentExecutions",
+                 f"{POLLER_CONCURRENCY} (sweeps, tracking rounds and reconciliations never overlap)", value)
+    if webhook:
+        raw = fns[webhook][1].get("ReservedConcurrentExecutions")
+        value = c.default(raw)
+        if c.expect(isinstance(value, float | int) and value >= 1, webhook, "ReservedConcurrentExecutions",
+                    "a cap (a flood of deliveries must not take the account's concurrency)", raw):
+            pname, param = c.parameter(raw)
+            if param is not None:
+                hi = c.default(param.get("MaxValue"))
+                c.expect(hi is not None, f"Parameters.{pname}", "MaxValue", "set (the cap is a cap)", hi)
+
+
+def check_secret_policies(c, fns):
+    """Each secret has a resource policy that blocks public policies, denies other accounts, and
+    denies reading the value to anyone but the stack's function roles (and named operators)."""
+    roles = {name: {"Fn::GetAtt": [f"{name}Role", "Arn"]} for name in fns}
+    policies = c.of_type("AWS::SecretsManager::ResourcePolicy")
+    for secret in c.of_type("AWS::SecretsManager::Secret"):
+        mine = [(n, (r.get("Properties") or {})) for n, r in policies.items()
+                if (r.get("Properties") or {}).get("SecretId") == {"Ref": secret}]
+        if not c.expect(len(mine) == 1, secret, "AWS::SecretsManager::ResourcePolicy",
+                        "exactly one resource policy with SecretId !Ref to it", len(mine)):
+            continue
+        name, p = mine[0]
+        c.expect(p.get("BlockPublicPolicy") is True, name, "Properties.BlockPublicPolicy", True,
+                 p.get("BlockPublicPolicy"))
+        sts = [st for st in as_list((p.get("ResourcePolicy") or {}).get("Statement")) if isinstance(st, dict)]
+        c.expect(all(st.get("Effect") == "Deny" for st in sts), name, "ResourcePolicy.Statement",
+                 "only Deny statements (IAM policies grant; the resource policy takes away)")
+        other_accounts = [st for st in sts if st.get("Effect") == "Deny"
+                          and names_account((st.get("Condition") or {}).get("StringNotEquals", {})
+                                            .get("aws:PrincipalAccount"))
+                          and st.get("Principal") == "*"]
+        c.expect(bool(other_accounts), name, "ResourcePolicy.Statement",
+                 "a Deny to Principal \"*\" when StringNotEquals aws:PrincipalAccount !Ref AWS::AccountId")
+        readers = [st for st in sts if st.get("Effect") == "Deny" and SECRET_READ in as_list(st.get("Action"))
+                   and st.get("Principal") == "*"
+                   and "aws:PrincipalArn" in ((st.get("Condition") or {}).get("ArnNotLike") or {})]
+        if not c.expect(len(readers) == 1, name, "ResourcePolicy.Statement",
+                        f"one Deny of {SECRET_READ} to Principal \"*\" when ArnNotLike aws:PrincipalArn "
+                        "the function roles", len(readers)):
+            continue
+        allowed = readers[0]["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+        for branch in if_branches(allowed):
+            found = list(leaves(branch))
+            for fn, role in roles.items():
+                c.expect(role in found, name, "ResourcePolicy Deny GetSecretValue aws:PrincipalArn",
+                         f"{fn}'s role (!GetAtt {fn}Role.Arn) among the readers", found)
+            strays = [v for v in found if isinstance(v, str) and ("*" in v or v == "")]
+            c.expect(not strays, name, "ResourcePolicy Deny GetSecretValue aws:PrincipalArn",
+                     "no wildcard or empty reader written into the template", strays)
+
+
 def main(argv):
     path = argv[1] if len(argv) > 1 else "template.yaml"
     try:
@@ -361,6 +545,11 @@ def main(argv):
     check_http_events(c, fns, binaries)
     check_poster(c, fns, binaries)
     check_iam(c, fns)
+    check_webhook_table_access(c, fns, binaries)
+    check_key_policy_services(c)
+    check_api_access_logs(c)
+    check_concurrency(c, fns, binaries)
+    check_secret_policies(c, fns)
     for failure in c.failures:
         print(f"FAIL {failure}")
     if c.failures:
