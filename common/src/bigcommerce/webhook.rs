@@ -37,8 +37,9 @@ pub enum WebhookError {
         timestamp: i64,
         /// Now.
         now: i64,
-        /// Absolute difference in seconds.
-        skew: i64,
+        /// Absolute difference in seconds (unsigned: a timestamp of `i64::MIN` is as far from
+        /// now as a number of seconds gets, not an overflow).
+        skew: u64,
     },
     /// No `v1` signature matches: wrong secret, or the body, id or timestamp was altered.
     #[error("no signature in webhook-signature matches this delivery")]
@@ -71,12 +72,16 @@ impl WebhookVerifier {
             Some(b64) => base64::engine::general_purpose::STANDARD
                 .decode(b64)
                 .map_err(|_| {
-                    WebhookError::BadSecret("the part after whsec_ is not base64".into())
+                    WebhookError::BadSecret(
+                        "the part after whsec_ is not valid base64; copy the signing secret again exactly, or give the API account's client secret as it is".into(),
+                    )
                 })?,
             None => secret.as_bytes().to_vec(),
         };
         if key.is_empty() {
-            return Err(WebhookError::BadSecret("empty".into()));
+            return Err(WebhookError::BadSecret(
+                "is empty; give the API account's client secret".into(),
+            ));
         }
         Ok(Self { key })
     }
@@ -111,12 +116,7 @@ impl WebhookVerifier {
         now: i64,
     ) -> Result<(), WebhookError> {
         let header = |name: &'static str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .ok_or(WebhookError::MissingHeader(name))
+            signed_header(headers, name).ok_or(WebhookError::MissingHeader(name))
         };
         let id = header("webhook-id")?;
         let timestamp_text = header("webhook-timestamp")?;
@@ -124,8 +124,9 @@ impl WebhookVerifier {
         let timestamp: i64 = timestamp_text
             .parse()
             .map_err(|_| WebhookError::BadTimestamp(timestamp_text.to_string()))?;
-        let skew = (now - timestamp).abs();
-        if skew > TOLERANCE_SECONDS {
+        // `abs_diff` cannot overflow, whatever the sender put in the header.
+        let skew = now.abs_diff(timestamp);
+        if skew > TOLERANCE_SECONDS.unsigned_abs() {
             return Err(WebhookError::Stale {
                 timestamp,
                 now,
@@ -145,6 +146,22 @@ impl WebhookVerifier {
             Err(WebhookError::NoMatchingSignature)
         }
     }
+}
+
+/// A signature header's value in the form the signature covers: text, trimmed, not empty.
+fn signed_header<'h>(headers: &'h http::HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// The delivery's `webhook-id` exactly as [`WebhookVerifier::verify`] signs it (trimmed).
+/// Intake deduplicates on this same form: were it to use the raw header, a retry whose id
+/// differs only in padding would verify as the same delivery and still be queued again.
+pub fn delivery_id(headers: &http::HeaderMap) -> Option<&str> {
+    signed_header(headers, "webhook-id")
 }
 
 /// What a delivery is about.

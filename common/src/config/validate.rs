@@ -8,8 +8,9 @@ use chrono::format::{Item, StrftimeItems};
 
 use super::load::{MappingParts, OracleParts, Parts, issue};
 use super::{
-    ChartOfAccounts, ConfigIssue, OracleAuth, PostingSettings, SCHEMA_VERSION, StoreConfig,
+    ChartOfAccounts, ConfigIssue, OracleAuth, PostingSettings, SCHEMA_VERSION, Secret, StoreConfig,
 };
+use crate::bigcommerce::webhook::{WebhookError, WebhookVerifier};
 use crate::mapping::AccountRole;
 
 /// Highest BigCommerce order status id (14 Partially Refunded).
@@ -137,6 +138,14 @@ fn check_stores(
             if let Some(problem) = secret.problem() {
                 issues.push(issue(p(field), problem));
             }
+        }
+        // The webhook key, when written inline, is checked now: a `whsec_` value that cannot
+        // be decoded would otherwise pass here and refuse every delivery of the store.
+        if let Secret::Inline(value) = &s.credentials.client_secret
+            && s.credentials.client_secret.problem().is_none()
+            && let Err(WebhookError::BadSecret(why)) = WebhookVerifier::new(value)
+        {
+            issues.push(issue(p("credentials.client_secret"), why));
         }
         if s.channels.is_empty() {
             if let Some(first) = claims.get(&(s.store_hash.as_str(), None)) {

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::bigcommerce::webhook::{WebhookError, WebhookVerifier, parse_event};
+use crate::bigcommerce::webhook::{WebhookError, WebhookVerifier, delivery_id, parse_event};
 use crate::config::ConnectorConfig;
 use crate::metrics::{self, Metrics};
 use crate::ports::{Clock, Queue, StateStore};
@@ -80,7 +80,25 @@ impl Refusal {
             Refusal::Unavailable(_) => "unavailable",
         }
     }
+
+    /// What the answer to the sender says. The sender is not authenticated when most refusals
+    /// happen, so it learns nothing about the configuration: the detail of an
+    /// [`Refusal::Unavailable`] (which store's secret, which variable, which table) goes to the
+    /// operator's log only.
+    pub fn public_message(&self) -> String {
+        match self {
+            Refusal::Unavailable(_) => UNAVAILABLE_ANSWER.to_string(),
+            other => other.to_string(),
+        }
+    }
 }
+
+/// The whole answer to a delivery that cannot be taken now, whatever the reason.
+pub const UNAVAILABLE_ANSWER: &str = "not accepted now; retry later";
+
+/// The whole answer to a delivery that arrives while the connector document cannot be used:
+/// the internet learns that much and no more (the document's problems go to the log).
+pub const NOT_CONFIGURED_ANSWER: &str = "the connector is not configured; retry later";
 
 /// What intake needs.
 pub struct Intake<'a> {
@@ -99,6 +117,11 @@ pub struct Intake<'a> {
 }
 
 /// The store hashes whose API account signed the delivery, or why none did.
+///
+/// A store whose secret cannot be used (its variable unset, a `whsec_` value that is not
+/// base64) is skipped, so it never refuses another store's deliveries. When no usable key
+/// matched and some could not be tried, the delivery may be that store's: it is refused as
+/// unavailable (the sender retries; the fix may come) rather than as unauthenticated.
 fn authenticate(
     config: &ConnectorConfig,
     headers: &http::HeaderMap,
@@ -107,17 +130,32 @@ fn authenticate(
 ) -> Result<BTreeSet<String>, Refusal> {
     let mut last = WebhookError::NoMatchingSignature;
     let mut tried: Vec<String> = Vec::new();
+    let mut unusable: Vec<String> = Vec::new();
     for entry in &config.stores {
-        let secret = entry.credentials.client_secret.reveal().map_err(|e| {
-            Refusal::Unavailable(format!(
-                "stores[{}].credentials.client_secret: {e}",
-                entry.id
-            ))
-        })?;
+        let secret = match entry.credentials.client_secret.reveal() {
+            Ok(secret) => secret,
+            Err(e) => {
+                unusable.push(format!(
+                    "store {}: credentials.client_secret: {e}",
+                    entry.id
+                ));
+                continue;
+            }
+        };
         if tried.contains(&secret) {
             continue;
         }
-        let verifier = WebhookVerifier::new(&secret).map_err(Refusal::Unauthenticated)?;
+        let verifier = match WebhookVerifier::new(&secret) {
+            Ok(verifier) => verifier,
+            Err(e) => {
+                unusable.push(format!(
+                    "store {}: credentials.client_secret: {e}",
+                    entry.id
+                ));
+                tried.push(secret);
+                continue;
+            }
+        };
         match verifier.verify(headers, body, now) {
             Ok(()) => {
                 return Ok(config
@@ -138,6 +176,12 @@ fn authenticate(
             Err(e) => last = e,
         }
         tried.push(secret);
+    }
+    if !unusable.is_empty() {
+        return Err(Refusal::Unavailable(format!(
+            "no usable key matched, and some could not be tried: {}",
+            unusable.join("; ")
+        )));
     }
     Err(Refusal::Unauthenticated(last))
 }
@@ -191,11 +235,8 @@ impl Intake<'_> {
                 reason: format!("store {store_hash} is not in the connector document"),
             });
         }
-        let webhook_id = headers
-            .get("webhook-id")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
+        // The id in the form the signature covered (verification refused a delivery without).
+        let webhook_id = delivery_id(headers).unwrap_or_default().to_string();
         let key = format!("webhook#{store_hash}#{webhook_id}");
         let first = self
             .store

