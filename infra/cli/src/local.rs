@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
+use axum::body::{Body, HttpBody};
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use common::metrics::Metrics;
 use common::ports::{Clock, Queue, SecretSource, StateStore};
 use common::posting::intake::{Accepted, Intake, NOT_CONFIGURED_ANSWER, Refusal};
@@ -27,11 +27,64 @@ pub struct Endpoint {
     pub clock: Arc<dyn Clock>,
 }
 
+/// Largest delivery body read, as the webhook function's: no BigCommerce event comes near it.
+const MAX_BODY: usize = 64 * 1024;
+
+/// The 413 answer, the same whether the length was announced or found while reading.
+fn too_large(size: usize) -> (StatusCode, String) {
+    let refusal = Refusal::TooLarge {
+        size,
+        limit: MAX_BODY,
+    };
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        json!({"error": refusal.code(), "message": refusal.public_message()}).to_string(),
+    )
+}
+
+/// The body, read only as far as [`MAX_BODY`]: a `Content-Length` above it is refused before
+/// a byte is read, and a body without one (chunked) stops being read once it passes the limit.
+/// (axum's own extractor would buffer up to its 2 MB default first.)
+async fn read_body(headers: &HeaderMap, mut body: Body) -> Result<Vec<u8>, (StatusCode, String)> {
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(n) = announced
+        && n > MAX_BODY as u64
+    {
+        return Err(too_large(usize::try_from(n).unwrap_or(usize::MAX)));
+    }
+    let mut read = Vec::new();
+    while let Some(frame) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+    {
+        let frame = frame.map_err(|e| {
+            (
+                StatusCode::BAD_REQUEST,
+                json!({"error": "malformed", "message": format!("the body could not be read: {e}")})
+                    .to_string(),
+            )
+        })?;
+        if let Ok(data) = frame.into_data() {
+            if read.len() + data.len() > MAX_BODY {
+                return Err(too_large(read.len() + data.len()));
+            }
+            read.extend_from_slice(&data);
+        }
+    }
+    Ok(read)
+}
+
 async fn deliver(
     State(e): State<Endpoint>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> (StatusCode, String) {
+    let body = match read_body(&headers, body).await {
+        Ok(body) => body,
+        Err(answer) => return answer,
+    };
     let config = match e.source.connector_document().await {
         Ok(c) => c,
         Err(err) => {
@@ -50,7 +103,7 @@ async fn deliver(
         queue: e.queue.as_ref(),
         clock: e.clock.as_ref(),
         dedupe_ttl: Duration::from_secs(3 * 24 * 60 * 60),
-        max_body: 64 * 1024,
+        max_body: MAX_BODY,
     };
     let mut metrics = Metrics::default();
     match intake.take(&headers, &body, &mut metrics).await {

@@ -1,6 +1,7 @@
 //! The command line and `mlc serve` against hostile or careless input (issue 10, item 4): a
 //! secret in the wrong place of the document is never quoted back, a caller who is not
-//! authenticated learns nothing about the configuration.
+//! authenticated learns nothing about the configuration, and an oversized delivery is refused
+//! before it is read.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -155,6 +156,38 @@ fn serve_tells_a_caller_only_that_the_connector_is_not_configured() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(!serve.log().contains(MISPLACED), "{}", serve.log());
+    drop(serve);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn serve_refuses_an_oversized_delivery_before_reading_it() {
+    let dir = scratch("hostile-serve-413");
+    let config = write(&dir, "connector.json", &example_document());
+    let serve = Serve::start(&dir, &config);
+    // Announced as a megabyte (under the framework's own 2 MB default): the answer comes at
+    // once, before the sender has sent more than a few bytes of it.
+    let started = Instant::now();
+    let answer = serve.exchange(
+        "POST /webhooks HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 1000000",
+        b"{\"scope\":",
+        Duration::from_secs(10),
+    );
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // Without a length (chunked), the limit holds while reading.
+    let chunk = "x".repeat(16 * 1024);
+    let mut body = String::new();
+    for _ in 0..6 {
+        body.push_str(&format!("{:x}\r\n{chunk}\r\n", chunk.len()));
+    }
+    body.push_str("0\r\n\r\n");
+    let answer = serve.exchange(
+        "POST /webhooks HTTP/1.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked",
+        body.as_bytes(),
+        Duration::from_secs(20),
+    );
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer:?}");
     drop(serve);
     std::fs::remove_dir_all(&dir).ok();
 }
