@@ -109,7 +109,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     println!("State: {}\n", dir.display());
 
-    let sb = seeded_store(SandboxOptions::default()).await;
+    // The demo's webhook receiver is plain HTTP on loopback, which BigCommerce would refuse.
+    let sb = seeded_store(SandboxOptions::default().with_http_destinations()).await;
     let pod = seeded_pod(PodOptions {
         job_phase: Duration::from_millis(100),
         ..PodOptions::default()

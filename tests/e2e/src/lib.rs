@@ -254,7 +254,9 @@ impl World {
         pod_options: PodOptions,
         change: impl FnOnce(&mut Value),
     ) -> Self {
-        let sb = seeded_store(sb_options).await;
+        // The API Gateway stand-in listens on plain HTTP (loopback), a destination BigCommerce
+        // would refuse: the world opts out of the sandbox's HTTPS rule for its own receiver.
+        let sb = seeded_store(sb_options.with_http_destinations()).await;
         let pod = seeded_pod(pod_options).await;
         let mut doc = document_for(&example_document(), &sb, &pod);
         change(&mut doc);

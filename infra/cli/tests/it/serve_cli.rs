@@ -28,7 +28,8 @@ impl Drop for Server {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_takes_a_webhook_to_a_posted_journal() {
-    let sb = seeded_store(SandboxOptions::default()).await;
+    // `mlc serve` listens on plain HTTP (loopback), which BigCommerce would refuse.
+    let sb = seeded_store(SandboxOptions::default().with_http_destinations()).await;
     let pod = seeded_pod(PodOptions::default()).await;
     let dir = scratch("serve");
     let config = sandboxed_config(&dir, &sb, &pod);

@@ -28,6 +28,11 @@ struct ChannelSpec {
 }
 
 #[derive(Deserialize)]
+struct Scopes {
+    scopes: Vec<String>,
+}
+
+#[derive(Deserialize)]
 struct StatusChange {
     status_id: u32,
 }
@@ -139,6 +144,30 @@ pub(crate) async fn handle(
             webhooks::emit(&shared, hash, events);
             ok(json!({"id": id}))
         }
+        ("POST", ["stores", hash, "orders", id, "archive"]) => {
+            let Ok(id) = id.parse::<u64>() else {
+                return bad("expected /orders/{id}/archive".into());
+            };
+            let events = shared
+                .world
+                .lock()
+                .expect("sandbox state")
+                .archive_order(hash, id);
+            webhooks::emit(&shared, hash, events);
+            ok(json!({"id": id}))
+        }
+        ("PUT", ["stores", hash, "scopes"]) => match parse::<Scopes>(&body) {
+            Ok(s) => {
+                shared
+                    .world
+                    .lock()
+                    .expect("sandbox state")
+                    .store_mut(hash)
+                    .scopes = s.scopes;
+                ok(json!({"updated": true}))
+            }
+            Err(m) => bad(m),
+        },
         ("POST", ["stores", hash, "orders", id, "refunds"]) => {
             let (Ok(id), Ok(spec)) = (id.parse::<u64>(), parse::<RefundSpec>(&body)) else {
                 return bad("expected /orders/{id}/refunds with a refund".into());

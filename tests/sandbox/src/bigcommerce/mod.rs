@@ -4,11 +4,19 @@
 //! paths, status codes, headers, pagination and JSON shapes (V2 money as four-place strings,
 //! V3 amounts as numbers, RFC 2822 dates, `204 No Content` for empty V2 lists and orders
 //! without transactions); checks `X-Auth-Token`; enforces the rate-limit quota with the real
-//! `X-Rate-Limit-*` headers and 429s; sends Standard Webhooks-signed deliveries to registered
-//! hooks, with the activation delay and the deactivation after failures; and injects faults on
-//! demand (5xx, slow answers, 429 storms, dropped webhooks). Stores, catalog, orders and
-//! refunds are created through the Rust API below or the same operations over HTTP under
-//! `/__admin/…`.
+//! `X-Rate-Limit-*` headers, 429s with `X-Retry-After`, and the token's OAuth scopes (403 for
+//! an endpoint the token has no scope for); refuses hook destinations that are not HTTPS on
+//! port 443 (422), unless a test opts out; sends Standard Webhooks-signed deliveries to
+//! registered hooks, with the activation delay, retries of failed deliveries under the same
+//! `webhook-id`, and the deactivation after failures; serves orders with fees, order-level
+//! discounts, a display currency other than the transactional one, and archived orders; and
+//! injects faults on demand (5xx, slow answers, 429 storms, dropped webhooks), counting each one
+//! it serves so a test can show its fault fired. Stores, catalog, orders and refunds are created
+//! through the Rust API below or the same operations over HTTP under `/__admin/…`.
+//!
+//! When `MLC_BC_EXCHANGES` names a directory, a sandbox leaves there, when dropped, every
+//! exchange the connector had with it (requests whose `User-Agent` is the connector's), one JSON
+//! line each, for the contract check over every test's exchanges (`infra/test.sh`).
 
 mod admin;
 pub mod pricing;
@@ -16,6 +24,7 @@ mod server;
 mod state;
 mod webhooks;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,7 +35,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use pricing::{LineKind, LineSpec, OrderSpec};
+pub use pricing::{DisplayCurrency, FeeSpec, LineKind, LineSpec, OrderSpec};
 pub use state::{Delivery, DeliveryOutcome, Exchange};
 pub use webhooks::sign;
 
@@ -44,9 +53,14 @@ pub struct SandboxOptions {
     /// Consecutive failed deliveries after which a hook is deactivated (BigCommerce: after
     /// about 48 hours of retries; here a count, so tests need not wait).
     pub deactivate_after_failures: u32,
-    /// Accept `http://` hook destinations (local receivers). BigCommerce itself requires
-    /// HTTPS on port 443; switch this off to see its 422.
+    /// Accept `http://` hook destinations (local receivers). Off by default: BigCommerce
+    /// requires HTTPS on port 443 and answers 422 otherwise; a test whose receiver is plain
+    /// HTTP on loopback opts out with [`SandboxOptions::with_http_destinations`].
     pub allow_http_destinations: bool,
+    /// Delays before each retry of a failed delivery (same `webhook-id` and body, signed
+    /// again). BigCommerce retries after 60, 180, 300… seconds for about 48 hours; the
+    /// sandbox keeps the shape on a shorter clock. Empty: no retries.
+    pub delivery_retries: Vec<Duration>,
 }
 
 impl Default for SandboxOptions {
@@ -56,10 +70,35 @@ impl Default for SandboxOptions {
             window: Duration::from_secs(30),
             hook_activation_delay: Duration::ZERO,
             deactivate_after_failures: 3,
-            allow_http_destinations: true,
+            allow_http_destinations: false,
+            delivery_retries: vec![Duration::from_millis(60), Duration::from_millis(180)],
         }
     }
 }
+
+impl SandboxOptions {
+    /// The same options, accepting `http://` hook destinations: for tests whose webhook
+    /// receiver listens on plain HTTP (loopback), which BigCommerce itself would refuse.
+    pub fn with_http_destinations(self) -> Self {
+        Self {
+            allow_http_destinations: true,
+            ..self
+        }
+    }
+}
+
+/// Every OAuth scope the sandbox checks: a store's token carries all of them unless a test
+/// restricts it ([`BigCommerceSandbox::set_token_scopes`]).
+pub const ALL_SCOPES: [&str; 8] = [
+    "store_v2_orders",
+    "store_v2_orders_read_only",
+    "store_v2_transactions",
+    "store_v2_transactions_read_only",
+    "store_v2_products",
+    "store_v2_products_read_only",
+    "store_channel_settings",
+    "store_channel_settings_read_only",
+];
 
 /// A store and its API account.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -173,6 +212,27 @@ pub enum Fault {
         /// How many deliveries.
         times: u32,
     },
+    /// 429s that carry only `X-Retry-After` (whole seconds), no `X-Rate-Limit-*` headers.
+    RetryAfter {
+        /// `X-Retry-After` seconds.
+        seconds: u64,
+        /// How many requests.
+        times: u32,
+    },
+}
+
+impl Fault {
+    /// The fault's kind, as `faults_served` counts it (`status`, `delay`, `rate_limit_storm`,
+    /// `drop_webhooks`, `retry_after`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::Status { .. } => "status",
+            Fault::Delay { .. } => "delay",
+            Fault::RateLimitStorm { .. } => "rate_limit_storm",
+            Fault::DropWebhooks { .. } => "drop_webhooks",
+            Fault::RetryAfter { .. } => "retry_after",
+        }
+    }
 }
 
 pub(crate) struct Shared {
@@ -283,14 +343,61 @@ impl BigCommerceSandbox {
         id
     }
 
+    /// The order-product ids of an order (what product refunds name), for drivers that refund
+    /// lines without reading the order through the API (and its injected faults).
+    pub fn line_ids(&self, hash: &str, order_id: u64) -> Vec<u64> {
+        self.with(|w| w.store_mut(hash).line_ids(order_id))
+    }
+
+    /// Archives an order, as `DELETE /v2/orders/{id}` does: it keeps its status and figures,
+    /// shows `is_deleted: true`, drops out of `GET /v2/orders` (listed with `is_deleted=true`
+    /// only), is still served by id; fires `store/order/archived`.
+    pub fn archive_order(&self, hash: &str, order_id: u64) {
+        let events = self.with(|w| w.archive_order(hash, order_id));
+        self.emit(hash, events);
+    }
+
+    /// The OAuth scopes the store's token carries (all of [`ALL_SCOPES`] until this is
+    /// called). A call the token has no scope for is answered 403, as BigCommerce does.
+    pub fn set_token_scopes(&self, hash: &str, scopes: &[&str]) {
+        self.with(|w| w.store_mut(hash).scopes = scopes.iter().map(|s| s.to_string()).collect());
+    }
+
     /// Queues a fault for a store.
     pub fn inject(&self, hash: &str, fault: Fault) {
         self.with(|w| w.store_mut(hash).inject(fault));
     }
 
+    /// Faults served so far for a store, by kind ([`Fault::kind`]): one per request (or
+    /// delivery) a fault changed.
+    pub fn faults_served(&self, hash: &str) -> BTreeMap<&'static str, u32> {
+        self.with(|w| w.store_mut(hash).faults_served.clone())
+    }
+
+    /// Uses of injected faults not served yet (0 once every injected fault has fired).
+    pub fn faults_pending(&self, hash: &str) -> u32 {
+        self.with(|w| w.store_mut(hash).faults.iter().map(|s| s.left).sum())
+    }
+
+    /// 403s served because the token lacked the scope.
+    pub fn scope_refusals(&self, hash: &str) -> u64 {
+        self.with(|w| w.store_mut(hash).scope_refusals)
+    }
+
     /// Switches a hook off, as BigCommerce does after 90 idle days.
     pub fn deactivate_hook(&self, hash: &str, hook_id: u64) {
         self.with(|w| w.store_mut(hash).deactivate_hook(hook_id));
+    }
+
+    /// Hooks that deliver now: active, and past their activation delay.
+    pub fn hooks_delivering(&self, hash: &str) -> usize {
+        self.with(|w| {
+            w.store_mut(hash)
+                .hooks
+                .iter()
+                .filter(|h| h.is_active && h.active_from <= std::time::Instant::now())
+                .count()
+        })
     }
 
     /// The store's hooks, as the API shows them.
@@ -351,7 +458,7 @@ impl BigCommerceSandbox {
         }
     }
 
-    /// Waits until every webhook delivery in flight has finished.
+    /// Waits until every webhook delivery in flight has finished, its retries included.
     pub async fn settle(&self) {
         while self.shared.in_flight.load(Ordering::SeqCst) > 0 {
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -366,5 +473,57 @@ impl BigCommerceSandbox {
 impl Drop for BigCommerceSandbox {
     fn drop(&mut self) {
         self.server.abort();
+        if let Some(dir) = std::env::var_os(EXCHANGES_DIR) {
+            self.leave_exchanges(std::path::Path::new(&dir));
+        }
+    }
+}
+
+/// The environment variable naming the directory where each sandbox leaves the connector's
+/// exchanges when dropped.
+pub const EXCHANGES_DIR: &str = "MLC_BC_EXCHANGES";
+
+impl BigCommerceSandbox {
+    /// Writes the exchanges the connector had with this sandbox (its `User-Agent` starts with
+    /// `ml-connector/`) to `{dir}/{test}-{pid}-{n}.jsonl`, named after the test's thread.
+    fn leave_exchanges(&self, dir: &std::path::Path) {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let Ok(world) = self.shared.world.lock() else {
+            return;
+        };
+        let lines: String = world
+            .log
+            .iter()
+            .filter(|e| {
+                e.request_headers
+                    .get("user-agent")
+                    .is_some_and(|ua| ua.starts_with("ml-connector/"))
+            })
+            .filter_map(|e| serde_json::to_string(e).ok())
+            .map(|l| l + "\n")
+            .collect();
+        if lines.is_empty() {
+            return;
+        }
+        let test: String = std::thread::current()
+            .name()
+            .unwrap_or("sandbox")
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let name = format!(
+            "{test}-{}-{}.jsonl",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        // A test's own assertions decide the test; a directory that cannot be written only
+        // leaves the later contract check with less to read, which it reports.
+        let _ = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(dir.join(name), lines));
     }
 }

@@ -48,6 +48,29 @@ pub struct LineSpec {
     pub bundle_children: Vec<(u64, u64)>,
 }
 
+/// A custom fee on an order (`fees[]`, type `custom_fee`): charged on top of the goods,
+/// taxed at the order's rate unless `taxable` is off.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct FeeSpec {
+    /// The name the merchant and the shopper see.
+    pub name: String,
+    /// The fee in the store's pricing basis (inc-tax when prices include tax).
+    pub amount: Decimal,
+    /// Taxed at the order's rate.
+    #[serde(default = "yes")]
+    pub taxable: bool,
+}
+
+/// The currency the storefront showed the shopper, when it differs from the one they paid in
+/// (`currency_code` and `currency_exchange_rate`; amounts stay in the transactional currency).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct DisplayCurrency {
+    /// ISO 4217 code of the display currency.
+    pub code: String,
+    /// "The exchange rate between the store's default currency and the display currency."
+    pub rate: Decimal,
+}
+
 /// An order to create.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct OrderSpec {
@@ -109,6 +132,17 @@ pub struct OrderSpec {
     /// When it was placed (now when absent).
     #[serde(default)]
     pub created_at: Option<DateTime<Utc>>,
+    /// Custom fees (`fees`, served as an array with `include=fees`, as a link otherwise).
+    #[serde(default)]
+    pub fees: Vec<FeeSpec>,
+    /// A discount on the whole order in the pricing basis (a manual discount), shown only in
+    /// the order's `discount_amount`, not on its lines; BigCommerce spreads it over the lines
+    /// by their share of the subtotal to tax what remains.
+    #[serde(default)]
+    pub order_discount: Decimal,
+    /// Shown to the shopper in another currency than the one they paid in.
+    #[serde(default)]
+    pub display_currency: Option<DisplayCurrency>,
 }
 
 fn one() -> u64 {
@@ -128,6 +162,9 @@ fn braintree() -> String {
 }
 fn captured() -> String {
     "captured".into()
+}
+fn yes() -> bool {
+    true
 }
 
 impl Default for OrderSpec {
@@ -151,6 +188,9 @@ impl Default for OrderSpec {
             store_credit_amount: Decimal::ZERO,
             legacy: false,
             created_at: None,
+            fees: Vec::new(),
+            order_discount: Decimal::ZERO,
+            display_currency: None,
         }
     }
 }
@@ -284,10 +324,12 @@ pub struct PricedLine {
 
 /// Everything created for one order.
 pub struct PricedOrder {
-    /// The order's JSON (without consignments).
+    /// The order's JSON (without consignments and fees).
     pub order: Value,
     /// Lines, bundle children included.
     pub lines: Vec<PricedLine>,
+    /// The order's fees as `include=fees` serves them.
+    pub fees: Vec<Value>,
 }
 
 /// Ids the pricing needs from the store.
@@ -320,6 +362,7 @@ pub fn price(
     let (mut sub_ex, mut sub_inc, mut sub_tax) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
     let mut items_total = 0u64;
     let mut discount_total = Decimal::ZERO;
+    let order_share = spread_order_discount(spec, catalog);
     let line_json = |id: u64,
                      product_id: u64,
                      name: &str,
@@ -362,7 +405,7 @@ pub fn price(
             "discounted_total_inc_tax": money(inc * q - if inclusive { discount } else { discount * (Decimal::ONE + if ex.is_zero() { Decimal::ZERO } else { tax / ex }) }),
         })
     };
-    for l in &spec.lines {
+    for (l, order_part) in spec.lines.iter().zip(order_share) {
         let item = catalog(l.product_id);
         let name = if l.name.is_empty() {
             item.as_ref()
@@ -389,7 +432,9 @@ pub fn price(
         let id = *ids.next_line_id;
         *ids.next_line_id += 1;
         let gross = if inclusive { unit.2 * q } else { unit.0 * q };
-        let discount = l.discount.min(gross);
+        let line_discount = l.discount.min(gross);
+        // The order-level part is taxed away like the line's own, but shown only at order level.
+        let discount = (line_discount + order_part).min(gross);
         let tax_after = if inclusive {
             if gross.is_zero() {
                 Decimal::ZERO
@@ -401,7 +446,7 @@ pub fn price(
         };
         taxes += tax_after;
         net_basis += gross - discount;
-        discount_total += discount;
+        discount_total += line_discount;
         sub_ex += unit.0 * q;
         sub_inc += unit.2 * q;
         sub_tax += unit.1 * q;
@@ -415,7 +460,7 @@ pub fn price(
             l.quantity,
             unit,
             None,
-            discount,
+            line_discount,
         );
         lines.push(PricedLine {
             id,
@@ -459,12 +504,31 @@ pub fn price(
     let ship = charge(spec.shipping, spec.tax_rate, inclusive);
     let hand = charge(spec.handling, spec.tax_rate, inclusive);
     let wrap = charge(spec.wrapping, spec.tax_rate, inclusive);
-    let total_tax = round_minor(taxes + ship.1 + hand.1 + wrap.1);
+    let mut fees = Vec::new();
+    let (mut fees_ex, mut fees_tax, mut fees_inc) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
+    for (n, fee) in spec.fees.iter().enumerate() {
+        let rate = if fee.taxable {
+            spec.tax_rate
+        } else {
+            Decimal::ZERO
+        };
+        let (ex, tax, inc) = charge(fee.amount, rate, inclusive);
+        fees_ex += ex;
+        fees_tax += tax;
+        fees_inc += inc;
+        fees.push(json!({
+            "id": ids.order_id * 10 + n as u64 + 1, "type": "custom_fee",
+            "display_name_customer": fee.name, "display_name_merchant": fee.name, "source": "v2",
+            "base_cost": money(fee.amount), "cost_ex_tax": money(ex), "cost_inc_tax": money(inc),
+            "cost_tax": money(tax), "tax_class_id": null,
+        }));
+    }
+    let total_tax = round_minor(taxes + ship.1 + hand.1 + wrap.1 + fees_tax);
     let (total_ex, total_inc) = if inclusive {
-        let inc = net_basis + ship.2 + hand.2 + wrap.2;
+        let inc = net_basis + ship.2 + hand.2 + wrap.2 + fees_inc;
         (inc - total_tax, inc)
     } else {
-        let ex = net_basis + ship.0 + hand.0 + wrap.0;
+        let ex = net_basis + ship.0 + hand.0 + wrap.0 + fees_ex;
         (ex, ex + total_tax)
     };
     let digital = !spec.lines.is_empty() && spec.lines.iter().all(|l| l.kind != LineKind::Physical);
@@ -474,6 +538,10 @@ pub fn price(
             "resource": format!("/orders/{}/{what}", ids.order_id),
         })
     };
+    let display = spec
+        .display_currency
+        .as_ref()
+        .filter(|d| d.code != spec.currency);
     let store_currency = spec
         .store_currency
         .clone()
@@ -494,12 +562,13 @@ pub fn price(
         "order_is_digital": digital,
         "store_credit_amount": money(spec.store_credit_amount), "gift_certificate_amount": money(spec.gift_certificate_amount),
         "ip_address": "", "ip_address_v6": "", "geoip_country": "", "geoip_country_iso2": "",
-        "currency_id": 1, "currency_code": spec.currency, "currency_exchange_rate": "1.0000000000",
+        "currency_id": if display.is_some() { 2 } else { 1 }, "currency_code": display.map_or(spec.currency.as_str(), |d| d.code.as_str()),
+        "currency_exchange_rate": format!("{:.10}", display.map_or(Decimal::ONE, |d| d.rate)),
         "default_currency_id": 1, "default_currency_code": spec.currency,
         "store_default_currency_code": store_currency,
         "store_default_to_transactional_exchange_rate": format!("{:.10}", spec.exchange_rate.unwrap_or(Decimal::ONE)),
         "staff_notes": "", "customer_message": "",
-        "discount_amount": "0.0000", "coupon_discount": money(discount_total),
+        "discount_amount": money(spec.order_discount), "coupon_discount": money(discount_total),
         "shipping_address_count": 1, "ebay_order_id": "0", "cart_id": format!("cart-{}", ids.order_id),
         "billing_address": {"first_name": "Sandbox", "last_name": "Shopper", "company": "", "street_1": "1 Test Street",
             "street_2": "", "city": "Austin", "state": "Texas", "zip": "78701", "country": "United States",
@@ -508,14 +577,52 @@ pub fn price(
         "external_source": null,
         "products": link("products"), "shipping_addresses": link("shipping_addresses"), "coupons": link("coupons"),
         "external_id": null, "external_merchant_id": null, "tax_provider_id": "BasicTaxProvider",
-        "customer_locale": "en", "external_order_id": "",
+        "customer_locale": "en", "external_order_id": "", "is_deleted": false,
     });
     // Only a payment that went through the gateway has a gateway transaction id.
     if !gateway_amount(&order).is_zero() {
         order["payment_provider_id"] =
             json!(gateway_transaction_id(&spec.payment_gateway, ids.order_id));
     }
-    PricedOrder { order, lines }
+    PricedOrder { order, lines, fees }
+}
+
+/// The order-level discount spread over the spec's lines by their share of the ex-tax
+/// subtotal (sold gift certificates take none), the last line taking what rounding leaves.
+fn spread_order_discount(
+    spec: &OrderSpec,
+    catalog: &dyn Fn(u64) -> Option<CatalogItem>,
+) -> Vec<Decimal> {
+    let weights: Vec<Decimal> = spec
+        .lines
+        .iter()
+        .map(|l| {
+            if l.kind == LineKind::Giftcertificate {
+                return Decimal::ZERO;
+            }
+            let unit = l
+                .unit_price
+                .or(catalog(l.product_id).map(|i| i.price))
+                .unwrap_or_default();
+            unit * Decimal::from(l.quantity)
+        })
+        .collect();
+    let total: Decimal = weights.iter().sum();
+    let mut shares = vec![Decimal::ZERO; weights.len()];
+    if spec.order_discount.is_zero() || total.is_zero() {
+        return shares;
+    }
+    let mut left = spec.order_discount;
+    let last = weights.iter().rposition(|w| !w.is_zero());
+    for (i, w) in weights.iter().enumerate() {
+        if Some(i) == last {
+            shares[i] = left;
+        } else if !w.is_zero() {
+            shares[i] = r4(spec.order_discount * *w / total);
+            left -= shares[i];
+        }
+    }
+    shares
 }
 
 /// The order's consignments (`consignment_structure=object`), with full line items unless the

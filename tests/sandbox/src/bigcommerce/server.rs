@@ -55,6 +55,20 @@ fn rate_headers(
     ]
 }
 
+/// The headers of a 429 for an exhausted window: the rate-limit headers and `X-Retry-After`,
+/// the whole seconds until the window resets.
+fn limited_headers(
+    quota: u32,
+    window: Duration,
+    used: u32,
+    start: Instant,
+) -> Vec<(&'static str, String)> {
+    let reset_ms = window.saturating_sub(start.elapsed()).as_millis();
+    let mut h = rate_headers(quota, window, used, start);
+    h.push(("X-Retry-After", reset_ms.div_ceil(1000).to_string()));
+    h
+}
+
 /// What was decided before the store answers.
 enum Gate {
     Answer(Reply, Vec<(&'static str, String)>),
@@ -112,15 +126,28 @@ async fn api(
                 v3_error(401, "Unauthorized: a valid X-Auth-Token is required"),
                 Vec::new(),
             )
+        } else if !store.has_scope_for(method.as_str(), &rest) {
+            store.scope_refusals += 1;
+            Gate::Answer(
+                v3_error(
+                    403,
+                    "You don't have a required scope to access the endpoint",
+                ),
+                Vec::new(),
+            )
         } else {
             if store.rate.start.elapsed() >= options.window {
                 store.rate.start = Instant::now();
                 store.rate.used = 0;
             }
             match store.take_request_fault(&path) {
+                Some(Fault::RetryAfter { seconds, .. }) => Gate::Answer(
+                    v3_error(429, "Too many requests"),
+                    vec![("X-Retry-After", seconds.to_string())],
+                ),
                 Some(Fault::RateLimitStorm { with_headers, .. }) => {
                     let h = if with_headers {
-                        rate_headers(
+                        limited_headers(
                             options.quota,
                             options.window,
                             options.quota,
@@ -134,7 +161,7 @@ async fn api(
                 fault => {
                     if store.rate.used >= options.quota {
                         store.quota_exceeded += 1;
-                        let h = rate_headers(
+                        let h = limited_headers(
                             options.quota,
                             options.window,
                             store.rate.used,

@@ -1,6 +1,9 @@
 //! Webhook deliveries, signed the Standard Webhooks way with the API account's client secret:
 //! `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256 of
 //! id.timestamp.body>`. Written from the specification, independently of the connector's verifier.
+//! A failed delivery is retried after each of `SandboxOptions::delivery_retries` while its hook
+//! is active, with the same `webhook-id` and body, signed again with the attempt's timestamp
+//! (the Standard Webhooks way: the id is the idempotency key).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,6 +34,7 @@ pub(crate) struct Job {
 impl Job {
     /// The same event again: same webhook id and body, as BigCommerce's retries are.
     pub fn again(delivery: &Delivery, secret: &str) -> Self {
+        // A duplicate of a delivery, not one of its retries: retried again on failure.
         Self {
             store: delivery.store.clone(),
             hook_id: delivery.hook_id,
@@ -152,6 +156,7 @@ fn record(
     timestamp: i64,
     outcome: DeliveryOutcome,
     status: Option<u16>,
+    attempt: u32,
 ) {
     let mut world = shared.world.lock().expect("sandbox state");
     if let Some(store) = world.stores.get_mut(&job.store)
@@ -180,40 +185,69 @@ fn record(
         headers: job.headers.clone(),
         outcome,
         status,
+        attempt,
     });
+}
+
+/// Whether the hook is still there and active (retries stop when it is not).
+fn hook_active(shared: &Shared, job: &Job) -> bool {
+    let world = shared.world.lock().expect("sandbox state");
+    world
+        .stores
+        .get(&job.store)
+        .and_then(|s| s.hooks.iter().find(|h| h.id == job.hook_id))
+        .is_some_and(|h| h.is_active)
 }
 
 /// Sends one delivery in the background (or records why it was not sent).
 pub(crate) fn spawn(shared: Arc<Shared>, job: Job) {
-    let timestamp = chrono::Utc::now().timestamp();
     if let Some(outcome) = job.skip.clone() {
-        record(&shared, &job, timestamp, outcome, None);
+        let timestamp = chrono::Utc::now().timestamp();
+        record(&shared, &job, timestamp, outcome, None, 1);
         return;
     }
+    // Counted in flight until the last retry is done, so `settle` waits for the retries too.
     shared.in_flight.fetch_add(1, Ordering::SeqCst);
     tokio::spawn(async move {
-        let signature = sign(&job.secret, &job.webhook_id, timestamp, &job.body);
-        let mut request = shared
-            .http
-            .post(&job.destination)
-            .header("content-type", "application/json")
-            .header("webhook-id", &job.webhook_id)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", signature);
-        for (k, v) in &job.headers {
-            request = request.header(k.as_str(), v.as_str());
-        }
-        let (outcome, status) = match request.body(job.body.clone()).send().await {
-            Ok(r) if r.status().is_success() => {
-                (DeliveryOutcome::Delivered, Some(r.status().as_u16()))
+        let retries = shared.options.delivery_retries.clone();
+        let mut attempt = 1;
+        loop {
+            let timestamp = chrono::Utc::now().timestamp();
+            let (outcome, status) = send(&shared, &job, timestamp).await;
+            let failed = matches!(outcome, DeliveryOutcome::Failed(_));
+            record(&shared, &job, timestamp, outcome, status, attempt);
+            let Some(delay) = retries.get(attempt as usize - 1).filter(|_| failed) else {
+                break;
+            };
+            tokio::time::sleep(*delay).await;
+            if !hook_active(&shared, &job) {
+                break;
             }
-            Ok(r) => (
-                DeliveryOutcome::Failed(format!("HTTP {}", r.status().as_u16())),
-                Some(r.status().as_u16()),
-            ),
-            Err(e) => (DeliveryOutcome::Failed(e.to_string()), None),
-        };
-        record(&shared, &job, timestamp, outcome, status);
+            attempt += 1;
+        }
         shared.in_flight.fetch_sub(1, Ordering::SeqCst);
     });
+}
+
+/// One attempt: the delivery signed with `timestamp`, and what the destination answered.
+async fn send(shared: &Shared, job: &Job, timestamp: i64) -> (DeliveryOutcome, Option<u16>) {
+    let signature = sign(&job.secret, &job.webhook_id, timestamp, &job.body);
+    let mut request = shared
+        .http
+        .post(&job.destination)
+        .header("content-type", "application/json")
+        .header("webhook-id", &job.webhook_id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature);
+    for (k, v) in &job.headers {
+        request = request.header(k.as_str(), v.as_str());
+    }
+    match request.body(job.body.clone()).send().await {
+        Ok(r) if r.status().is_success() => (DeliveryOutcome::Delivered, Some(r.status().as_u16())),
+        Ok(r) => (
+            DeliveryOutcome::Failed(format!("HTTP {}", r.status().as_u16())),
+            Some(r.status().as_u16()),
+        ),
+        Err(e) => (DeliveryOutcome::Failed(e.to_string()), None),
+    }
 }

@@ -3,4 +3,5 @@
 
 mod oracle_pod;
 mod sandbox_store;
+mod sandbox_strict;
 mod sandbox_transactions;
