@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::eventually;
 use chrono::Utc;
 use common::bigcommerce::api::{HookUpdate, NewHook, RefundPolicy, TimeWindow};
 use common::bigcommerce::webhook::{EventKind, WebhookVerifier, parse_event};
@@ -348,13 +349,29 @@ async fn a_429_waits_for_the_reset_then_succeeds() {
         },
     );
     c.fetch_bundle(id, RefundPolicy::Never).await.unwrap();
-    let order_calls = sb
+    let order_calls = |sb: &BigCommerceSandbox| {
+        sb.exchanges()
+            .iter()
+            .filter(|e| e.path.ends_with(&format!("/orders/{id}")))
+            .map(|e| e.status)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(order_calls(&sb), vec![429, 429, 200]);
+    assert_eq!(sb.faults_served(HASH).get("rate_limit_storm"), Some(&2));
+    // The storm's 429s said when to come back, as BigCommerce's do.
+    let limited: Vec<_> = sb
         .exchanges()
-        .iter()
-        .filter(|e| e.path.ends_with(&format!("/orders/{id}")))
-        .count();
-    assert_eq!(order_calls, 3);
+        .into_iter()
+        .filter(|e| e.status == 429)
+        .collect();
+    assert!(!limited.is_empty());
+    for e in &limited {
+        for header in ["X-Rate-Limit-Time-Reset-Ms", "X-Retry-After"] {
+            assert!(e.response_headers.contains_key(header), "{header}: {e:?}");
+        }
+    }
     // Without headers (the platform overloaded), the client backs off and still gets through.
+    sb.clear_exchanges();
     sb.inject(
         HASH,
         Fault::RateLimitStorm {
@@ -363,6 +380,8 @@ async fn a_429_waits_for_the_reset_then_succeeds() {
         },
     );
     c.fetch_bundle(id, RefundPolicy::Never).await.unwrap();
+    assert_eq!(order_calls(&sb), vec![429, 429, 200]);
+    assert_eq!(sb.faults_served(HASH).get("rate_limit_storm"), Some(&4));
     // A storm that does not end is a typed, transient error after a bounded number of tries.
     sb.inject(
         HASH,
@@ -380,6 +399,39 @@ async fn a_429_waits_for_the_reset_then_succeeds() {
         }
     );
     assert!(err.is_transient());
+    assert_eq!(sb.faults_served(HASH).get("rate_limit_storm"), Some(&12));
+    assert_eq!(
+        sb.faults_pending(HASH),
+        42,
+        "the storm outlasted the client's tries"
+    );
+}
+
+#[tokio::test]
+async fn a_429_with_only_x_retry_after_waits_as_many_seconds_as_it_says() {
+    let sb = sandbox(SandboxOptions::default(), 3).await;
+    let id = sb.create_order(HASH, order_of(&[1]));
+    let c = client(&sb);
+    c.fetch_bundle(id, RefundPolicy::Never).await.unwrap();
+    sb.inject(
+        HASH,
+        Fault::RetryAfter {
+            seconds: 1,
+            times: 1,
+        },
+    );
+    let before = c.calls();
+    let started = Instant::now();
+    c.fetch_bundle(id, RefundPolicy::Never).await.unwrap();
+    assert_eq!(sb.faults_served(HASH).get("retry_after"), Some(&1));
+    assert_eq!(c.calls() - before, 2, "the 429, then the order");
+    // The client's own backoff after a bare 429 is at most 100 ms here: only the header can
+    // have made it wait a second.
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "came back after {:?}, before X-Retry-After's second",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -403,6 +455,17 @@ async fn server_errors_and_timeouts_on_reads_are_retried_with_a_bound() {
         },
     );
     c.fetch_bundle(id, RefundPolicy::Never).await.unwrap();
+    assert_eq!(sb.faults_served(HASH).get("status"), Some(&2));
+    let statuses: Vec<u16> = sb
+        .exchanges()
+        .iter()
+        .filter(|e| e.path.ends_with(&format!("/orders/{id}")))
+        .map(|e| e.status)
+        .collect();
+    assert_eq!(statuses, vec![503, 503, 200]);
+    // An answer 900 ms late against a 300 ms timeout: the client gives up on it and asks
+    // again. A client without the timeout would wait for the late answer: one call, not two,
+    // and not back before the 900 ms were up.
     sb.inject(
         HASH,
         Fault::Delay {
@@ -411,7 +474,16 @@ async fn server_errors_and_timeouts_on_reads_are_retried_with_a_bound() {
             path: Some("/v2/orders".into()),
         },
     );
+    let before = c.calls();
+    let started = Instant::now();
     c.fetch_bundle(id, RefundPolicy::Never).await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(sb.faults_served(HASH).get("delay"), Some(&1));
+    assert_eq!(c.calls() - before, 2, "the timed-out call, then its retry");
+    assert!(
+        took < Duration::from_millis(900),
+        "the late answer was awaited: {took:?}"
+    );
     sb.clear_exchanges();
     sb.inject(
         HASH,
@@ -427,6 +499,7 @@ async fn server_errors_and_timeouts_on_reads_are_retried_with_a_bound() {
         "{err}"
     );
     assert_eq!(sb.request_count(HASH), 4, "bounded: max_attempts");
+    assert_eq!(sb.faults_served(HASH).get("status"), Some(&6));
     assert!(err.is_transient());
 }
 
@@ -452,6 +525,7 @@ async fn writes_are_never_retried_blindly() {
         .await
         .unwrap_err();
     assert!(matches!(err, BcError::Status { status: 503, .. }));
+    assert_eq!(sb.faults_served(HASH).get("status"), Some(&1));
     assert_eq!(sb.request_count(HASH), 1);
     assert!(sb.hooks(HASH).is_empty());
 }
@@ -656,14 +730,26 @@ async fn receiver(
     String,
     Arc<std::sync::Mutex<Vec<(http::HeaderMap, Vec<u8>)>>>,
 ) {
+    receiver_answering(move |_| status).await
+}
+
+/// A webhook receiver on loopback that records deliveries and answers `status(n)` to the n-th
+/// (from 0).
+async fn receiver_answering(
+    status: impl Fn(usize) -> u16 + Clone + Send + Sync + 'static,
+) -> (
+    String,
+    Arc<std::sync::Mutex<Vec<(http::HeaderMap, Vec<u8>)>>>,
+) {
     use axum::body::Bytes;
     let got = Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = got.clone();
     let app = axum::Router::new().fallback(move |headers: http::HeaderMap, body: Bytes| {
-        let sink = sink.clone();
+        let (sink, status) = (sink.clone(), status.clone());
         async move {
-            sink.lock().unwrap().push((headers, body.to_vec()));
-            http::StatusCode::from_u16(status).unwrap()
+            let mut all = sink.lock().unwrap();
+            all.push((headers, body.to_vec()));
+            http::StatusCode::from_u16(status(all.len() - 1)).unwrap()
         }
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -672,9 +758,14 @@ async fn receiver(
     (url, got)
 }
 
+/// The receivers here are plain HTTP on loopback, which BigCommerce would refuse.
+fn local_receivers() -> SandboxOptions {
+    SandboxOptions::default().with_http_destinations()
+}
+
 #[tokio::test]
 async fn the_sandbox_sends_signed_deliveries_our_verifier_accepts() {
-    let sb = sandbox(SandboxOptions::default(), 2).await;
+    let sb = sandbox(local_receivers(), 2).await;
     let (url, got) = receiver(200).await;
     let c = client(&sb);
     keep_hooks(&c, &HookSpec::orders(&url, "us")).await.unwrap();
@@ -717,12 +808,153 @@ async fn the_sandbox_sends_signed_deliveries_our_verifier_accepts() {
 }
 
 #[tokio::test]
+async fn a_failed_delivery_is_retried_with_the_same_webhook_id_until_it_is_taken() {
+    let sb = sandbox(local_receivers(), 2).await;
+    // Refused twice (a 503, then a 500), then taken.
+    let (url, got) = receiver_answering(|n| [503, 500, 204].get(n).copied().unwrap_or(200)).await;
+    let c = client(&sb);
+    let spec = HookSpec {
+        scopes: vec!["store/order/created".into()],
+        ..HookSpec::orders(&url, "us")
+    };
+    keep_hooks(&c, &spec).await.unwrap();
+    let order = sb.create_order(HASH, order_of(&[1]));
+    sb.settle().await;
+    let attempts: Vec<(u32, DeliveryOutcome)> = sb
+        .deliveries()
+        .into_iter()
+        .map(|d| (d.attempt, d.outcome))
+        .collect();
+    assert_eq!(
+        attempts,
+        vec![
+            (1, DeliveryOutcome::Failed("HTTP 503".into())),
+            (2, DeliveryOutcome::Failed("HTTP 500".into())),
+            (3, DeliveryOutcome::Delivered),
+        ]
+    );
+    let received = got.lock().unwrap().clone();
+    assert_eq!(received.len(), 3);
+    let verifier = WebhookVerifier::new(CLIENT_SECRET).unwrap();
+    for (headers, body) in &received {
+        assert_eq!(
+            headers["webhook-id"], received[0].0["webhook-id"],
+            "one event, one id"
+        );
+        assert_eq!(body, &received[0].1, "the same body");
+        verifier
+            .verify(headers, body, Utc::now().timestamp())
+            .unwrap();
+        assert_eq!(
+            parse_event(body).unwrap().kind,
+            EventKind::OrderCreated { order_id: order }
+        );
+    }
+    assert_eq!(sb.hooks(HASH)[0]["is_active"], true, "taken in the end");
+}
+
+#[tokio::test]
+async fn hook_destinations_must_be_https_on_port_443_unless_a_test_opts_out() {
+    let sb = sandbox(SandboxOptions::default(), 1).await;
+    let c = client(&sb);
+    let hook = |destination: &str| NewHook {
+        scope: "store/order/created".into(),
+        destination: destination.into(),
+        is_active: true,
+        headers: Default::default(),
+    };
+    for refused in [
+        "http://connector.example.com/webhook",
+        "http://127.0.0.1:8080/webhook",
+        "https://connector.example.com:8443/webhook",
+    ] {
+        let err = c.create_hook(&hook(refused)).await.unwrap_err();
+        assert!(
+            matches!(&err, BcError::Status { status: 422, message, .. } if message.contains("HTTPS")),
+            "{refused}: {err}"
+        );
+    }
+    // The hook keeper meets the same refusal for a plain-http webhook URL.
+    assert!(
+        keep_hooks(
+            &c,
+            &HookSpec::orders("http://127.0.0.1:8080/webhooks", "us")
+        )
+        .await
+        .is_err()
+    );
+    assert!(sb.hooks(HASH).is_empty());
+    for accepted in [
+        "https://connector.example.com/webhook",
+        "https://connector.example.com:443/other",
+    ] {
+        c.create_hook(&hook(accepted)).await.unwrap();
+    }
+    let local = sandbox(local_receivers(), 1).await;
+    client(&local)
+        .create_hook(&hook("http://127.0.0.1:8080/webhook"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_token_without_the_scope_gets_bigcommerces_403() {
+    let sb = sandbox(SandboxOptions::default(), 2).await;
+    let id = sb.create_order(HASH, order_of(&[1]));
+    // Orders read-only: the order is readable, the catalog behind the bundle is not.
+    sb.set_token_scopes(HASH, &["store_v2_orders_read_only"]);
+    let c = client(&sb);
+    let err = c.fetch_bundle(id, RefundPolicy::Never).await.unwrap_err();
+    assert!(
+        matches!(&err, BcError::Unauthorized { status: 403, call, message }
+            if call == "GET /v3/catalog/products"
+                && message == "You don't have a required scope to access the endpoint"),
+        "{err:?}"
+    );
+    assert!(
+        !err.is_transient(),
+        "a missing scope is for a person to grant"
+    );
+    assert!(!format!("{err} {err:?}").contains(TOKEN));
+    assert_eq!(sb.scope_refusals(HASH), 1);
+    let refused = sb
+        .exchanges()
+        .into_iter()
+        .find(|e| e.status == 403)
+        .unwrap();
+    assert_eq!(refused.response_body.as_ref().unwrap()["status"], 403);
+    // A read-only scope never writes; channels need their own scope; hooks need none.
+    assert!(matches!(
+        c.put_order_metafield(id, "ml_connector", "journal", "BC-us-1-sale")
+            .await
+            .unwrap_err(),
+        BcError::Unauthorized { status: 403, .. }
+    ));
+    assert!(matches!(
+        c.channels().await.unwrap_err(),
+        BcError::Unauthorized { status: 403, .. }
+    ));
+    c.hooks().await.unwrap();
+    assert_eq!(sb.scope_refusals(HASH), 3);
+    // With the products scope as well the bundle is whole.
+    sb.set_token_scopes(
+        HASH,
+        &["store_v2_orders_read_only", "store_v2_products_read_only"],
+    );
+    let b = c.fetch_bundle(id, RefundPolicy::Never).await.unwrap();
+    assert_eq!(b.order.id, id);
+    assert_eq!(sb.scope_refusals(HASH), 3);
+}
+
+#[tokio::test]
 async fn hooks_start_late_fail_off_and_can_lose_deliveries() {
     let sb = sandbox(
         SandboxOptions {
             hook_activation_delay: Duration::from_millis(300),
             deactivate_after_failures: 2,
-            ..SandboxOptions::default()
+            // Each refused delivery counts once: no retries to race the count.
+            delivery_retries: Vec::new(),
+            ..local_receivers()
         },
         2,
     )
@@ -737,7 +969,12 @@ async fn hooks_start_late_fail_off_and_can_lose_deliveries() {
     sb.create_order(HASH, order_of(&[1]));
     sb.settle().await;
     assert_eq!(sb.deliveries()[0].outcome, DeliveryOutcome::NotYetActive);
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    eventually(
+        "the new hook to start",
+        Duration::from_secs(5),
+        async || sb.hooks_delivering(HASH) == 1,
+    )
+    .await;
     sb.create_order(HASH, order_of(&[1]));
     sb.create_order(HASH, order_of(&[2]));
     sb.settle().await;
@@ -760,10 +997,16 @@ async fn hooks_start_late_fail_off_and_can_lose_deliveries() {
     // The keeper switches it back on; a dropped delivery is never sent.
     let changes = keep_hooks(&c, &spec).await.unwrap();
     assert_eq!(changes.reactivated.len(), 1);
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    eventually(
+        "the reactivated hook to start",
+        Duration::from_secs(5),
+        async || sb.hooks_delivering(HASH) == 1,
+    )
+    .await;
     sb.inject(HASH, Fault::DropWebhooks { times: 1 });
     sb.create_order(HASH, order_of(&[1]));
     sb.settle().await;
+    assert_eq!(sb.faults_served(HASH).get("drop_webhooks"), Some(&1));
     assert_eq!(
         sb.deliveries().last().unwrap().outcome,
         DeliveryOutcome::Dropped

@@ -1,7 +1,7 @@
 //! The BigCommerce REST client behind [`BigCommerceApi`].
 //!
-//! Built to spend as few calls as possible: an order and its line items are one call
-//! (`include=consignments.line_items`), product categories come 250 products per call and are
+//! Built to spend as few calls as possible: an order, its line items and its fees are one call
+//! (`include=consignments.line_items,fees`), product categories come 250 products per call and are
 //! cached across orders (a small catalog is read whole on the first miss), the category tree is
 //! cached, and refunds are only fetched when the order shows any. Lists are paged to the end,
 //! 250 at a time, with every loop bounded and a check that pages move forward.
@@ -36,6 +36,10 @@ use transport::{Transport, decode};
 pub const PAGE_SIZE: usize = 250;
 /// Longest list the client will page through before refusing (250 × 4,000 = one million).
 const MAX_PAGES: u32 = 4_000;
+/// What an order is read with: its line items in its consignments, and its custom fees (without
+/// `fees` the order carries a link instead, and a fee, which its totals include, would be missing
+/// from the journal). The spec's `include` is a comma-separated list (`explode: false`).
+const ORDER_INCLUDES: &str = "consignments.line_items,fees";
 
 /// Tuning of a client.
 #[derive(Debug, Clone)]
@@ -244,7 +248,7 @@ impl BigCommerceClient {
     async fn order(&self, order_id: u64) -> Result<Order, BcError> {
         let path = format!("/v2/orders/{order_id}");
         let q = [
-            ("include", "consignments.line_items".to_string()),
+            ("include", ORDER_INCLUDES.to_string()),
             ("consignment_structure", "object".to_string()),
         ];
         self.transport
@@ -384,7 +388,7 @@ impl BigCommerceApi for BigCommerceClient {
                 ("min_date_modified", rfc3339(window.from)),
                 ("max_date_modified", rfc3339(window.to)),
                 ("sort", "date_modified:asc".to_string()),
-                ("include", "consignments.line_items".to_string()),
+                ("include", ORDER_INCLUDES.to_string()),
                 ("consignment_structure", "object".to_string()),
             ],
         )

@@ -53,6 +53,8 @@ impl Default for RetryPolicy {
 
 /// Waits for a window reset before a request is sent anyway.
 const PACING_ROUNDS: u32 = 8;
+/// The longest `X-Retry-After` honoured as given: the store's window is 30 s.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// Slack between the store's rate-limit clock and ours.
 const WINDOW_JITTER: Duration = Duration::from_millis(30);
 
@@ -251,14 +253,15 @@ impl Transport {
                 Ok(response) => {
                     let status = response.status();
                     let reset = header_u64(response.headers(), "x-rate-limit-time-reset-ms");
+                    let retry_after = header_u64(response.headers(), "x-retry-after");
                     match response.bytes().await {
-                        Ok(bytes) => Ok((status, reset, bytes.to_vec())),
+                        Ok(bytes) => Ok((status, (reset, retry_after), bytes.to_vec())),
                         Err(e) => Err(e),
                     }
                 }
                 Err(e) => Err(e),
             };
-            let (status, reset, bytes) = match outcome {
+            let (status, (reset, retry_after), bytes) = match outcome {
                 Ok(ok) => ok,
                 Err(e) => {
                     failures += 1;
@@ -283,11 +286,13 @@ impl Transport {
                 if limited >= self.policy.max_rate_limited {
                     return Err(BcError::RateLimited { call, attempts });
                 }
-                // With the headers, wait exactly until the window resets; without them the
-                // platform itself is overloaded: back off longer each time.
-                let wait = match reset {
-                    Some(ms) => Duration::from_millis(ms) + Duration::from_millis(10),
-                    None => self.backoff(limited + 2),
+                // With the headers, wait exactly until the window resets; with only
+                // `X-Retry-After`, as many seconds as it says; without either the platform
+                // itself is overloaded: back off longer each time.
+                let wait = match (reset, retry_after) {
+                    (Some(ms), _) => Duration::from_millis(ms) + Duration::from_millis(10),
+                    (None, Some(seconds)) => Duration::from_secs(seconds).min(MAX_RETRY_AFTER),
+                    (None, None) => self.backoff(limited + 2),
                 };
                 tokio::time::sleep(wait).await;
                 continue;

@@ -120,6 +120,26 @@ pub fn aws_endpoint() -> String {
     })
 }
 
+/// Polls `done` until it holds, panicking with `what` after `within`: a test waits on the
+/// condition it needs, never on a guess of how long that takes.
+pub async fn eventually(
+    what: &str,
+    within: std::time::Duration,
+    mut done: impl AsyncFnMut() -> bool,
+) {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if done().await {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {within:?} waiting for: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 /// A name no other test uses (tables, queues, secrets on the shared emulator).
 pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
