@@ -38,6 +38,7 @@ async fn main() {
         2025..=2027,
     );
     pod.add_source("BigCommerce");
+    pod.add_category("Sales");
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let mut doc: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(format!("{root}/infra/examples/connector.json")).unwrap(),

@@ -86,7 +86,8 @@ pub async fn seeded_store(options: SandboxOptions) -> BigCommerceSandbox {
     sb
 }
 
-/// The pod of the example document: its two ledgers, its chart of accounts, its source.
+/// The pod of the example document: its two ledgers, its chart of accounts, its source and
+/// journal categories.
 pub async fn seeded_pod(options: PodOptions) -> OraclePod {
     let pod = OraclePod::start(options).await;
     pod.add_ledger(
@@ -119,6 +120,11 @@ pub async fn seeded_pod(options: PodOptions) -> OraclePod {
         list(&["000"]),
     ]);
     pod.add_source("BigCommerce");
+    // The example document's journal category (`oracle.journal_category`), and Fusion's
+    // predefined Adjustment and Other.
+    for category in ["Sales", "Adjustment", "Other"] {
+        pod.add_category(category);
+    }
     pod
 }
 

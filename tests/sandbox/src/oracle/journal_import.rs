@@ -1,6 +1,8 @@
 //! Journal Import as Fusion runs it on a `GlInterface.csv`: parse the positional rows, check
 //! them, and either create batches for the whole group or reject the whole group with
-//! EBS-style codes in the job log.
+//! EBS-style codes in the job log. A value longer than its GL_INTERFACE column fails the load
+//! the way Oracle reports it (ORA-12899); a journal category the pod does not know is EJ01 (the
+//! pod's code: Oracle's own text for it is not in the references).
 
 use std::collections::BTreeMap;
 
@@ -18,6 +20,37 @@ fn columns() -> Vec<&'static str> {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .collect()
 }
+
+/// Widths of the GL_INTERFACE text columns a journal file fills (VARCHAR2, in characters). The
+/// table's definition: REFERENCE1 (batch name), REFERENCE4 (journal name), REFERENCE6 (journal
+/// reference) and REFERENCE3, 7, 8, 9 hold 100; the descriptions REFERENCE2, REFERENCE5 and
+/// REFERENCE10 and the line references REFERENCE21 to REFERENCE30 hold 240; the source and
+/// category names 25 (Fusion's GL_INTERFACE_GT and GL_XFR_INTERFACE pages show the same 100 for
+/// batch and journal names and 25 for the names). An empty value is always fine.
+pub const COLUMN_WIDTHS: &[(&str, usize)] = &[
+    ("USER_JE_SOURCE_NAME", 25),
+    ("USER_JE_CATEGORY_NAME", 25),
+    ("REFERENCE1", 100),
+    ("REFERENCE2", 240),
+    ("REFERENCE3", 100),
+    ("REFERENCE4", 100),
+    ("REFERENCE5", 240),
+    ("REFERENCE6", 100),
+    ("REFERENCE7", 100),
+    ("REFERENCE8", 100),
+    ("REFERENCE9", 100),
+    ("REFERENCE10", 240),
+    ("REFERENCE21", 240),
+    ("REFERENCE22", 240),
+    ("REFERENCE23", 240),
+    ("REFERENCE24", 240),
+    ("REFERENCE25", 240),
+    ("REFERENCE26", 240),
+    ("REFERENCE27", 240),
+    ("REFERENCE28", 240),
+    ("REFERENCE29", 240),
+    ("REFERENCE30", 240),
+];
 
 /// One parsed GL_INTERFACE row, by column name.
 #[derive(Debug, Clone)]
@@ -105,6 +138,8 @@ pub struct Rules<'a> {
     /// Allowed values per segment position (None: any).
     pub segments: &'a [Option<Vec<String>>],
     pub sources: &'a [String],
+    /// Journal categories (`USER_JE_CATEGORY_NAME`) that exist.
+    pub categories: &'a [String],
     /// (from, to, conversion type) that have a rate.
     pub rates: &'a [(String, String, String)],
 }
@@ -210,6 +245,20 @@ pub fn import(rows: &[Row], params: &Parameters, rules: &Rules<'_>) -> Outcome {
             params.group_id
         ));
     }
+    // The load into GL_INTERFACE refuses a value wider than its column.
+    for row in &group {
+        for (column, width) in COLUMN_WIDTHS {
+            let actual = row.get(column).chars().count();
+            if actual > *width {
+                errors.push(format!(
+                    "ORA-12899: value too large for column \"FUSION\".\"GL_INTERFACE\".\"{column}\" (actual: {actual}, maximum: {width}): batch {}, journal {}, file line {}",
+                    row.get("REFERENCE1"),
+                    row.get("REFERENCE4"),
+                    row.line
+                ));
+            }
+        }
+    }
     // batch → journal → rows, in file order.
     let mut batches: Vec<(String, Vec<JournalRows>)> = Vec::new();
     for row in &group {
@@ -241,6 +290,13 @@ pub fn import(rows: &[Row], params: &Parameters, rules: &Rules<'_>) -> Outcome {
             };
             let first = jrows[0];
             let date = NaiveDate::parse_from_str(first.get("ACCOUNTING_DATE"), "%Y/%m/%d");
+            let category = first.get("USER_JE_CATEGORY_NAME");
+            if !rules.categories.iter().any(|c| c == category) {
+                errors.push(format!(
+                    "EJ01 {}: journal category {category:?} does not exist (USER_JE_CATEGORY_NAME)",
+                    at(first)
+                ));
+            }
             let (mut dr, mut cr) = (Decimal::ZERO, Decimal::ZERO);
             let mut lines = Vec::new();
             for (n, row) in jrows.iter().enumerate() {

@@ -4,15 +4,20 @@
 //!   Basic client authentication, JWT-shaped tokens with an expiry, which can be expired early;
 //! - `erpintegrations` `importBulkData`: unzips `GlInterface.csv`, parses its 149 positional
 //!   columns, applies Journal Import's rules (balanced journals, segment values of the chart of
-//!   accounts, open periods, conversion rates) and accepts or rejects the whole group with
-//!   EBS-style codes; `ReqstId` `-1` for an unknown job or a missing privilege; the job moves
+//!   accounts, open periods, conversion rates, known journal categories, values within their
+//!   GL_INTERFACE column widths) and accepts or rejects the whole group with EBS-style codes;
+//!   `ReqstId` `-1` for an unknown job or a missing privilege; the job moves
 //!   WAIT → RUNNING → PAUSED → SUCCEEDED/ERROR over configurable time (`ESSJobStatusRF`), and
 //!   its log is served zipped (`ESSJobExecutionDetailsRF`);
 //! - `journalBatches` with headers and lines, batch names with Fusion's suffixes, `q` filters
 //!   (expressions need `REST-Framework-Version` 2 or later), `hasMore` paging with the server's
-//!   own page cap; `accountingPeriodStatusLOV`; `ledgersLOV`;
-//! - faults: tokens expired mid-run (401), 429 with `Retry-After`, 503, slow answers, and
-//!   import responses lost after the import was accepted.
+//!   own page cap; each journal header names its own ledger (`LedgerName`,
+//!   `LedgerCurrencyCode`) and headers filter by it; `accountingPeriodStatusLOV` with one status
+//!   per ledger, period and application (General Ledger is 101; without `ApplicationId` the
+//!   other applications' rows come too); `ledgersLOV`;
+//! - faults: tokens expired mid-run (401), 429 with `Retry-After`, 503, slow answers, import
+//!   responses lost after the import was accepted, and jobs that end WARNING or CANCELLED or
+//!   stay BLOCKED until released.
 
 mod journal_import;
 mod server;
@@ -116,6 +121,27 @@ pub enum PodFault {
         /// How many imports.
         times: u32,
     },
+    /// The next imports' jobs end this way instead of SUCCEEDED/ERROR.
+    EndJob {
+        /// How the job ends.
+        status: JobEnd,
+        /// How many imports.
+        times: u32,
+    },
+}
+
+/// An ending of an import job other than its verdict's SUCCEEDED or ERROR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobEnd {
+    /// The job runs and ends WARNING: the batches the verdict accepted are created (Journal
+    /// Import with warnings), or, when it refused the group, none (the log has the errors).
+    Warning,
+    /// A person cancels the job while it waits: nothing is imported, the job ends CANCELLED.
+    Cancelled,
+    /// The job waits in BLOCKED (an incompatible job runs) until [`OraclePod::release_blocked_jobs`],
+    /// then goes on to its verdict.
+    Blocked,
 }
 
 /// A line as the pod holds it: (account combination, entered debit, entered credit).
@@ -126,6 +152,8 @@ pub type LineView = (String, Decimal, Decimal);
 pub struct BatchView {
     /// `JeBatchId`.
     pub id: u64,
+    /// The ledger its journals are in.
+    pub ledger_id: u64,
     /// `BatchName`, with Fusion's suffixes.
     pub name: String,
     /// Group it was imported in.
@@ -206,6 +234,18 @@ impl OraclePod {
         self.with(|p| p.set_period_status(ledger_id, period, status));
     }
 
+    /// Sets a period's status for one application (`ApplicationId`: 101 General Ledger, whose
+    /// status is the one Journal Import checks; 200 Payables, 222 Receivables…).
+    pub fn set_application_period_status(
+        &self,
+        ledger_id: u64,
+        period: &str,
+        application_id: u32,
+        status: char,
+    ) {
+        self.with(|p| p.set_app_period_status(ledger_id, period, application_id, status));
+    }
+
     /// The allowed values of each chart-of-accounts segment (None: anything).
     pub fn set_chart(&self, segments: Vec<Option<Vec<String>>>) {
         self.with(|p| p.segments = segments);
@@ -214,6 +254,27 @@ impl OraclePod {
     /// Registers a journal source.
     pub fn add_source(&self, name: &str) {
         self.with(|p| p.sources.push(name.to_string()));
+    }
+
+    /// Registers a journal category (`USER_JE_CATEGORY_NAME`); imports naming another are
+    /// rejected.
+    pub fn add_category(&self, name: &str) {
+        self.with(|p| p.categories.push(name.to_string()));
+    }
+
+    /// Lets the jobs waiting in BLOCKED go on to their verdict; returns how many.
+    pub fn release_blocked_jobs(&self) -> usize {
+        let phase = self.shared.options.job_phase;
+        self.with(|p| p.release_blocked(phase))
+    }
+
+    /// The current status of an import job (`ESSJobStatusRF`'s `RequestStatus`), if it exists.
+    pub fn job_status(&self, request_id: u64) -> Option<String> {
+        let phase = self.shared.options.job_phase;
+        self.with(|p| {
+            p.advance(phase);
+            p.job_status(request_id, phase).map(str::to_string)
+        })
     }
 
     /// Daily rates exist from `from` to `to` for this conversion type.

@@ -14,8 +14,8 @@ use base64::Engine;
 use serde_json::{Value, json};
 
 use super::journal_import::{Outcome, Rules, import, parse_csv, parse_parameters};
-use super::state::Pod;
-use super::{PodFault, REST_PREFIX, Shared};
+use super::state::{GENERAL_LEDGER, Pod};
+use super::{JobEnd, PodFault, REST_PREFIX, Shared};
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(dispatch).with_state(shared)
@@ -150,6 +150,10 @@ async fn route(
         _ => {}
     }
     let lose_response = matches!(fault, Some(PodFault::LoseImportResponse { .. }));
+    let job_end = match fault {
+        Some(PodFault::EndJob { status, .. }) => Some(status),
+        _ => None,
+    };
     let version: u8 = headers
         .get("rest-framework-version")
         .and_then(|v| v.to_str().ok())
@@ -163,7 +167,7 @@ async fn route(
     pod.advance(phase);
     match (method.as_str(), segments.as_slice()) {
         ("POST", ["erpintegrations"]) => {
-            let answer = import_bulk_data(&mut pod, shared, &body);
+            let answer = import_bulk_data(&mut pod, shared, &body, job_end);
             if lose_response {
                 return (
                     StatusCode::GATEWAY_TIMEOUT,
@@ -219,21 +223,43 @@ async fn route(
                     "The requested journal batch does not exist",
                 );
             };
-            let ledger = pod
-                .ledgers
-                .values()
-                .next()
-                .map(|l| l.name.clone())
-                .unwrap_or_default();
+            let conditions = match conditions(param(&q, "q").unwrap_or(""), version) {
+                Ok(c) => c,
+                Err(e) => return adf_error(headers, 400, "JBO-25002", &e),
+            };
+            for (field, _, _) in &conditions {
+                if ![
+                    "JournalName",
+                    "LedgerName",
+                    "LedgerCurrencyCode",
+                    "CurrencyCode",
+                    "PeriodName",
+                    "UserJeCategoryName",
+                    "ExternalReference",
+                ]
+                .contains(&field.as_str())
+                {
+                    return adf_error(
+                        headers,
+                        400,
+                        "JBO-27024",
+                        &format!("{field} is not an attribute of journalHeaders"),
+                    );
+                }
+            }
+            // Each header names the ledger its journal is in (a batch's journals may be in
+            // several ledgers in Fusion; here each import is one ledger's).
+            let ledger = pod.ledgers.get(&b.ledger_id);
             let base = uri.path().to_string();
             let items: Vec<Value> = b
                 .headers
                 .iter()
                 .map(|h| {
-                    let mut item = Pod::header_json(h, &ledger);
+                    let mut item = Pod::header_json(h, ledger);
                     item["links"] = json!([{"rel": "self", "href": format!("{base}/{}", h.id), "name": "journalHeaders", "kind": "item"}]);
                     item
                 })
+                .filter(|item| conditions.iter().all(|c| matches(item, c)))
                 .collect();
             collection(items, &q, cap, uri.path())
         }
@@ -291,15 +317,28 @@ async fn route(
                     );
                 }
             }
-            let mut items: Vec<Value> = pod
-                .ledgers
-                .values()
-                .flat_map(|l| {
-                    l.periods.iter().map(move |(name, start, end, status)| {
-                        json!({"PeriodNameId": name, "ApplicationId": 101, "LedgerId": l.id, "ClosingStatus": status.to_string(),
+            // One row per ledger, period and application: another application's rows (set by a
+            // test) come before General Ledger's, so a client that forgets ApplicationId=101
+            // reads the wrong module's status.
+            let mut rows: Vec<Value> = Vec::new();
+            for l in pod.ledgers.values() {
+                for (name, start, end, status) in &l.periods {
+                    let row = |app: u32, status: char| {
+                        json!({"PeriodNameId": name, "ApplicationId": app, "LedgerId": l.id, "ClosingStatus": status.to_string(),
                             "StartDate": start.to_string(), "EndDate": end.to_string()})
-                    })
-                })
+                    };
+                    for (_, _, app, other) in pod
+                        .app_periods
+                        .iter()
+                        .filter(|(ledger, period, _, _)| *ledger == l.id && period == name)
+                    {
+                        rows.push(row(*app, *other));
+                    }
+                    rows.push(row(GENERAL_LEDGER, *status));
+                }
+            }
+            let mut items: Vec<Value> = rows
+                .into_iter()
                 .filter(|item| conditions.iter().all(|c| matches(item, c)))
                 .collect();
             if param(&q, "orderBy") == Some("StartDate:asc") {
@@ -389,7 +428,12 @@ fn unzip_csv(zip_bytes: &[u8]) -> Result<String, String> {
 
 /// `importBulkData`: `ReqstId` `-1` for what Fusion refuses outright, otherwise a job whose
 /// outcome is Journal Import's verdict on the file.
-fn import_bulk_data(pod: &mut Pod, shared: &Arc<Shared>, body: &Bytes) -> Response {
+fn import_bulk_data(
+    pod: &mut Pod,
+    shared: &Arc<Shared>,
+    body: &Bytes,
+    end: Option<JobEnd>,
+) -> Response {
     let Ok(req) = serde_json::from_slice::<Value>(body) else {
         return json_response(400, json!({"title": "Bad Request", "status": "400"}));
     };
@@ -430,12 +474,14 @@ fn import_bulk_data(pod: &mut Pod, shared: &Arc<Shared>, body: &Bytes) -> Respon
             ledger,
             segments: &pod.segments,
             sources: &pod.sources,
+            categories: &pod.categories,
             rates: &pod.rates,
         };
         Ok::<Outcome, String>(import(&rows, params, &rules))
     })();
+    let ledger_id = params.as_ref().ok().map(|p| p.ledger_id);
     let group = params.map(|p| p.group_id).unwrap_or_default();
-    let id = pod.submit(group, outcome);
+    let id = pod.submit(group, ledger_id, outcome, end);
     echo["ReqstId"] = json!(id.to_string());
     json_response(201, echo)
 }

@@ -7,14 +7,21 @@ use chrono::NaiveDate;
 use serde_json::{Value, json};
 
 use super::journal_import::{LedgerRules, NewBatch, NewLine, Outcome};
-use super::{BatchView, LedgerSpec, PodFault};
+use super::{BatchView, JobEnd, LedgerSpec, PodFault};
+
+/// General Ledger's application id, the one of the ledger's own period statuses.
+pub const GENERAL_LEDGER: u32 = 101;
 
 pub(crate) struct Job {
     pub request_id: u64,
     pub group_id: String,
+    /// The ledger of the request (its third parameter), when it could be read.
+    pub ledger_id: Option<u64>,
     pub submitted: Instant,
     pub outcome: Option<Outcome>,
     pub failed_early: Option<String>,
+    /// An ending forced by a fault (WARNING, CANCELLED, BLOCKED).
+    pub end: Option<JobEnd>,
     pub finished: bool,
     pub log: String,
 }
@@ -33,6 +40,8 @@ pub(crate) struct Header {
 
 pub(crate) struct Batch {
     pub id: u64,
+    /// The ledger its journals were imported into.
+    pub ledger_id: u64,
     pub name: String,
     pub group_id: String,
     pub description: String,
@@ -47,7 +56,11 @@ pub(crate) struct Pod {
     pub ledgers: BTreeMap<u64, LedgerRules>,
     pub segments: Vec<Option<Vec<String>>>,
     pub sources: Vec<String>,
+    pub categories: Vec<String>,
     pub rates: Vec<(String, String, String)>,
+    /// Period statuses of applications other than General Ledger: (ledger, period, application
+    /// id, status). Fusion keeps one status per ledger, period and application.
+    pub app_periods: Vec<(u64, String, u32, char)>,
     pub privileged: bool,
     pub jobs: BTreeMap<u64, Job>,
     pub batches: Vec<Batch>,
@@ -65,7 +78,9 @@ impl Default for Pod {
             ledgers: BTreeMap::new(),
             segments: Vec::new(),
             sources: Vec::new(),
+            categories: Vec::new(),
             rates: Vec::new(),
+            app_periods: Vec::new(),
             privileged: true,
             jobs: BTreeMap::new(),
             batches: Vec::new(),
@@ -78,15 +93,26 @@ impl Default for Pod {
 }
 
 /// Job status by age: WAIT, RUNNING, PAUSED (the parent waits on its children), then the end.
+/// A job a fault blocks waits in BLOCKED after WAIT until it is released; one a fault cancels is
+/// CANCELLED after WAIT; one a fault ends in WARNING runs, then ends WARNING whatever the
+/// verdict (its batches are created if the verdict accepted them).
 fn status_at(job: &Job, phase: Duration) -> &'static str {
     let age = job.submitted.elapsed();
     if job.failed_early.is_some() && age >= phase {
         return "ERROR";
     }
+    if age >= phase {
+        match job.end {
+            Some(JobEnd::Blocked) => return "BLOCKED",
+            Some(JobEnd::Cancelled) => return "CANCELLED",
+            _ => {}
+        }
+    }
     match age {
         a if a < phase => "WAIT",
         a if a < phase * 2 => "RUNNING",
         a if a < phase * 3 => "PAUSED",
+        _ if job.end == Some(JobEnd::Warning) => "WARNING",
         _ => match &job.outcome {
             Some(Outcome::Imported(_)) => "SUCCEEDED",
             _ => "ERROR",
@@ -127,7 +153,8 @@ impl Pod {
             PodFault::Status { times, .. }
             | PodFault::Throttle { times, .. }
             | PodFault::Delay { times, .. }
-            | PodFault::LoseImportResponse { times } => *times,
+            | PodFault::LoseImportResponse { times }
+            | PodFault::EndJob { times, .. } => *times,
         };
         self.faults.push((fault, times));
     }
@@ -141,7 +168,7 @@ impl Pod {
                         p.as_ref().is_none_or(|p| path.contains(p.as_str()))
                     }
                     PodFault::Throttle { .. } => true,
-                    PodFault::LoseImportResponse { .. } => import,
+                    PodFault::LoseImportResponse { .. } | PodFault::EndJob { .. } => import,
                 }
         })?;
         slot.1 -= 1;
@@ -174,7 +201,13 @@ impl Pod {
     }
 
     /// Records an import job; its batches appear when it finishes.
-    pub fn submit(&mut self, group_id: String, outcome: Result<Outcome, String>) -> u64 {
+    pub fn submit(
+        &mut self,
+        group_id: String,
+        ledger_id: Option<u64>,
+        outcome: Result<Outcome, String>,
+        end: Option<JobEnd>,
+    ) -> u64 {
         let request_id = self.next_request;
         self.next_request += 1;
         let (outcome, failed_early) = match outcome {
@@ -186,9 +219,11 @@ impl Pod {
             Job {
                 request_id,
                 group_id,
+                ledger_id,
                 submitted: Instant::now(),
                 outcome,
                 failed_early,
+                end,
                 finished: false,
                 log: String::new(),
             },
@@ -198,13 +233,14 @@ impl Pod {
 
     /// Finishes every job whose time has come: creates its batches or writes why not.
     pub fn advance(&mut self, phase: Duration) {
-        let due: Vec<u64> = self
+        let due: Vec<(u64, &'static str)> = self
             .jobs
             .values()
-            .filter(|j| !j.finished && matches!(status_at(j, phase), "SUCCEEDED" | "ERROR"))
-            .map(|j| j.request_id)
+            .filter(|j| !j.finished)
+            .map(|j| (j.request_id, status_at(j, phase)))
+            .filter(|(_, s)| matches!(*s, "SUCCEEDED" | "ERROR" | "WARNING" | "CANCELLED"))
             .collect();
-        for id in due {
+        for (id, status) in due {
             let job = self.jobs.get_mut(&id).expect("due job");
             job.finished = true;
             let mut log = format!(
@@ -214,9 +250,12 @@ impl Pod {
             let mut created = Vec::new();
             match (&job.failed_early, &job.outcome) {
                 (Some(reason), _) => log.push_str(&format!("Status: ERROR\n{reason}\n")),
+                _ if status == "CANCELLED" => log.push_str(
+                    "Status: CANCELLED\nThe request was cancelled before Import Journals ran; nothing was imported for this group\n",
+                ),
                 (None, Some(Outcome::Rejected(errors))) => {
                     log.push_str(&format!(
-                        "Status: ERROR\n{} errors; no journals were imported for this group\n",
+                        "Status: {status}\n{} errors; no journals were imported for this group\n",
                         errors.len()
                     ));
                     for e in errors {
@@ -226,22 +265,52 @@ impl Pod {
                 }
                 (None, Some(Outcome::Imported(batches))) => {
                     log.push_str(&format!(
-                        "Status: SUCCEEDED\n{} batches created\n",
+                        "Status: {status}\n{} batches created\n",
                         batches.len()
                     ));
+                    if status == "WARNING" {
+                        log.push_str("Import Journals completed with warnings\n");
+                    }
                     created = batches.clone();
                 }
                 (None, None) => log.push_str("Status: ERROR\n"),
             }
             let group = job.group_id.clone();
+            let ledger_id = job.ledger_id.unwrap_or_default();
             job.log = log;
             for b in created {
-                self.store_batch(id, &group, b);
+                self.store_batch(id, &group, ledger_id, b);
             }
         }
     }
 
-    fn store_batch(&mut self, request_id: u64, group: &str, b: NewBatch) {
+    /// Lets every blocked job go on (the job that blocked it ended); returns how many.
+    pub fn release_blocked(&mut self, phase: Duration) -> usize {
+        let mut released = 0;
+        for job in self.jobs.values_mut() {
+            if !job.finished && job.end == Some(JobEnd::Blocked) {
+                job.end = None;
+                // On from RUNNING, as if it had waited only its first phase.
+                job.submitted = Instant::now().checked_sub(phase).unwrap_or(job.submitted);
+                released += 1;
+            }
+        }
+        released
+    }
+
+    /// The status of `period` of a ledger for an application: General Ledger's is the ledger's
+    /// own; another application's is what was set for it, if anything.
+    pub fn set_app_period_status(&mut self, ledger_id: u64, period: &str, app: u32, status: char) {
+        if app == GENERAL_LEDGER {
+            return self.set_period_status(ledger_id, period, status);
+        }
+        self.app_periods
+            .retain(|(l, p, a, _)| !(*l == ledger_id && p == period && *a == app));
+        self.app_periods
+            .push((ledger_id, period.to_string(), app, status));
+    }
+
+    fn store_batch(&mut self, request_id: u64, group: &str, ledger_id: u64, b: NewBatch) {
         let id = self.next_batch;
         self.next_batch += 1;
         let headers = b
@@ -262,6 +331,7 @@ impl Pod {
             .collect();
         self.batches.push(Batch {
             id,
+            ledger_id,
             // Fusion appends source, actual flag, group id and request id to REFERENCE1.
             name: format!("{} {} A {group} {request_id} N", b.reference1, b.source),
             group_id: group.to_string(),
@@ -290,8 +360,11 @@ impl Pod {
             "RequestId": null, "ErrorMessage": null, "PostedDate": null})
     }
 
-    pub fn header_json(h: &Header, ledger_name: &str) -> Value {
-        json!({"JournalName": h.name, "JournalDescription": h.description, "LedgerName": ledger_name,
+    /// A journal header as Fusion answers it: with its own ledger's name and currency.
+    pub fn header_json(h: &Header, ledger: Option<&LedgerRules>) -> Value {
+        json!({"JournalName": h.name, "JournalDescription": h.description,
+            "LedgerName": ledger.map(|l| l.name.as_str()).unwrap_or_default(),
+            "LedgerCurrencyCode": ledger.map(|l| l.currency.as_str()).unwrap_or_default(),
             "CurrencyCode": h.currency, "PeriodName": h.period, "UserJeCategoryName": h.category,
             "ExternalReference": h.reference, "DefaultEffectiveDate": h.date.to_string()})
     }
@@ -315,6 +388,7 @@ impl Pod {
             .iter()
             .map(|b| BatchView {
                 id: b.id,
+                ledger_id: b.ledger_id,
                 name: b.name.clone(),
                 group_id: b.group_id.clone(),
                 journals: b
