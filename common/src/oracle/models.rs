@@ -85,6 +85,13 @@ impl JobStatus {
     pub fn is_success(&self) -> bool {
         matches!(self, Self::Succeeded)
     }
+
+    /// The job was stopped before Journal Import judged the journals (a person cancelled it,
+    /// or it expired waiting): nothing says they are wrong, and someone decided not to import
+    /// them now, so they are neither rejected nor sent again on the connector's own.
+    pub fn is_stopped(&self) -> bool {
+        matches!(self, Self::Cancelled | Self::Expired)
+    }
 }
 
 impl fmt::Display for JobStatus {
@@ -266,6 +273,18 @@ mod tests {
             assert!(JobStatus::parse(done).is_terminal(), "{done}");
         }
         assert!(JobStatus::parse("succeeded").is_success());
+        for stopped in ["CANCELLED", "canceled", "EXPIRED"] {
+            assert!(JobStatus::parse(stopped).is_stopped(), "{stopped}");
+        }
+        for judged in [
+            "ERROR",
+            "WARNING",
+            "SUCCEEDED",
+            "BLOCKED",
+            "ERROR MANUAL RECOVERY",
+        ] {
+            assert!(!JobStatus::parse(judged).is_stopped(), "{judged}");
+        }
         assert!(
             !JobStatus::parse("WARNING").is_success(),
             "warnings are failures for Journal Import"

@@ -529,6 +529,25 @@ impl Submitter<'_> {
                 out.extend(found);
                 remaining = missing;
             }
+            // Stopped before Journal Import judged them: held for a person, not rejected, not
+            // sent again unasked.
+            if status.is_stopped() {
+                let reason = format!(
+                    "import {request_id} ended {status} in Fusion before Journal Import judged it: nothing of it was imported"
+                );
+                out.extend(remaining.into_iter().map(|(i, journal)| {
+                    (
+                        i,
+                        Submitted {
+                            journal,
+                            outcome: Outcome::Held {
+                                reason: reason.clone(),
+                            },
+                        },
+                    )
+                }));
+                return out;
+            }
             match remaining.len() {
                 0 => {}
                 1 => {

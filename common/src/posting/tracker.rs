@@ -6,8 +6,13 @@
 //! - ERROR: Journal Import refused the whole group. One journal: Rejected with the job log's
 //!   reason. Several: split in halves, each sent again under a new GROUP_ID, until the bad one
 //!   is alone, so one bad journal never holds back the others;
-//! - any other ending (WARNING, cancelled): the batches found are Posted; the rest are treated
-//!   as refused;
+//! - WARNING (and the other failed endings): the batches found are Posted; the rest are treated
+//!   as refused, like ERROR's;
+//! - CANCELLED or EXPIRED: the job was stopped before Journal Import judged the journals. The
+//!   batches found are Posted; the rest are Held for a person (nothing says they are wrong, and
+//!   someone chose to stop them: neither rejected nor sent again unasked), who replays them;
+//! - BLOCKED (an incompatible job runs first) is waiting like WAIT or PAUSED: past the import
+//!   timeout it counts as stuck;
 //! - answer lost (no request id): the batches are looked for by name; what is still not found
 //!   after the import timeout is queued again (one last look first), never blindly resent.
 //!
@@ -202,6 +207,22 @@ async fn track_import(svc: &Services, import: ImportRecord, report: &mut TrackRe
     };
     let group_id = import.group_id;
     close_import(svc, import, ImportState::Failed).await;
+    if status.is_stopped() {
+        for p in refused {
+            let reason = format!(
+                "import {request_id} ended {status} in Fusion before Journal Import judged it: nothing of it was imported; mlc replay sends it again"
+            );
+            hold(
+                svc,
+                &p,
+                reason,
+                json!({"group_id": group_id, "request_id": request_id}),
+                report,
+            )
+            .await;
+        }
+        return;
+    }
     match refused.len() {
         0 => {}
         1 => {
@@ -250,6 +271,33 @@ async fn track_import(svc: &Services, import: ImportRecord, report: &mut TrackRe
                 }
             }
         }
+    }
+}
+
+/// Holds a posting for a person, with the reason in its audit event.
+async fn hold(
+    svc: &Services,
+    p: &PostingRecord,
+    reason: String,
+    mut detail: serde_json::Value,
+    report: &mut TrackReport,
+) {
+    detail["reason"] = json!(reason);
+    if let Ok(Some(_)) = move_posting(
+        svc,
+        Actor::Tracker,
+        AuditKind::Held,
+        p,
+        PostingState::Held { reason },
+        None,
+        detail,
+    )
+    .await
+    {
+        report.settled.insert((p.key.store.clone(), p.key.order_id));
+        report
+            .metrics
+            .incr_for(&p.key.store, metrics::POSTINGS_HELD);
     }
 }
 

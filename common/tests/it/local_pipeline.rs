@@ -1,6 +1,6 @@
 //! The pipeline services on the local adapters (SQLite state, SQLite queue) against the sandbox
 //! store and pod over real HTTP, as `mlc serve` runs them: a rejected journal, a fix to the
-//! document, and a replay that posts it.
+//! document, and a replay that posts it; imports that Fusion ends WARNING, cancels, or blocks.
 
 use common::adapters::sqlite::SqliteDb;
 use common::journal::PostingKind;
@@ -8,7 +8,7 @@ use common::posting::replay::{ReplayError, replay};
 use common::state::{AuditKind, PostingKey, PostingState, StateName};
 use sandbox::bigcommerce::SandboxOptions;
 use sandbox::demo::{HASH, document_for, seeded_pod, seeded_store, us_order};
-use sandbox::oracle::PodOptions;
+use sandbox::oracle::{JobEnd, PodFault, PodOptions};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -217,4 +217,153 @@ async fn a_cancelled_order_set_back_waits_for_a_person_and_a_replay_books_it_aga
     replay(&svc, &second, "controller").await.unwrap();
     assert_eq!(settle(&svc, &second).await, StateName::Posted);
     assert_eq!(ledger_of(&pod, id), sold, "the ledger holds the sale again");
+}
+
+/// The sale posting of order `id` of the US store.
+fn sale_of(id: u64) -> PostingKey {
+    PostingKey {
+        store: "us".into(),
+        order_id: id,
+        posting: PostingKind::Sale,
+    }
+}
+
+/// The request id of the import a posting was last submitted (or posted) under.
+async fn request_of(svc: &common::posting::services::Services, key: &PostingKey) -> u64 {
+    let group_id = match svc.store.posting(key).await.unwrap().unwrap().state {
+        PostingState::Submitted { group_id, .. } | PostingState::Posted { group_id, .. } => {
+            group_id
+        }
+        other => panic!("{key} is {other:?}"),
+    };
+    let import = svc
+        .store
+        .import(group_id)
+        .await
+        .unwrap()
+        .expect("an import record");
+    import.request_id.expect("the submission was answered")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_ending_in_warning_posts_what_it_imported() {
+    let sb = seeded_store(SandboxOptions::default()).await;
+    let pod = seeded_pod(PodOptions::default()).await;
+    let doc = document_for(&crate::support::example_document(), &sb, &pod);
+    let db = SqliteDb::in_memory().unwrap();
+    let svc = crate::support::pipeline::services(&doc, &db);
+    pod.inject(PodFault::EndJob {
+        status: JobEnd::Warning,
+        times: 1,
+    });
+    let sale = sale_of(sb.create_order(HASH, us_order(1, 0)));
+    assert_eq!(
+        crate::support::pipeline::run_until_settled(&svc, &sale).await,
+        StateName::Posted
+    );
+    let request_id = request_of(&svc, &sale).await;
+    assert_eq!(
+        pod.job_status(request_id).as_deref(),
+        Some("WARNING"),
+        "the import ended WARNING"
+    );
+    assert_eq!(pod.batches().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_cancelled_in_fusion_is_held_for_a_person_not_rejected_or_resent() {
+    let sb = seeded_store(SandboxOptions::default()).await;
+    let pod = seeded_pod(PodOptions::default()).await;
+    let doc = document_for(&crate::support::example_document(), &sb, &pod);
+    let db = SqliteDb::in_memory().unwrap();
+    let svc = crate::support::pipeline::services(&doc, &db);
+    pod.inject(PodFault::EndJob {
+        status: JobEnd::Cancelled,
+        times: 1,
+    });
+    let id = sb.create_order(HASH, us_order(0, 1));
+    let sale = sale_of(id);
+    assert_eq!(
+        crate::support::pipeline::run_until_settled(&svc, &sale).await,
+        StateName::Held
+    );
+    let Some(PostingState::Held { reason }) =
+        svc.store.posting(&sale).await.unwrap().map(|p| p.state)
+    else {
+        unreachable!()
+    };
+    assert!(
+        reason.contains("ended CANCELLED in Fusion before Journal Import judged it")
+            && reason.contains("mlc replay"),
+        "{reason}"
+    );
+    assert_eq!(pod.imports(), 1, "not sent again on the connector's own");
+    assert!(pod.batches().is_empty());
+    let story = svc.store.audit_of_order("us", id).await.unwrap();
+    let held = story
+        .iter()
+        .find(|e| e.kind == AuditKind::Held)
+        .expect("a held event");
+    assert_eq!(
+        pod.job_status(held.detail["request_id"].as_u64().unwrap())
+            .as_deref(),
+        Some("CANCELLED")
+    );
+    // A person replays it: sent again, and posted.
+    replay(&svc, &sale, "ops").await.unwrap();
+    assert_eq!(
+        crate::support::pipeline::run_until_settled(&svc, &sale).await,
+        StateName::Posted
+    );
+    assert_eq!((pod.imports(), pod.batches().len()), (2, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_import_is_waited_for_counted_stuck_and_posted_once_it_runs() {
+    let sb = seeded_store(SandboxOptions::default()).await;
+    let pod = seeded_pod(PodOptions::default()).await;
+    let doc = document_for(&crate::support::example_document(), &sb, &pod);
+    let db = SqliteDb::in_memory().unwrap();
+    let mut svc = crate::support::pipeline::services(&doc, &db);
+    svc.settings.submit.import_timeout = std::time::Duration::from_millis(300);
+    pod.inject(PodFault::EndJob {
+        status: JobEnd::Blocked,
+        times: 1,
+    });
+    let sale = sale_of(sb.create_order(HASH, us_order(1, 1)));
+    crate::support::pipeline::run_until(&svc, &sale, |s| s == StateName::Submitted).await;
+    let request_id = request_of(&svc, &sale).await;
+    // BLOCKED is waiting, not an ending: past the import timeout it is counted stuck (the
+    // alarm), and the posting stays Submitted.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let round = common::posting::tracker::track(&svc).await;
+        if round.stuck > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never counted stuck; the job is {:?}",
+            pod.job_status(request_id)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(pod.job_status(request_id).as_deref(), Some("BLOCKED"));
+    assert_eq!(
+        svc.store
+            .posting(&sale)
+            .await
+            .unwrap()
+            .map(|p| p.state.name()),
+        Some(StateName::Submitted)
+    );
+    assert!(pod.batches().is_empty());
+    // The job that blocked it ended: it runs, and the sale is posted from the same import.
+    assert_eq!(pod.release_blocked_jobs(), 1);
+    assert_eq!(
+        crate::support::pipeline::run_until_settled(&svc, &sale).await,
+        StateName::Posted
+    );
+    assert_eq!(request_of(&svc, &sale).await, request_id);
+    assert_eq!(pod.imports(), 1);
 }

@@ -572,3 +572,141 @@ async fn basic_authentication_is_the_configured_alternative() {
     );
     assert!(!err.to_string().contains("wrong"));
 }
+
+#[tokio::test]
+async fn the_period_status_read_is_general_ledgers() {
+    use common::oracle::PeriodState;
+    let pod = seeded_pod(PodOptions::default()).await;
+    // Receivables (222) closed March and opened April; General Ledger keeps March open and
+    // closed April. The pod answers another application's rows first when asked without one.
+    pod.set_application_period_status(US_LEDGER, "Mar-26", 222, 'C');
+    pod.set_application_period_status(US_LEDGER, "Apr-26", 222, 'O');
+    pod.set_period_status(US_LEDGER, "Apr-26", 'C');
+    let config = config_for(&pod, |_| {});
+    let c = client(&config);
+    let march = c
+        .period_for_date(
+            US_LEDGER,
+            chrono::NaiveDate::from_ymd_opt(2026, 3, 10).unwrap(),
+        )
+        .await
+        .unwrap()
+        .expect("March");
+    assert_eq!(
+        (march.name.as_str(), march.state),
+        ("Mar-26", PeriodState::Open)
+    );
+    let april = c
+        .period_for_date(
+            US_LEDGER,
+            chrono::NaiveDate::from_ymd_opt(2026, 4, 10).unwrap(),
+        )
+        .await
+        .unwrap()
+        .expect("April");
+    assert_eq!(april.state, PeriodState::Closed, "GL's status, not AR's");
+    let next = c
+        .next_open_period(
+            US_LEDGER,
+            chrono::NaiveDate::from_ymd_opt(2026, 3, 31).unwrap(),
+        )
+        .await
+        .unwrap()
+        .expect("an open period");
+    assert_eq!(next.name, "May-26", "April is open for Receivables only");
+    assert!(
+        pod.requests()
+            .iter()
+            .filter(|r| r.contains("accountingPeriodStatusLOV"))
+            .all(|r| r.contains("ApplicationId%3D101") || r.contains("ApplicationId=101")),
+        "{:?}",
+        pod.requests()
+    );
+}
+
+#[tokio::test]
+async fn a_cancelled_import_is_held_and_a_warning_one_is_judged_like_an_error() {
+    use sandbox::oracle::JobEnd;
+    let pod = seeded_pod(PodOptions {
+        job_phase: Duration::from_millis(5),
+        ..PodOptions::default()
+    })
+    .await;
+    let config = config_for(&pod, |_| {});
+    let c = client(&config);
+    let post = |sent: Vec<Journal>| {
+        let (c, config) = (&c, &config);
+        async move {
+            post_journals(
+                c,
+                config,
+                &submit_settings(),
+                &ClockGroupIds::default(),
+                sent,
+            )
+            .await
+        }
+    };
+
+    // Cancelled in Fusion: nothing was judged, so nothing is rejected, and nothing is sent
+    // again on the connector's own (not split either): held for a person.
+    pod.inject(PodFault::EndJob {
+        status: JobEnd::Cancelled,
+        times: 1,
+    });
+    let report = post(journals(&config, 9000, 3)).await;
+    assert_eq!(
+        report.imports, 1,
+        "a cancelled import is not split and resent"
+    );
+    for r in &report.results {
+        assert!(
+            matches!(&r.outcome, Outcome::Held { reason } if reason.contains("ended CANCELLED in Fusion before Journal Import judged it")),
+            "{:?}",
+            r.outcome
+        );
+    }
+    assert!(pod.batches().is_empty());
+
+    // WARNING with the group imported: posted, read back by name.
+    pod.inject(PodFault::EndJob {
+        status: JobEnd::Warning,
+        times: 1,
+    });
+    let report = post(journals(&config, 9100, 2)).await;
+    assert_eq!(report.imports, 1);
+    for r in &report.results {
+        let Outcome::Posted { request_id, .. } = &r.outcome else {
+            panic!("{:?}", r.outcome)
+        };
+        assert_eq!(
+            pod.job_status(request_id.unwrap()).as_deref(),
+            Some("WARNING"),
+            "the fault was used"
+        );
+    }
+
+    // WARNING with the group refused (a category Fusion does not have): like ERROR, split until
+    // the bad journal is alone and rejected with the log's reason.
+    pod.inject(PodFault::EndJob {
+        status: JobEnd::Warning,
+        times: 1,
+    });
+    let mut sent = journals(&config, 9200, 2);
+    sent[1].category = "Sundries".into();
+    let report = post(sent).await;
+    assert_eq!(report.imports, 3, "the WARNING import, then one per half");
+    assert!(
+        matches!(report.results[0].outcome, Outcome::Posted { .. }),
+        "{:?}",
+        report.results[0].outcome
+    );
+    let Outcome::Rejected { reason, .. } = &report.results[1].outcome else {
+        panic!("{:?}", report.results[1].outcome)
+    };
+    assert!(
+        reason.contains("EJ01 batch BC-us-9201-sale")
+            && reason.contains("\"Sundries\" does not exist"),
+        "{reason}"
+    );
+}
