@@ -13,6 +13,8 @@ use super::{
 use crate::bigcommerce::webhook::{WebhookError, WebhookVerifier};
 use crate::mapping::AccountRole;
 
+/// Longest journal source or category name GL_INTERFACE holds (VARCHAR2(25)).
+const MAX_JOURNAL_NAME_LEN: usize = 25;
 /// Highest BigCommerce order status id (14 Partially Refunded).
 const MAX_STATUS_ID: u32 = 14;
 /// Store ids become part of Oracle batch names, which must stay short.
@@ -246,6 +248,22 @@ fn check_oracle(o: &OracleParts, issues: &mut Vec<ConfigIssue>) {
         "a journal category such as \"Sales\"",
         issues,
     );
+    // GL_INTERFACE's USER_JE_SOURCE_NAME and USER_JE_CATEGORY_NAME are VARCHAR2(25): a longer
+    // name would fail every import.
+    for (path, value) in [
+        ("oracle.journal_source", &o.journal_source),
+        ("oracle.journal_category", &o.journal_category),
+    ] {
+        let length = value.chars().count();
+        if length > MAX_JOURNAL_NAME_LEN {
+            issues.push(issue(
+                path,
+                format!(
+                    "{length} characters; Journal Import takes at most {MAX_JOURNAL_NAME_LEN} (the name as Fusion shows it)"
+                ),
+            ));
+        }
+    }
     check_not_blank(
         "oracle.document_account",
         &o.document_account,

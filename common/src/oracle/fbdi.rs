@@ -223,8 +223,15 @@ pub mod col {
 
 /// The file name inside the zip; the import's control file expects exactly this.
 pub const CSV_FILE_NAME: &str = "GlInterface.csv";
-/// Longest text the REFERENCE columns keep.
+/// Longest text the description and line-reference columns keep (GL_INTERFACE REFERENCE2,
+/// REFERENCE5, REFERENCE10, REFERENCE21…30 are VARCHAR2(240)).
 const MAX_REFERENCE_LEN: usize = 240;
+/// Longest batch name, journal name and journal reference (REFERENCE1, REFERENCE4, REFERENCE6 are
+/// VARCHAR2(100)). Ours are far shorter (`journal::naming`); a longer one would fail the load.
+const MAX_NAME_LEN: usize = 100;
+/// Longest journal source and category name (USER_JE_SOURCE_NAME, USER_JE_CATEGORY_NAME are
+/// VARCHAR2(25)); the document's are checked against it when it loads.
+const MAX_SOURCE_CATEGORY_LEN: usize = 25;
 /// GL_INTERFACE has SEGMENT1…SEGMENT30.
 const MAX_SEGMENTS: usize = 30;
 
@@ -336,8 +343,8 @@ pub fn gl_interface_csv(
             row[col::STATUS] = "NEW".into();
             row[col::LEDGER_ID] = j.ledger_id.to_string();
             row[col::ACCOUNTING_DATE] = date(j.accounting_date);
-            row[col::USER_JE_SOURCE_NAME] = clean(&j.source, MAX_REFERENCE_LEN);
-            row[col::USER_JE_CATEGORY_NAME] = clean(&j.category, MAX_REFERENCE_LEN);
+            row[col::USER_JE_SOURCE_NAME] = clean(&j.source, MAX_SOURCE_CATEGORY_LEN);
+            row[col::USER_JE_CATEGORY_NAME] = clean(&j.category, MAX_SOURCE_CATEGORY_LEN);
             row[col::CURRENCY_CODE] = j.currency.code().to_string();
             row[col::DATE_CREATED] = date(date_created);
             row[col::ACTUAL_FLAG] = "A".into();
@@ -350,11 +357,11 @@ pub fn gl_interface_csv(
             if !line.cr.is_zero() {
                 row[col::ENTERED_CR] = j.currency.format(line.cr);
             }
-            row[col::REFERENCE1] = clean(&j.batch_name, MAX_REFERENCE_LEN);
+            row[col::REFERENCE1] = clean(&j.batch_name, MAX_NAME_LEN);
             row[col::REFERENCE2] = clean(&j.description, MAX_REFERENCE_LEN);
-            row[col::REFERENCE4] = clean(&j.journal_name, MAX_REFERENCE_LEN);
+            row[col::REFERENCE4] = clean(&j.journal_name, MAX_NAME_LEN);
             row[col::REFERENCE5] = clean(&journal_description, MAX_REFERENCE_LEN);
-            row[col::REFERENCE6] = clean(&j.reference, MAX_REFERENCE_LEN);
+            row[col::REFERENCE6] = clean(&j.reference, MAX_NAME_LEN);
             row[col::REFERENCE10] = clean(&line.description, MAX_REFERENCE_LEN);
             row[col::REFERENCE21] = clean(&line.reference, MAX_REFERENCE_LEN);
             row[col::REFERENCE22] = clean(&line.rule, MAX_REFERENCE_LEN);

@@ -70,6 +70,25 @@ fn store_id_unfit_for_batch_names() {
 }
 
 #[test]
+fn journal_source_and_category_fit_gl_interface() {
+    assert_eq!(
+        broken(|d| {
+            d["oracle"]["journal_source"] = json!("BigCommerce Storefront Orders");
+            d["oracle"]["journal_category"] = json!("Sales");
+        }),
+        vec![
+            "oracle.journal_source: 29 characters; Journal Import takes at most 25 (the name as Fusion shows it)"
+        ]
+    );
+    assert_eq!(
+        broken(|d| d["oracle"]["journal_category"] = json!("Ventes en ligne à l'étranger")),
+        vec![
+            "oracle.journal_category: 28 characters; Journal Import takes at most 25 (the name as Fusion shows it)"
+        ]
+    );
+}
+
+#[test]
 fn unsupported_schema_version() {
     assert_eq!(
         broken(|d| d["schema_version"] = json!(2)),
