@@ -67,17 +67,56 @@ pub(super) fn check(parts: &Parts, issues: &mut Vec<ConfigIssue>) {
     }
 }
 
+/// Whether the connector may talk to `url`: https to any host, plain http only to this machine
+/// (the sandboxes in tests). The URL is parsed, not compared by prefix: `http://localhost@host`
+/// goes to `host`, and `http://localhost.evil…` is not this machine.
 fn check_url(path: &str, url: &str, issues: &mut Vec<ConfigIssue>) {
-    let local = ["http://localhost", "http://127.0.0.1", "http://[::1]"]
-        .iter()
-        .any(|p| url.starts_with(p));
-    let https = url.starts_with("https://") && url.len() > "https://".len();
-    if !https && !local {
+    let parsed = match reqwest::Url::parse(url) {
+        Ok(u) if u.host().is_some() => u,
+        _ => {
+            issues.push(issue(
+                path,
+                format!("\"{url}\" is not a URL; give one such as https://host.example.com"),
+            ));
+            return;
+        }
+    };
+    // A user name or password would travel into every error and log line naming the URL (and
+    // this message must not quote it either).
+    if !parsed.username().is_empty() || parsed.password().is_some() {
         issues.push(issue(
             path,
-            format!("\"{url}\" must be an https:// URL (plain http only for localhost)"),
+            "must not carry a user name or password; credentials belong in credentials or oracle.auth",
+        ));
+        return;
+    }
+    let ok = match parsed.scheme() {
+        "https" => true,
+        "http" => is_loopback(&parsed),
+        _ => false,
+    };
+    if !ok {
+        issues.push(issue(
+            path,
+            format!(
+                "\"{url}\" must be an https:// URL (plain http only for this machine: localhost, 127.0.0.0/8, [::1])"
+            ),
         ));
     }
+}
+
+/// The host is this machine: `localhost` exactly, 127.0.0.0/8 or `::1`.
+/// (The parser has already normalised the host: `127.1` reads as `127.0.0.1`, and an IPv6
+/// host comes in brackets.)
+fn is_loopback(url: &reqwest::Url) -> bool {
+    url.host_str().is_some_and(|host| {
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    })
 }
 
 fn check_not_blank(path: &str, value: &str, what: &str, issues: &mut Vec<ConfigIssue>) {

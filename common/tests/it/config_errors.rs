@@ -154,7 +154,7 @@ fn plain_http_outside_localhost() {
     assert_eq!(
         broken(|d| d["oracle"]["base_url"] = json!("http://northwind.example.com")),
         vec![
-            r#"oracle.base_url: "http://northwind.example.com" must be an https:// URL (plain http only for localhost)"#
+            r#"oracle.base_url: "http://northwind.example.com" must be an https:// URL (plain http only for this machine: localhost, 127.0.0.0/8, [::1])"#
         ]
     );
     // Local sandboxes are fine.

@@ -249,3 +249,50 @@ async fn the_delivery_id_is_deduplicated_in_the_form_that_was_signed() {
     assert_eq!(again, Ok(Accepted::Duplicate));
     assert_eq!(desk.queued().await, 1);
 }
+
+// 6. The https requirement.
+
+#[test]
+fn plain_http_is_allowed_only_for_a_loopback_host() {
+    for url in [
+        "http://localhost@pod.example.com",
+        "http://localhost:80@pod.example.com/",
+        "http://localhost.evil.example.com",
+        "http://127.0.0.1.nip.io",
+        "http://[::1].evil.example.com",
+        "http://pod.example.com",
+        "ftp://localhost",
+        "https://",
+    ] {
+        let mut doc = example_document();
+        doc["oracle"]["base_url"] = json!(url);
+        let lines = issues(&doc);
+        assert_eq!(lines.len(), 1, "{url}: {lines:?}");
+        assert!(
+            lines[0].starts_with("oracle.base_url: "),
+            "{url}: {lines:?}"
+        );
+    }
+    // Credentials in a URL would travel into every log line that names it.
+    let mut doc = example_document();
+    doc["oracle"]["auth"]["token_url"] =
+        json!("https://admin:hunter2@idcs.example.com/oauth2/v1/token");
+    let lines = issues(&doc);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("oracle.auth.token_url: ") && !lines[0].contains("hunter2"),
+        "{lines:?}"
+    );
+    for url in [
+        "https://pod.example.com",
+        "http://localhost:9000",
+        "http://127.0.0.1:9000",
+        "http://127.8.9.10/x",
+        "http://[::1]:8080/fscm",
+    ] {
+        let mut doc = example_document();
+        doc["oracle"]["base_url"] = json!(url);
+        ConnectorConfig::from_json(&doc.to_string(), "test")
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+    }
+}
