@@ -20,6 +20,7 @@ mod ledger_cases;
 mod life_properties;
 mod local_pipeline;
 mod oracle_fusion;
+mod order_shapes;
 mod ping;
 mod queue;
 mod reconcile;
