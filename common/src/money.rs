@@ -21,13 +21,41 @@ pub enum MoneyError {
     /// The code is not three ASCII letters.
     #[error("\"{0}\" is not an ISO 4217 currency code (expected three letters such as \"USD\")")]
     BadCurrency(String),
+    /// Three letters, but no currency ISO 4217 lists (a typo, a crypto ticker, a made-up
+    /// code): its minor unit is unknown, so nothing in it can be rounded, converted or posted.
+    #[error(
+        "\"{0}\" is not an ISO 4217 currency code: no active currency has it (a typo, or a code the ledger cannot take)"
+    )]
+    NotIso4217(String),
     /// Two amounts of different currencies were combined.
     #[error("cannot combine {0} with {1}")]
     CurrencyMismatch(String, String),
 }
 
-/// ISO 4217 currencies whose minor unit is not two digits. Every other well-formed code is
-/// taken to have two, which is what ISO assigns to the great majority of codes.
+/// The active ISO 4217 alphabetic codes (list one, as of 2025: national currencies, funds
+/// codes such as `CLF` and `USN`, precious metals and the `X` units; `XTS`, the testing code,
+/// and `XXX`, "no currency", are left out because nothing can be posted in them). A code not
+/// here is refused rather than guessed at: a ledger cannot take it, and its minor unit is
+/// unknown.
+pub const ISO_4217: &[&str] = &[
+    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
+    "BGN", "BHD", "BIF", "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD",
+    "CAD", "CDF", "CHE", "CHF", "CHW", "CLF", "CLP", "CNY", "COP", "COU", "CRC", "CUP", "CVE",
+    "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL",
+    "GHS", "GIP", "GMD", "GNF", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR",
+    "IQD", "IRR", "ISK", "JMD", "JOD", "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD",
+    "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK",
+    "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN", "MXV", "MYR", "MZN", "NAD", "NGN", "NIO",
+    "NOK", "NPR", "NZD", "OMR", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "PYG", "QAR", "RON",
+    "RSD", "RUB", "RWF", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD",
+    "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD",
+    "TZS", "UAH", "UGX", "USD", "USN", "UYI", "UYU", "UYW", "UZS", "VED", "VES", "VND", "VUV",
+    "WST", "XAF", "XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XCD", "XCG", "XDR", "XOF", "XPD",
+    "XPF", "XPT", "XSU", "XUA", "YER", "ZAR", "ZMW", "ZWG",
+];
+
+/// ISO 4217 currencies whose minor unit is not two digits. Every other code of [`ISO_4217`]
+/// has two, which is what ISO assigns to the great majority of codes.
 const EXPONENTS: &[(&str, u32)] = &[
     ("BIF", 0),
     ("CLP", 0),
@@ -67,7 +95,7 @@ pub struct Currency {
 }
 
 impl Currency {
-    /// Reads a three-letter code (any case) and looks up its minor unit.
+    /// Reads a three-letter code (any case) that ISO 4217 lists, and looks up its minor unit.
     pub fn parse(code: &str) -> Result<Self, MoneyError> {
         let trimmed = code.trim();
         let bytes = trimmed.as_bytes();
@@ -80,6 +108,9 @@ impl Currency {
             bytes[2].to_ascii_uppercase(),
         ];
         let text = std::str::from_utf8(&upper).expect("ASCII letters");
+        if !ISO_4217.contains(&text) {
+            return Err(MoneyError::NotIso4217(trimmed.to_string()));
+        }
         let exponent = EXPONENTS
             .iter()
             .find(|(c, _)| *c == text)
@@ -352,6 +383,18 @@ pub mod amount_serde {
 mod tests {
     use super::*;
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn the_code_list_is_sorted_unique_and_covers_every_exponent() {
+        assert!(ISO_4217.windows(2).all(|w| w[0] < w[1]), "sorted, no repeats");
+        for (code, _) in EXPONENTS {
+            assert!(ISO_4217.contains(code), "{code}");
+        }
+        assert_eq!(
+            Currency::parse("XBT").unwrap_err(),
+            MoneyError::NotIso4217("XBT".into())
+        );
+    }
 
     #[test]
     fn minor_units_follow_iso_4217() {

@@ -431,3 +431,12 @@ pub enum JournalError {
         message: String,
     },
 }
+
+impl JournalError {
+    /// The order itself cannot be journalised as BigCommerce sent it (a currency ISO 4217 does
+    /// not list): bad input, held for a person, never retried or guessed at. `mlc preview`
+    /// exits 2 on it, as on any other bad input.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, JournalError::Currency { .. })
+    }
+}

@@ -296,3 +296,90 @@ fn plain_http_is_allowed_only_for_a_loopback_host() {
             .unwrap_or_else(|e| panic!("{url}: {e}"));
     }
 }
+
+// 9. Currency codes that are not ISO 4217.
+
+#[test]
+fn a_currency_code_that_is_not_iso_4217_is_bad_input() {
+    use common::money::Currency;
+    for code in ["XBT", "ABC", "BTC", "RMB", "XXX", "XTS"] {
+        let err = Currency::parse(code).unwrap_err();
+        assert!(err.to_string().contains("ISO 4217"), "{code}: {err}");
+    }
+    for code in ["USD", "eur", "JPY", "KWD", "CHF", "XAF", "XCG", "ZWG"] {
+        Currency::parse(code).unwrap_or_else(|e| panic!("{code}: {e}"));
+    }
+    // In the document as well: a ledger in a made-up currency is refused when it loads.
+    let mut doc = example_document();
+    doc["oracle"]["ledgers"][0]["currency"] = json!("XBT");
+    let lines = issues(&doc);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("oracle.ledgers[0].currency: \"XBT\" is not"),
+        "{lines:?}"
+    );
+    // An order in one cannot be journalised: the builders say why instead of guessing cents.
+    let config = crate::support::example_config();
+    let mut order = crate::support::order(610);
+    order["currency_code"] = json!("XBT");
+    order["default_currency_code"] = json!("XBT");
+    order["subtotal_ex_tax"] = json!("10.0000");
+    order["total_ex_tax"] = json!("10.0000");
+    order["total_inc_tax"] = json!("10.0000");
+    let bundle =
+        crate::support::bundle(order, vec![crate::support::line(1, 77, 1, "10.00", "0.00")]);
+    let ctx = common::journal::JournalContext::new(&config, "us").unwrap();
+    let err = common::journal::build_sale(&ctx, &bundle).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            common::journal::JournalError::Currency { order: 610, .. }
+        ),
+        "{err}"
+    );
+    assert!(err.is_bad_input(), "{err}");
+    assert!(err.to_string().contains("\"XBT\""), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_in_a_currency_that_is_not_iso_4217_is_held_with_that_reason_not_posted() {
+    use common::posting::poller::poll;
+    use common::posting::poster::drain_queue;
+    use common::state::AuditKind;
+    use sandbox::bigcommerce::SandboxOptions;
+    use sandbox::demo::{HASH, document_for, seeded_pod, seeded_store, us_order};
+    use sandbox::oracle::PodOptions;
+
+    let sb = seeded_store(SandboxOptions::default()).await;
+    let pod = seeded_pod(PodOptions::default()).await;
+    let doc = document_for(&example_document(), &sb, &pod);
+    let db = SqliteDb::in_memory().unwrap();
+    let svc = crate::support::pipeline::services(&doc, &db);
+    let mut spec = us_order(1, 0);
+    spec.currency = "XBT".into();
+    let id = sb.create_order(HASH, spec);
+    let mut held = None;
+    for _ in 0..100 {
+        poll(&svc).await;
+        for report in drain_queue(&svc, svc.queue.as_ref(), Duration::from_secs(1))
+            .await
+            .unwrap()
+        {
+            assert!(report.retry.is_empty(), "not retried: {:?}", report.retry);
+        }
+        let story = svc.store.audit_of_order("us", id).await.unwrap();
+        held = story.into_iter().find(|e| e.kind == AuditKind::Held);
+        if held.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let held = held.expect("the order is held");
+    let reason = held.detail["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("\"XBT\"") && reason.contains("ISO 4217"),
+        "{reason}"
+    );
+    assert!(pod.batches().is_empty(), "nothing posted");
+    assert_eq!(pod.imports(), 0, "nothing sent");
+}

@@ -348,8 +348,15 @@ fn run_preview(args: PreviewArgs) -> Result<(), Failure> {
             known.join(", ")
         )));
     }
-    let preview = preview::preview(&config, &store, &bundle)
-        .map_err(|e| Failure::Failed(anyhow!("cannot post: {e}")))?;
+    // An order the builders cannot read (a currency ISO 4217 does not list) is bad input;
+    // one that reads but cannot post as it is (a totals mismatch held) is a failure.
+    let preview = preview::preview(&config, &store, &bundle).map_err(|e| {
+        if e.is_bad_input() {
+            bad(anyhow!("{}: {e}", args.order_file.display()))
+        } else {
+            Failure::Failed(anyhow!("cannot post: {e}"))
+        }
+    })?;
     match args.format {
         Format::Json => {
             let text = serde_json::to_string_pretty(&preview).map_err(bad)?;

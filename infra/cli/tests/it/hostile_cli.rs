@@ -191,3 +191,31 @@ fn serve_refuses_an_oversized_delivery_before_reading_it() {
     drop(serve);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn preview_of_an_order_in_a_currency_that_is_not_iso_4217_is_bad_input() {
+    let dir = scratch("hostile-currency");
+    let mut bundle: Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::support::root().join("infra/examples/orders/us-1001.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    bundle["order"]["currency_code"] = json!("XBT");
+    bundle["order"]["default_currency_code"] = json!("XBT");
+    let file = write(&dir, "xbt.json", &bundle);
+    let out = mlc(&[
+        "preview",
+        "--config",
+        crate::support::example_config().to_str().unwrap(),
+        "--order-file",
+        file.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("\"XBT\"") && stderr.contains("ISO 4217"),
+        "{stderr}"
+    );
+    assert!(stdout.is_empty(), "no journal shown: {stdout}");
+    std::fs::remove_dir_all(&dir).ok();
+}
