@@ -47,6 +47,12 @@ step "cfn-lint template.yaml"
 step "template checks cfn-lint does not make"
 "${VENV}/bin/python" infra/template_check.py template.yaml
 
+step "python checks that survive python -O (no bare assert in infra/*.py)"
+if grep -nE '^[[:space:]]*assert[[:space:](]' infra/*.py; then
+  echo "python -O strips assert: make these explicit checks that exit (see require() in infra/lambda_smoke.py)" >&2
+  exit 1
+fi
+
 step "sam validate --lint"
 # Offline and without credentials; plain `sam validate` would also need a region.
 SAM_CLI_TELEMETRY=0 "${VENV}/bin/sam" validate --lint --template template.yaml
@@ -72,7 +78,25 @@ else:
 PY
 
 step "cargo test"
-cargo test --workspace --locked
+# The output is kept (and still shown as it comes) so the guard below can count what ran.
+test_log="${VENV}/cargo-test.log"
+cargo test --workspace --locked 2>&1 | tee "${test_log}"
+
+step "tests that ran, against the floor (infra/test-count-floor)"
+# Every binary's summary line is `test result: ok. N passed; …`. A test deleted, an #[ignore]
+# forgotten, a test binary or module no longer built: fewer pass, and the run fails. When tests
+# are added, raise the floor in the same commit.
+passed="$(sed -nE 's/^test result: [A-Za-z]+\. ([0-9]+) passed;.*/\1/p' "${test_log}" | awk '{n += $1} END {print n + 0}')"
+floor="$(grep -Eo '^[0-9]+' infra/test-count-floor | head -n 1)"
+if [ -z "${floor}" ]; then
+  echo "infra/test-count-floor holds no number" >&2
+  exit 1
+fi
+if [ "${passed}" -lt "${floor}" ]; then
+  echo "${passed} tests passed, fewer than the floor of ${floor} in infra/test-count-floor: tests were lost" >&2
+  exit 1
+fi
+echo "${passed} tests passed (floor ${floor})"
 
 step "the built functions under the Lambda runtime emulator (cargo lambda watch + invoke), then mlc --aws"
 # Built apart, as `cargo lambda watch` builds them (the functions without the local adapters).
