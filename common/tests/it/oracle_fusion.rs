@@ -74,14 +74,23 @@ async fn tokens_are_cached_refreshed_on_expiry_and_on_401_and_shared() {
     .await;
     let config = config_for(&pod, |_| {});
     let c = Arc::new(client(&config));
+    let first_fetched = std::time::Instant::now();
     for _ in 0..3 {
         c.ledgers().await.unwrap();
     }
     assert_eq!(c.tokens_fetched(), 1, "cached across calls");
-    // 2 s tokens are refreshed a fifth of their life early.
-    tokio::time::sleep(Duration::from_millis(1700)).await;
-    c.ledgers().await.unwrap();
-    assert_eq!(c.tokens_fetched(), 2, "refreshed before expiry");
+    // 2 s tokens are refreshed a fifth of their life early: calls keep the old one until
+    // then, and get a new one before it expires.
+    crate::support::eventually("a refreshed token", Duration::from_secs(5), async || {
+        c.ledgers().await.unwrap();
+        c.tokens_fetched() == 2
+    })
+    .await;
+    let refreshed_after = first_fetched.elapsed();
+    assert!(
+        refreshed_after >= Duration::from_millis(1500) && refreshed_after < Duration::from_secs(2),
+        "refreshed before expiry, not long before: {refreshed_after:?}"
+    );
     // Fusion says 401 (the token was revoked): one refresh, and the call succeeds.
     pod.expire_tokens();
     c.ledgers().await.unwrap();
@@ -391,6 +400,11 @@ async fn a_lost_answer_after_an_accepted_import_does_not_create_a_second_batch()
             r.outcome
         );
     }
+    assert_eq!(
+        pod.faults_served().get("lose_import_response"),
+        Some(&1),
+        "the answer was lost"
+    );
     assert_eq!(pod.imports(), 1, "never resent");
     assert_eq!(pod.batches().len(), 3);
 }
@@ -420,6 +434,7 @@ async fn a_lost_answer_whose_batches_do_not_appear_is_left_unknown() {
     assert!(
         matches!(&report.results[0].outcome, Outcome::Unknown { request_id: None, reason, .. } if reason.starts_with("the import's answer was lost"))
     );
+    assert_eq!(pod.faults_served().get("lose_import_response"), Some(&1));
     assert_eq!(pod.imports(), 1);
 }
 
@@ -509,12 +524,17 @@ async fn reads_ride_out_throttling_outages_and_slow_answers() {
         },
     )
     .unwrap();
+    // One read first, so the token is fetched and every call below is one ledger read.
+    c.ledgers().await.unwrap();
     let started = std::time::Instant::now();
     pod.inject(PodFault::Throttle {
         retry_after: 1,
         times: 1,
     });
+    let before = c.calls();
     assert_eq!(c.ledgers().await.unwrap().len(), 2);
+    assert_eq!(pod.faults_served().get("throttle"), Some(&1));
+    assert_eq!(c.calls() - before, 2, "the 429, then the read");
     assert!(
         started.elapsed() >= Duration::from_secs(1),
         "Retry-After honoured"
@@ -524,13 +544,27 @@ async fn reads_ride_out_throttling_outages_and_slow_answers() {
         times: 2,
         path: Some("ledgersLOV".into()),
     });
+    let before = c.calls();
     c.ledgers().await.unwrap();
+    assert_eq!(pod.faults_served().get("status"), Some(&2));
+    assert_eq!(c.calls() - before, 3, "two 503s, then the read");
+    // 900 ms late against a 300 ms timeout: given up on and asked again. A client with no
+    // timeout would make one call and be back only after the 900 ms.
     pod.inject(PodFault::Delay {
         millis: 900,
         times: 1,
         path: Some("ledgersLOV".into()),
     });
+    let before = c.calls();
+    let started = std::time::Instant::now();
     c.ledgers().await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(pod.faults_served().get("delay"), Some(&1));
+    assert_eq!(c.calls() - before, 2, "the timed-out read, then its retry");
+    assert!(
+        took < Duration::from_millis(900),
+        "the late answer was awaited: {took:?}"
+    );
     pod.inject(PodFault::Status {
         status: 503,
         times: 10,
@@ -542,6 +576,10 @@ async fn reads_ride_out_throttling_outages_and_slow_answers() {
         "{err}"
     );
     assert!(err.is_transient());
+    assert!(
+        pod.faults_pending() > 0,
+        "the outage outlasted the client's tries"
+    );
     // Values that cannot go into a q filter are refused before any call.
     let err = c.find_batches("BC-'; DROP", false).await.unwrap_err();
     assert!(matches!(err, OracleError::Invalid(_)));
@@ -614,13 +652,17 @@ async fn the_period_status_read_is_general_ledgers() {
         .unwrap()
         .expect("an open period");
     assert_eq!(next.name, "May-26", "April is open for Receivables only");
+    let period_reads: Vec<String> = pod
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("accountingPeriodStatusLOV"))
+        .collect();
+    assert!(!period_reads.is_empty(), "{:?}", pod.requests());
     assert!(
-        pod.requests()
+        period_reads
             .iter()
-            .filter(|r| r.contains("accountingPeriodStatusLOV"))
             .all(|r| r.contains("ApplicationId%3D101") || r.contains("ApplicationId=101")),
-        "{:?}",
-        pod.requests()
+        "{period_reads:?}"
     );
 }
 

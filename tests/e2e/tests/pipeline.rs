@@ -374,11 +374,20 @@ async fn a_missed_webhook_is_found_by_the_poller() {
     let id = w.sb.create_order(HASH, us_order(1, 0));
     w.sb.settle().await;
     assert_eq!(w.drain().await, (0, 0), "nothing was delivered");
-    assert!(
+    let of_order: Vec<DeliveryOutcome> =
         w.sb.deliveries()
-            .iter()
+            .into_iter()
             .filter(|d| d.body.contains(&format!("\"id\":{id}")))
-            .all(|d| d.outcome == DeliveryOutcome::Dropped)
+            .map(|d| d.outcome)
+            .collect();
+    assert!(!of_order.is_empty(), "the order's events were due to hooks");
+    assert!(
+        of_order.iter().all(|o| *o == DeliveryOutcome::Dropped),
+        "{of_order:?}"
+    );
+    assert_eq!(
+        w.sb.faults_served(HASH).get("drop_webhooks").copied(),
+        Some(of_order.len() as u32)
     );
     let summary = w.sweep().await;
     for e in
@@ -472,7 +481,28 @@ async fn a_lost_import_answer_is_settled_by_name_without_a_second_import() {
     w.sweep().await;
     w.pod.inject(PodFault::LoseImportResponse { times: 1 });
     let id = posted_order(&w, 1, 0).await;
-    posted(&w, id, PostingKind::Sale).await;
+    assert_eq!(
+        w.pod.faults_served().get("lose_import_response"),
+        Some(&1),
+        "the import's answer was lost"
+    );
+    // Posted without the request id the lost answer carried: found by its batch name.
+    let state = w
+        .store
+        .posting(&key(id, PostingKind::Sale))
+        .await
+        .unwrap()
+        .map(|p| p.state);
+    assert!(
+        matches!(
+            state,
+            Some(PostingState::Posted {
+                request_id: None,
+                ..
+            })
+        ),
+        "{state:?}"
+    );
     for _ in 0..2 {
         w.sweep().await;
     }
@@ -707,6 +737,12 @@ async fn month_end_reconciliation_on_the_deployed_state_finds_a_missed_order_and
     w.sb.inject(HASH, Fault::DropWebhooks { times: 100 });
     let missed = w.sb.create_order(HASH, us_order(2, 0));
     w.sb.settle().await;
+    assert!(
+        w.sb.faults_served(HASH)
+            .get("drop_webhooks")
+            .is_some_and(|n| *n > 0),
+        "the order's deliveries were lost"
+    );
     assert_eq!(w.drain().await, (0, 0), "nothing was delivered");
 
     // The services as the functions build them: DynamoDB, SQS and the secret on moto.

@@ -130,6 +130,20 @@ pub enum PodFault {
     },
 }
 
+impl PodFault {
+    /// The fault's kind, as `faults_served` counts it (`status`, `throttle`, `delay`,
+    /// `lose_import_response`, `end_job`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PodFault::Status { .. } => "status",
+            PodFault::Throttle { .. } => "throttle",
+            PodFault::Delay { .. } => "delay",
+            PodFault::LoseImportResponse { .. } => "lose_import_response",
+            PodFault::EndJob { .. } => "end_job",
+        }
+    }
+}
+
 /// An ending of an import job other than its verdict's SUCCEEDED or ERROR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -298,6 +312,16 @@ impl OraclePod {
     /// Queues a fault.
     pub fn inject(&self, fault: PodFault) {
         self.with(|p| p.inject(fault));
+    }
+
+    /// Faults served so far, by kind ([`PodFault::kind`]): one per request a fault changed.
+    pub fn faults_served(&self) -> std::collections::BTreeMap<&'static str, u32> {
+        self.with(|p| p.faults_served.clone())
+    }
+
+    /// Uses of injected faults not served yet (0 once every injected fault has fired).
+    pub fn faults_pending(&self) -> u32 {
+        self.with(|p| p.faults.iter().map(|(_, left)| left).sum())
     }
 
     /// Imports accepted (`importBulkData` calls that got a request id).

@@ -65,6 +65,8 @@ pub(crate) struct Pod {
     pub jobs: BTreeMap<u64, Job>,
     pub batches: Vec<Batch>,
     pub faults: Vec<(PodFault, u32)>,
+    /// Faults served, by kind ([`PodFault::kind`]).
+    pub faults_served: BTreeMap<&'static str, u32>,
     pub log: Vec<String>,
     next_request: u64,
     next_batch: u64,
@@ -85,6 +87,7 @@ impl Default for Pod {
             jobs: BTreeMap::new(),
             batches: Vec::new(),
             faults: Vec::new(),
+            faults_served: BTreeMap::new(),
             log: Vec::new(),
             next_request: 5001,
             next_batch: 300_000_100_000_001,
@@ -174,6 +177,7 @@ impl Pod {
         slot.1 -= 1;
         let fault = slot.0.clone();
         self.faults.retain(|(_, left)| *left > 0);
+        *self.faults_served.entry(fault.kind()).or_default() += 1;
         Some(fault)
     }
 

@@ -1,0 +1,402 @@
+//! The fault soak: orders with whole lives (edits, shipping, refunds, cancellations) flow through
+//! the three functions' real handlers, on moto and the sandboxes, with several poster, poller
+//! and webhook containers at once, while a seeded schedule kills containers after their side
+//! effects, duplicates, delays and reorders webhooks, and makes BigCommerce and Oracle fail.
+//! Then it settles, and checks what finance is promised: every order in the ledger exactly as
+//! its life implies, none twice, none missing, nothing unexplained left behind.
+//!
+//! The seed fixes the orders, their lives and every random choice of each worker's stream;
+//! thread timing is not reproduced, so a failing seed replays the same schedule, not the same
+//! interleaving.
+
+pub mod chaos;
+pub mod lives;
+pub mod rng;
+pub mod serial;
+mod verify;
+mod workers;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use common::adapters::aws::{AwsPorts, LambdaEnv, SdkConfig, local};
+use common::ports::{StateStore, SystemClock};
+use common::posting::services::ServicesCache;
+use common::state::{ImportState, StateName};
+use sandbox::bigcommerce::{BigCommerceSandbox, SandboxOptions};
+use sandbox::oracle::{OraclePod, PodOptions};
+
+use crate::{aws_endpoint, aws_resources, document_for, example_document, quick_settings};
+use crate::{seeded_pod, seeded_store};
+use chaos::{Chaos, CrashPoint};
+use workers::{Faults, Inbox};
+
+/// How hard and how long.
+#[derive(Debug, Clone)]
+pub struct SoakConfig {
+    /// Orders placed.
+    pub orders: usize,
+    /// The seed of everything random.
+    pub seed: u64,
+    /// Poster containers at once (the template's `PosterMaxConcurrency` default is 5).
+    pub posters: usize,
+    /// Poller containers at once. The template runs one; two here also try overlapping sweeps
+    /// and trackers (an operator's `mlc` run beside the schedule).
+    pub pollers: usize,
+    /// Webhook containers at once.
+    pub webhook_workers: usize,
+    /// Probability of dying at each crash point reached.
+    pub crash_rate: f64,
+    /// Probability, every 100 ms, of injecting a BigCommerce or Oracle fault.
+    pub fault_rate: f64,
+    /// Probability that a delivery is sent twice.
+    pub duplicate_rate: f64,
+    /// Probability that a delivery is held back (up to 3 s), so later ones overtake it.
+    pub delay_rate: f64,
+    /// Time between two orders being placed.
+    pub spacing: Duration,
+    /// SQS visibility timeout the posters receive with (short, so redeliveries happen).
+    pub visibility: Duration,
+}
+
+impl SoakConfig {
+    /// The form `./infra/test.sh` runs: a few minutes on 2 cores.
+    pub fn short(seed: u64) -> Self {
+        Self {
+            orders: 60,
+            ..Self::long(1000, seed)
+        }
+    }
+
+    /// `orders` orders at the usual fault rates.
+    pub fn long(orders: usize, seed: u64) -> Self {
+        Self {
+            orders,
+            seed,
+            posters: 5,
+            pollers: 2,
+            webhook_workers: 4,
+            crash_rate: 0.03,
+            fault_rate: 0.25,
+            duplicate_rate: 0.15,
+            delay_rate: 0.2,
+            spacing: Duration::from_millis(40),
+            visibility: Duration::from_secs(4),
+        }
+    }
+}
+
+/// What a soak did and found.
+#[derive(Debug, Default)]
+pub struct SoakReport {
+    /// The seed.
+    pub seed: u64,
+    /// Orders placed.
+    pub orders: usize,
+    /// Changes made to them after placing (edits, statuses, refunds, cancellations).
+    pub changes: usize,
+    /// Refunds made.
+    pub refunds: usize,
+    /// Orders cancelled.
+    pub cancelled: usize,
+    /// Webhook deliveries BigCommerce sent.
+    pub deliveries: u64,
+    /// Deliveries sent again (duplicates, plus retries after a failed or crashed attempt).
+    pub redeliveries: u64,
+    /// Deliveries held back and overtaken.
+    pub delayed: u64,
+    /// Faults injected into BigCommerce and Oracle, by kind.
+    pub faults: BTreeMap<&'static str, u64>,
+    /// Containers killed, by crash point.
+    pub crashes: BTreeMap<&'static str, u64>,
+    /// Journals in the ledger.
+    pub journals: usize,
+    /// Journal Import runs.
+    pub imports: usize,
+    /// Postings held or rejected by an injected fault, then replayed by the operator.
+    pub replayed: Vec<String>,
+    /// Messages in the dead-letter queue, each explained by its order's audit.
+    pub dead_letters: usize,
+    /// Journals in the ledger more than once.
+    pub duplicates: usize,
+    /// Journals a life implies that the ledger lacks.
+    pub lost: usize,
+    /// State-store requests, and the time the store spent answering them.
+    pub store_usage: serial::Usage,
+    /// How long it took.
+    pub elapsed: Duration,
+    /// What is wrong (empty when the soak passes).
+    pub problems: Vec<String>,
+}
+
+impl SoakReport {
+    /// The figures, one per line, for the README and the test log.
+    pub fn summary(&self) -> String {
+        let mut out = format!(
+            "soak seed {}: {} orders ({} changes after placing, {} refunds, {} cancelled) in {:.0} s\n",
+            self.seed,
+            self.orders,
+            self.changes,
+            self.refunds,
+            self.cancelled,
+            self.elapsed.as_secs_f64()
+        );
+        out += &format!(
+            "  webhooks: {} sent by the store, {} sent again, {} held back and overtaken\n",
+            self.deliveries, self.redeliveries, self.delayed
+        );
+        for (kind, n) in &self.faults {
+            out += &format!("  fault  {kind:<48} {n:>5}\n");
+        }
+        for (point, n) in &self.crashes {
+            out += &format!("  killed {point:<48} {n:>5}\n");
+        }
+        out += &format!(
+            "  ledger: {} journals in {} imports; replayed by the operator after injected refusals: {}; dead letters: {} (each explained)\n",
+            self.journals,
+            self.imports,
+            self.replayed.len(),
+            self.dead_letters
+        );
+        out += &format!(
+            "  state store: {} requests, {:.1} ms each on average\n",
+            self.store_usage.requests,
+            self.store_usage.busy.as_secs_f64() * 1000.0 / self.store_usage.requests.max(1) as f64
+        );
+        out += &format!(
+            "  duplicates {}, lost {}, problems {}\n",
+            self.duplicates,
+            self.lost,
+            self.problems.len()
+        );
+        for p in &self.problems {
+            out += &format!("  PROBLEM: {p}\n");
+        }
+        out
+    }
+}
+
+/// Everything the workers share.
+pub(crate) struct Rig {
+    pub cfg: SoakConfig,
+    pub sb: BigCommerceSandbox,
+    pub pod: OraclePod,
+    pub sdk: SdkConfig,
+    pub env: LambdaEnv,
+    pub chaos: Arc<Chaos>,
+    pub inbox: Arc<Inbox>,
+    pub faults: Faults,
+    /// Workers stop when set.
+    pub stop: AtomicBool,
+    /// The last time a poster received anything.
+    pub last_work: std::sync::Mutex<Instant>,
+    /// Sweeps finished since the last reset.
+    pub sweeps: std::sync::atomic::AtomicU64,
+    /// One state-store request at a time (see [`serial`]).
+    pub store_lock: Arc<tokio::sync::Mutex<serial::Usage>>,
+}
+
+impl Rig {
+    /// A container's ports, its state store one request at a time with everyone else's.
+    pub fn ports(&self) -> AwsPorts {
+        let mut ports = AwsPorts::new(&self.env, &self.sdk);
+        ports.store = Arc::new(serial::OneAtATime {
+            inner: ports.store,
+            lock: self.store_lock.clone(),
+        });
+        ports
+    }
+
+    /// A services cache over ports whose deaths `chaos` decides.
+    pub fn services(&self, chaos: &Arc<chaos::WorkerChaos>) -> ServicesCache {
+        let ports = self.ports();
+        let store: Arc<dyn StateStore> = Arc::new(chaos::ChaosStore {
+            inner: ports.store,
+            chaos: chaos.clone(),
+        });
+        let queue = Arc::new(chaos::ChaosQueue {
+            inner: ports.queue,
+            chaos: chaos.clone(),
+        });
+        let url = self.env.webhook_url.clone();
+        let requeue = Duration::from_secs(6);
+        let (bc, fusion) = workers::soak_clients();
+        ServicesCache::new(
+            ports.source,
+            store,
+            queue,
+            Arc::new(SystemClock),
+            move |c| {
+                let mut s = quick_settings(c, url.clone());
+                s.requeue_after = requeue;
+                s
+            },
+        )
+        .with_client_settings(bc, fusion)
+    }
+
+    fn plain_store(&self) -> Arc<dyn StateStore> {
+        self.ports().store
+    }
+}
+
+/// Runs a soak; the report's `problems` say what failed.
+pub async fn run(cfg: SoakConfig) -> SoakReport {
+    let started = Instant::now();
+    let sb = seeded_store(SandboxOptions {
+        quota: 1_000_000,
+        allow_http_destinations: true,
+        ..SandboxOptions::default()
+    })
+    .await;
+    let pod = seeded_pod(PodOptions::default()).await;
+    let doc = document_for(&example_document(), &sb, &pod);
+    let sdk = local(&aws_endpoint()).await;
+    let (table, queue, secret) = aws_resources(&sdk, &doc, "soak").await;
+    let inbox = Inbox::new(cfg.seed, cfg.delay_rate);
+    let webhook_url = inbox.clone().serve().await;
+    let env = LambdaEnv {
+        config_secret: secret,
+        table,
+        queue_url: queue.url().to_string(),
+        metrics_namespace: "MlConnector/soak".into(),
+        webhook_url: Some(webhook_url),
+    };
+    let rig = Arc::new(Rig {
+        chaos: Chaos::new(cfg.seed, cfg.crash_rate),
+        faults: Faults::default(),
+        cfg: cfg.clone(),
+        sb,
+        pod,
+        sdk,
+        env,
+        inbox,
+        stop: AtomicBool::new(false),
+        last_work: std::sync::Mutex::new(Instant::now()),
+        sweeps: Default::default(),
+        store_lock: Arc::new(tokio::sync::Mutex::new(serial::Usage::default())),
+    });
+    let mut report = SoakReport {
+        seed: cfg.seed,
+        orders: cfg.orders,
+        ..SoakReport::default()
+    };
+
+    // The first sweep makes the hooks, before any order is placed (a new hook that missed the
+    // first orders would only make the poller do the work).
+    let first = workers::first_sweep(&rig).await;
+    if let Err(e) = first {
+        report.problems.push(format!("first sweep: {e}"));
+        return report;
+    }
+    let mut tasks = Vec::new();
+    for i in 0..cfg.webhook_workers {
+        tasks.push(tokio::spawn(workers::webhook_worker(rig.clone(), i)));
+    }
+    for i in 0..cfg.posters {
+        tasks.push(tokio::spawn(workers::poster_worker(rig.clone(), i)));
+    }
+    for i in 0..cfg.pollers {
+        tasks.push(tokio::spawn(workers::poller_worker(rig.clone(), i)));
+    }
+    let fault_task = tokio::spawn(workers::fault_schedule(rig.clone()));
+
+    let drawn = lives::draw(cfg.seed, cfg.orders, cfg.spacing);
+    let made = workers::drive(&rig, &drawn).await;
+    report.changes = drawn.iter().map(|l| l.steps.len()).sum();
+    report.refunds = drawn
+        .iter()
+        .flat_map(|l| &l.steps)
+        .filter(|s| matches!(s, lives::Step::RefundUnit | lives::Step::RefundShipping))
+        .count();
+    report.cancelled = made.iter().filter(|m| m.cancelled).count();
+
+    // Settle: no more faults or deaths; what is in flight finishes.
+    rig.faults.stop();
+    let _ = fault_task.await;
+    rig.chaos.calm();
+    rig.pod.set_import_privilege(true);
+    let deadline = Duration::from_secs(120) + cfg.spacing * cfg.orders as u32 * 2;
+    if let Err(e) = settle(&rig, deadline).await {
+        report.problems.push(e);
+    }
+    // The operator's morning: what an injected fault held or rejected is replayed.
+    match workers::replay_stopped(&rig).await {
+        Ok(replayed) => report.replayed = replayed,
+        Err(e) => report.problems.push(e),
+    }
+    if !report.replayed.is_empty()
+        && let Err(e) = settle(&rig, deadline).await
+    {
+        report.problems.push(e);
+    }
+    rig.stop.store(true, Ordering::SeqCst);
+    for t in tasks {
+        let _ = t.await;
+    }
+
+    report.deliveries = rig.inbox.received();
+    report.redeliveries = rig.inbox.redelivered();
+    report.delayed = rig.inbox.delayed();
+    report.faults = rig.faults.counts();
+    report.crashes = rig
+        .chaos
+        .crashes()
+        .into_iter()
+        .map(|(p, n)| (CrashPoint::name(p), n))
+        .collect();
+    report.imports = rig.pod.imports();
+    report.store_usage = *rig.store_lock.lock().await;
+    verify::verify(&rig, &made, started, &mut report).await;
+    report.elapsed = started.elapsed();
+    report
+}
+
+/// Waits until nothing is left in flight: no delivery waiting, no posting Queued or
+/// Submitted, no import open, the posters idle and two sweeps run since.
+async fn settle(rig: &Rig, limit: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + limit;
+    let store = rig.plain_store();
+    loop {
+        let sweeps_before = rig.sweeps.load(Ordering::SeqCst);
+        let idle = rig.last_work.lock().unwrap().elapsed() > rig.cfg.visibility;
+        let quiet = rig.inbox.is_empty() && idle && in_flight(store.as_ref()).await == Some(0);
+        if quiet {
+            // Two more sweeps, and still nothing.
+            while rig.sweeps.load(Ordering::SeqCst) < sweeps_before + 2 {
+                if Instant::now() > deadline {
+                    return Err("settling: the pollers stopped sweeping".into());
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let idle = rig.last_work.lock().unwrap().elapsed() > rig.cfg.visibility;
+            if rig.inbox.is_empty() && idle && in_flight(store.as_ref()).await == Some(0) {
+                return Ok(());
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "did not settle within {:.0} s: {:?} postings in flight, deliveries waiting: {}",
+                limit.as_secs_f64(),
+                in_flight(store.as_ref()).await,
+                !rig.inbox.is_empty()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Postings Queued or Submitted and imports open; `None` when the store cannot say.
+async fn in_flight(store: &dyn StateStore) -> Option<usize> {
+    let now = chrono::Utc::now() + chrono::Duration::hours(1);
+    let mut n = 0;
+    for state in [StateName::Queued, StateName::Submitted] {
+        n += store.postings_in_state(state, now, 1000).await.ok()?.len();
+    }
+    for state in [ImportState::Submitted, ImportState::Unknown] {
+        n += store.imports_in_state(state, 1000).await.ok()?.len();
+    }
+    Some(n)
+}

@@ -1,0 +1,34 @@
+//! The fault soak's short form (`./infra/test.sh` runs it): a few dozen orders with whole lives,
+//! with containers killed after their side effects, webhooks duplicated, delayed and
+//! reordered, and BigCommerce and Oracle failing, must all end in the ledger exactly once.
+//! The long form: `cargo run --release -p e2e --bin soak -- --orders 1000 --seed S`.
+//! `MLC_SOAK_SEED` replays a seed here.
+
+use e2e::soak::{SoakConfig, run};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_order_reaches_the_ledger_exactly_once_whatever_crashes_repeats_or_fails() {
+    let seed = std::env::var("MLC_SOAK_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+        });
+    if std::env::var_os("MLC_SOAK_LOG").is_some() {
+        common::telemetry::init_json_logs();
+    }
+    println!("soak seed {seed} (replay with MLC_SOAK_SEED={seed})");
+    let report = run(SoakConfig::short(seed)).await;
+    println!("{}", report.summary());
+    assert!(report.problems.is_empty(), "{}", report.summary());
+    assert_eq!((report.duplicates, report.lost), (0, 0));
+    // The soak proves something only if its faults fired.
+    let crashes: u64 = report.crashes.values().sum();
+    assert!(crashes >= 5, "too few deaths to mean anything: {}", report.summary());
+    assert!(report.faults.len() >= 5, "too few kinds of fault fired: {}", report.summary());
+    assert!(report.redeliveries > 0 && report.delayed > 0, "{}", report.summary());
+    assert!(report.journals >= report.orders, "{}", report.summary());
+}
