@@ -163,7 +163,7 @@ async fn a_cancelled_order_set_back_waits_for_a_person_and_a_replay_books_it_aga
     let svc = crate::support::pipeline::services(&doc, &db);
     let settle = crate::support::pipeline::run_until_settled;
     // No hooks: the sweep finds each change by its date_modified, which has whole seconds.
-    let next_second = || tokio::time::sleep(std::time::Duration::from_millis(1100));
+    let next_second = crate::support::next_second;
     let id = sb.create_order(HASH, us_order(1, 0));
     let key = |posting| PostingKey {
         store: "us".into(),

@@ -6,11 +6,45 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::ports::Queue;
+use common::ports::{Queue, Received};
 use common::posting::dead_letters;
 use common::posting::message::{KIND_ORDER, OrderMessage};
 
+use crate::support::eventually;
+
 const VISIBILITY: Duration = Duration::from_secs(1);
+/// How long a wait for a visibility timeout to end may take, on a busy machine.
+const PATIENCE: Duration = Duration::from_secs(15);
+
+/// Receives until `n` messages have come back (each once), as their visibility timeouts end.
+async fn receive_again(q: &dyn Queue, n: usize) -> Vec<Received> {
+    let mut got: Vec<Received> = Vec::new();
+    eventually(
+        &format!("{n} messages back after their visibility timeout"),
+        PATIENCE,
+        async || {
+            got.extend(q.receive(10, VISIBILITY).await.unwrap());
+            got.len() >= n
+        },
+    )
+    .await;
+    assert_eq!(got.len(), n, "each once");
+    got
+}
+
+/// Waits until `n` messages received too often are dead letters; no receive hands one out
+/// meanwhile.
+async fn until_dead(q: &dyn Queue, n: usize) {
+    eventually(&format!("{n} dead letters"), PATIENCE, async || {
+        let got = q.receive(10, VISIBILITY).await.unwrap();
+        assert!(
+            got.is_empty(),
+            "received too often, yet handed out again: {got:?}"
+        );
+        q.dead_letters(10).await.unwrap().len() == n
+    })
+    .await;
+}
 
 async fn messages_round_trip_with_their_attributes(q: Arc<dyn Queue>) {
     q.send(
@@ -31,11 +65,13 @@ async fn messages_round_trip_with_their_attributes(q: Arc<dyn Queue>) {
     );
     assert_eq!(got[0].receive_count, 1);
     q.delete(&got[0].handle).await.unwrap();
-    tokio::time::sleep(VISIBILITY + Duration::from_millis(300)).await;
-    assert!(
-        q.receive(10, VISIBILITY).await.unwrap().is_empty(),
-        "deleted for good"
-    );
+    // A control message received after it and left alone: once the control is back, the
+    // deleted one's visibility timeout is over too, and it did not come back.
+    q.send("control", &[]).await.unwrap();
+    assert_eq!(q.receive(10, VISIBILITY).await.unwrap().len(), 1);
+    let back = receive_again(q.as_ref(), 1).await;
+    assert_eq!(back[0].body, "control", "deleted for good");
+    q.delete(&back[0].handle).await.unwrap();
 }
 
 async fn an_unacknowledged_message_comes_back_after_its_visibility_timeout(q: Arc<dyn Queue>) {
@@ -46,9 +82,7 @@ async fn an_unacknowledged_message_comes_back_after_its_visibility_timeout(q: Ar
         q.receive(10, VISIBILITY).await.unwrap().is_empty(),
         "hidden while someone works on it"
     );
-    tokio::time::sleep(VISIBILITY + Duration::from_millis(300)).await;
-    let again = q.receive(10, VISIBILITY).await.unwrap();
-    assert_eq!(again.len(), 1);
+    let again = receive_again(q.as_ref(), 1).await;
     assert_eq!(
         (again[0].message_id.as_str(), again[0].receive_count),
         (first[0].message_id.as_str(), 2)
@@ -58,15 +92,10 @@ async fn an_unacknowledged_message_comes_back_after_its_visibility_timeout(q: Ar
 
 async fn a_message_received_too_often_goes_to_the_dead_letters(q: Arc<dyn Queue>) {
     q.send("poison", &[("kind", "order")]).await.unwrap();
-    for round in 1..=2 {
-        let got = q.receive(10, VISIBILITY).await.unwrap();
-        assert_eq!(got.len(), 1, "receive {round}");
-        tokio::time::sleep(VISIBILITY + Duration::from_millis(300)).await;
-    }
-    assert!(
-        q.receive(10, VISIBILITY).await.unwrap().is_empty(),
-        "moved after two receives"
-    );
+    assert_eq!(q.receive(10, VISIBILITY).await.unwrap().len(), 1);
+    assert_eq!(receive_again(q.as_ref(), 1).await[0].receive_count, 2);
+    // Moved after two receives.
+    until_dead(q.as_ref(), 1).await;
     let dead = q.dead_letters(10).await.unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].body, "poison");
@@ -114,11 +143,9 @@ async fn three_dead_letters(q: &dyn Queue) -> Vec<String> {
         ids.push(q.send(&body, &[("kind", KIND_ORDER)]).await.unwrap());
     }
     ids.push(q.send("not an order", &[]).await.unwrap());
-    for _ in 1..=2 {
-        assert_eq!(q.receive(10, VISIBILITY).await.unwrap().len(), 3);
-        tokio::time::sleep(VISIBILITY + Duration::from_millis(300)).await;
-    }
-    assert!(q.receive(10, VISIBILITY).await.unwrap().is_empty());
+    assert_eq!(q.receive(10, VISIBILITY).await.unwrap().len(), 3);
+    receive_again(q, 3).await;
+    until_dead(q, 3).await;
     ids
 }
 

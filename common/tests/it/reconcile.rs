@@ -337,7 +337,7 @@ async fn a_period_selects_orders_by_creation_or_by_change() {
     unpaid.payment_status = "authorized".into();
     let placed = sb.create_order(HASH, unpaid);
     // BigCommerce dates have whole seconds: the change comes in a later second.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    crate::support::next_second().await;
     let since = chrono::SubsecRound::trunc_subsecs(Utc::now(), 0);
     sb.set_status(HASH, placed, 5);
     let later = ReconcileRequest {

@@ -50,17 +50,21 @@ async fn the_document_is_read_from_secrets_manager_and_cached() {
         100,
         "still cached"
     );
-    tokio::time::sleep(Duration::from_millis(450)).await;
-    assert_eq!(
-        source
-            .connector_document()
-            .await
-            .unwrap()
-            .posting
-            .batch_size,
-        40
-    );
-    assert_eq!(source.reads(), 2);
+    crate::support::eventually(
+        "the changed document once the cache time has passed",
+        Duration::from_secs(10),
+        async || {
+            source
+                .connector_document()
+                .await
+                .unwrap()
+                .posting
+                .batch_size
+                == 40
+        },
+    )
+    .await;
+    assert_eq!(source.reads(), 2, "read again once, not on every call");
 }
 
 #[tokio::test]
@@ -161,8 +165,18 @@ async fn a_file_is_parsed_again_only_when_it_changes() {
         "unchanged: the same document"
     );
     doc["posting"]["batch_size"] = serde_json::json!(7);
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    std::fs::write(&path, doc.to_string()).unwrap();
+    // The source knows a change by the file's modification time: the edit is written until
+    // the filesystem's clock shows it as a new one.
+    let before = std::fs::metadata(&path).unwrap().modified().unwrap();
+    crate::support::eventually(
+        "the edit to show a new modification time",
+        std::time::Duration::from_secs(10),
+        async || {
+            std::fs::write(&path, doc.to_string()).unwrap();
+            std::fs::metadata(&path).unwrap().modified().unwrap() != before
+        },
+    )
+    .await;
     let changed = source.connector_document().await.unwrap();
     assert_eq!(changed.posting.batch_size, 7);
     // A broken edit is reported with the file's name, and nothing is kept from it.

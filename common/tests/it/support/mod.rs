@@ -140,6 +140,18 @@ pub async fn eventually(
     }
 }
 
+/// Waits for the clock to turn to the next whole second. BigCommerce dates have whole seconds:
+/// a change made after this is dated later than anything made before it.
+pub async fn next_second() {
+    let now = chrono::Utc::now().timestamp();
+    eventually(
+        "the next second",
+        std::time::Duration::from_secs(5),
+        async || chrono::Utc::now().timestamp() > now,
+    )
+    .await;
+}
+
 /// A name no other test uses (tables, queues, secrets on the shared emulator).
 pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
