@@ -96,6 +96,27 @@ fn money(d: Decimal) -> String {
     }
 }
 
+/// Writes a document that holds secrets so that only its owner can read it (0600 on unix). A
+/// file left by an earlier run keeps its mode when written over, so the mode is set on the
+/// open file, before the secrets go in.
+fn write_owner_only(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(text.as_bytes())
+}
+
 /// Runs the demo.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let dir = match args.state {
@@ -119,10 +140,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let example: serde_json::Value =
         serde_json::from_str(EXAMPLE).context("the built-in example document")?;
     let doc_path = dir.join("connector.json");
-    std::fs::write(
+    write_owner_only(
         &doc_path,
-        serde_json::to_string_pretty(&document_for(&example, &sb, &pod))?,
-    )?;
+        &serde_json::to_string_pretty(&document_for(&example, &sb, &pod))?,
+    )
+    .with_context(|| format!("writing {}", doc_path.display()))?;
     let source: Arc<dyn SecretSource> = Arc::new(FileSource::new(&doc_path));
     let config = source.connector_document().await?;
 

@@ -6,6 +6,18 @@ use std::process::Command;
 #[test]
 fn the_demo_posts_every_journal_once_and_leaves_an_audit_trail() {
     let dir = std::env::temp_dir().join(format!("mlc-demo-test-{}", std::process::id()));
+    // A document left world-readable by an earlier run, or by a careless umask.
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("connector.json"), "{}").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            dir.join("connector.json"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+    }
     let out = Command::new(env!("CARGO_BIN_EXE_mlc"))
         .args(["demo", "--state", dir.to_str().unwrap()])
         .output()
@@ -16,6 +28,16 @@ fn the_demo_posts_every_journal_once_and_leaves_an_audit_trail() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The document the demo wrote holds the sandboxes' secrets: only its owner may read it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("connector.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "connector.json is {mode:o}");
+    }
     // Five sales, then a refund, a reversal and an adjustment, then order 101 cancelled after
     // its refund and refunded the rest: ten postings, all posted.
     assert!(stdout.contains("Postings: {\"posted\": 10}"), "{stdout}");
