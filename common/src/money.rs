@@ -304,7 +304,11 @@ pub fn split_pro_rata(total: Decimal, weights: &[Decimal]) -> Vec<Decimal> {
         if i == last {
             shares[i] = total - given;
         } else {
-            let share = total * *w / sum;
+            // As the operators compute it when the product fits; otherwise by the weight's
+            // fraction of the sum, which is at most one, so it cannot overflow either.
+            let share = total
+                .checked_mul(*w)
+                .map_or_else(|| total * (*w / sum), |p| p / sum);
             shares[i] = share;
             given += share;
         }
@@ -386,7 +390,10 @@ mod tests {
 
     #[test]
     fn the_code_list_is_sorted_unique_and_covers_every_exponent() {
-        assert!(ISO_4217.windows(2).all(|w| w[0] < w[1]), "sorted, no repeats");
+        assert!(
+            ISO_4217.windows(2).all(|w| w[0] < w[1]),
+            "sorted, no repeats"
+        );
         for (code, _) in EXPONENTS {
             assert!(ISO_4217.contains(code), "{code}");
         }

@@ -10,6 +10,7 @@
 //! difference within the tolerance to the rounding account and a larger one to suspense (or
 //! refuses, per the document), and checks that debits equal credits exactly.
 
+mod bounds;
 mod context;
 mod delta;
 mod finalize;
@@ -29,6 +30,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::mapping::{AccountRole, MappingError};
 use crate::money::{Currency, Money, amount_serde};
 
+pub use bounds::MAX_AMOUNT;
 pub use context::JournalContext;
 pub use memory::{Remembered, SegmentMemory};
 pub use naming::{MAX_BATCH_NAME_LEN, batch_name, batch_name_prefix, journal_reference};
@@ -36,6 +38,7 @@ pub use position::{
     AccountDifference, AccountNet, Position, build_adjustment, build_cancellation,
     build_reinstatement,
 };
+pub(crate) use bounds::check as check_amounts;
 pub(crate) use position::{cancelled_target, standing_target};
 pub use refund::{build_refund, build_refund_of_cancelled, refund_paid};
 pub use sale::build_sale;
@@ -422,6 +425,18 @@ pub enum JournalError {
         /// What is missing.
         source: MappingError,
     },
+    /// An amount of the order, or a figure computed from it, is beyond what can be journalised
+    /// ([`MAX_AMOUNT`]): held for a person instead of a panic that would fail a whole batch.
+    #[error(
+        "order {order}: {field} is too large to journal (beyond {max} either way, or a figure computed from it is); held for a person: check the order in BigCommerce",
+        max = MAX_AMOUNT
+    )]
+    AmountOutOfRange {
+        /// Order id.
+        order: u64,
+        /// The field (its path in the order bundle), or the figure computed from it.
+        field: String,
+    },
     /// A delta between journals that do not belong together.
     #[error("order {order}: cannot compute a delta: {message}")]
     Incompatible {
@@ -434,9 +449,12 @@ pub enum JournalError {
 
 impl JournalError {
     /// The order itself cannot be journalised as BigCommerce sent it (a currency ISO 4217 does
-    /// not list): bad input, held for a person, never retried or guessed at. `mlc preview`
-    /// exits 2 on it, as on any other bad input.
+    /// not list, amounts beyond [`MAX_AMOUNT`]): bad input, held for a person, never retried or
+    /// guessed at. `mlc preview` exits 2 on it, as on any other bad input.
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, JournalError::Currency { .. })
+        matches!(
+            self,
+            JournalError::Currency { .. } | JournalError::AmountOutOfRange { .. }
+        )
     }
 }

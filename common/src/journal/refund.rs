@@ -26,6 +26,7 @@
 
 use rust_decimal::Decimal;
 
+use super::bounds::{check, mul_div};
 use super::finalize::{Leg, finalize};
 use super::naming::batch_name;
 use super::sale::{Basis, line_discounts, postable_lines};
@@ -113,6 +114,7 @@ fn build(
     refund_id: u64,
     against: Against,
 ) -> Result<Journal, JournalError> {
+    check(bundle)?;
     let order = &bundle.order;
     let refund = find(bundle, refund_id)?;
     let currency = ctx.entered_currency(order)?;
@@ -142,7 +144,7 @@ fn build(
         return Ok(journal);
     }
     let mut legs = match against {
-        Against::Sale => component_legs(ctx, bundle, refund, currency, &mut journal.flags),
+        Against::Sale => component_legs(ctx, bundle, refund, currency, &mut journal.flags)?,
         Against::RefundDue => vec![
             Leg::new(
                 AccountRole::RefundDue,
@@ -225,7 +227,7 @@ fn component_legs<'b>(
     refund: &'b Refund,
     currency: Currency,
     flags: &mut Vec<JournalFlag>,
-) -> Vec<Leg<'b>> {
+) -> Result<Vec<Leg<'b>>, JournalError> {
     let order = &bundle.order;
     let basis = Basis::of(order);
     let lines = postable_lines(bundle);
@@ -248,14 +250,17 @@ fn component_legs<'b>(
                     let gross = basis.gross(line);
                     let discount = discounts.per_line[i];
                     let net = gross - discount;
-                    let value = requested.unwrap_or_else(|| {
-                        let qty = Decimal::from(item.quantity.unwrap_or(0));
-                        if line.quantity == 0 {
-                            Decimal::ZERO
-                        } else {
-                            net * qty / Decimal::from(line.quantity)
-                        }
-                    });
+                    let value = match requested {
+                        Some(value) => value,
+                        None if line.quantity == 0 => Decimal::ZERO,
+                        None => mul_div(
+                            order.id,
+                            &format!("the value of {reference}"),
+                            net,
+                            Decimal::from(item.quantity.unwrap_or(0)),
+                            Decimal::from(line.quantity),
+                        )?,
+                    };
                     let kept: Decimal = item.adjustments.iter().map(|a| a.amount).sum();
                     let value = value + kept;
                     let ex = |amount| basis.ex_share(amount, line.total_ex_tax, line.total_inc_tax);
@@ -274,7 +279,7 @@ fn component_legs<'b>(
                             Leg::new(
                                 AccountRole::GiftCertificate,
                                 Side::Dr,
-                                ex(value),
+                                ex(value)?,
                                 label,
                                 reference,
                             )
@@ -288,7 +293,7 @@ fn component_legs<'b>(
                             Leg::new(
                                 AccountRole::Refund,
                                 Side::Dr,
-                                ex(value * gross / net),
+                                ex(mul_div(order.id, &reference, value, gross, net)?)?,
                                 label.clone(),
                                 reference.clone(),
                             )
@@ -299,7 +304,7 @@ fn component_legs<'b>(
                             Leg::new(
                                 AccountRole::Discount,
                                 Side::Cr,
-                                ex(value * discount / net),
+                                ex(mul_div(order.id, &reference, value, discount, net)?)?,
                                 format!("Discount given back on {label}"),
                                 reference,
                             )
@@ -308,7 +313,7 @@ fn component_legs<'b>(
                         );
                     } else {
                         legs.push(
-                            Leg::new(AccountRole::Refund, Side::Dr, ex(value), label, reference)
+                            Leg::new(AccountRole::Refund, Side::Dr, ex(value)?, label, reference)
                                 .for_product(line)
                                 .returns_of(line_ref, AccountRole::Revenue),
                         );
@@ -333,7 +338,10 @@ fn component_legs<'b>(
                 if line.is_none() {
                     not_found();
                 }
-                let amount = requested.map_or(ex, |a| basis.ex_share(a, ex, inc));
+                let amount = match requested {
+                    Some(a) => basis.ex_share(a, ex, inc)?,
+                    None => ex,
+                };
                 legs.push(
                     Leg::new(
                         AccountRole::Wrapping,
@@ -364,7 +372,10 @@ fn component_legs<'b>(
                         "handling",
                     )
                 };
-                let amount = requested.map_or(ex, |a| basis.ex_share(a, ex, inc));
+                let amount = match requested {
+                    Some(a) => basis.ex_share(a, ex, inc)?,
+                    None => ex,
+                };
                 legs.push(
                     Leg::new(role, Side::Dr, amount, format!("Refund: {what}"), reference)
                         .mirror(sale_ref, role),
@@ -391,7 +402,7 @@ fn component_legs<'b>(
                 }
                 for (fee, share) in fees {
                     let amount = match share {
-                        Some(a) => basis.ex_share(a, fee.amount_ex_tax(), fee.amount_inc_tax()),
+                        Some(a) => basis.ex_share(a, fee.amount_ex_tax(), fee.amount_inc_tax())?,
                         None => fee.amount_ex_tax(),
                     };
                     legs.push(
@@ -434,7 +445,7 @@ fn component_legs<'b>(
         )
         .mirror("tax", AccountRole::Tax),
     );
-    legs
+    Ok(legs)
 }
 
 /// The fee(s) a `FEE` item refunds, each with its share of the requested amount (`None`: the

@@ -11,6 +11,7 @@
 
 use rust_decimal::Decimal;
 
+use super::bounds::{check, mul_div};
 use super::finalize::{Leg, finalize};
 use super::{Journal, JournalContext, JournalError, JournalFlag, PostingKind, Side};
 use crate::bigcommerce::{Order, OrderBundle, OrderProduct};
@@ -22,12 +23,15 @@ use crate::money::{Money, split_pro_rata};
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Basis {
     inclusive: bool,
+    /// The order, named when a share is out of range.
+    order: u64,
 }
 
 impl Basis {
     pub fn of(order: &Order) -> Self {
         Self {
             inclusive: order.is_tax_inclusive_pricing,
+            order: order.id,
         }
     }
 
@@ -47,11 +51,16 @@ impl Basis {
 
     /// The ex-tax share of an amount given in the pricing basis, using the ex/inc ratio of the
     /// thing it belongs to.
-    pub fn ex_share(self, amount: Decimal, ex: Decimal, inc: Decimal) -> Decimal {
+    pub fn ex_share(
+        self,
+        amount: Decimal,
+        ex: Decimal,
+        inc: Decimal,
+    ) -> Result<Decimal, JournalError> {
         if self.inclusive && !inc.is_zero() {
-            amount * ex / inc
+            mul_div(self.order, "an ex-tax share", amount, ex, inc)
         } else {
-            amount
+            Ok(amount)
         }
     }
 }
@@ -129,6 +138,7 @@ fn line_label(line: &OrderProduct) -> String {
 
 /// Builds the sale journal of an order.
 pub fn build_sale(ctx: &JournalContext<'_>, bundle: &OrderBundle) -> Result<Journal, JournalError> {
+    check(bundle)?;
     let order = &bundle.order;
     let currency = ctx.entered_currency(order)?;
     let date = ctx.local_date(&order.date_created);
@@ -196,7 +206,7 @@ pub fn build_sale(ctx: &JournalContext<'_>, bundle: &OrderBundle) -> Result<Jour
             AccountRole::Revenue
         };
         let gross_ex = line.total_ex_tax;
-        let discount_ex = basis.ex_share(*discount, line.total_ex_tax, line.total_inc_tax);
+        let discount_ex = basis.ex_share(*discount, line.total_ex_tax, line.total_inc_tax)?;
         let label = line_label(line);
         let reference = format!("line:{}", line.id);
         if separate || discount_ex.is_zero() {

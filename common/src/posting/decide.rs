@@ -33,7 +33,7 @@ use crate::bigcommerce::OrderBundle;
 use crate::journal::{
     Journal, JournalContext, JournalError, Position, PostingKind, SegmentMemory, build_adjustment,
     build_cancellation, build_refund, build_refund_of_cancelled, build_reinstatement, build_sale,
-    cancelled_target, refund_paid, standing_target,
+    cancelled_target, check_amounts, refund_paid, standing_target,
 };
 use crate::mapping::AccountRole;
 use crate::state::{PostingRecord, PostingState, StateName};
@@ -215,6 +215,8 @@ pub fn decide(
     bundle: &OrderBundle,
     recorded: &[PostingRecord],
 ) -> Result<Plan, JournalError> {
+    // Before anything is added up: an order past the decimal range is held, not a panic.
+    check_amounts(bundle)?;
     let book = Book::new(recorded);
     let ctx = ctx.with_memory(&book.memory);
     let ctx = &ctx;
@@ -591,6 +593,7 @@ pub fn rebuild(
     recorded: &[PostingRecord],
     kind: PostingKind,
 ) -> Result<Option<Journal>, JournalError> {
+    check_amounts(bundle)?;
     let others: Vec<PostingRecord> = recorded
         .iter()
         .filter(|p| p.key.posting != kind)

@@ -383,3 +383,88 @@ async fn an_order_in_a_currency_that_is_not_iso_4217_is_held_with_that_reason_no
     assert!(pod.batches().is_empty(), "nothing posted");
     assert_eq!(pod.imports(), 0, "nothing sent");
 }
+
+// 7. Amounts near the decimal type's maximum.
+
+#[test]
+fn amounts_near_the_decimal_maximum_hold_the_order_instead_of_panicking() {
+    use common::journal::{JournalContext, JournalError, build_sale};
+    use common::posting::decide::decide;
+    use common::posting::preview::preview;
+
+    const MAX: &str = "79228162514264337593543950335";
+    const HALF: &str = "39614081257132168796771975168";
+    let config = crate::support::example_config();
+    let ctx = JournalContext::new(&config, "us").unwrap();
+    let mut cases: Vec<(&str, Value)> = Vec::new();
+    // One line at the maximum, the order's totals with it.
+    let mut o = crate::support::order(620);
+    for field in [
+        "subtotal_ex_tax",
+        "subtotal_inc_tax",
+        "total_ex_tax",
+        "total_inc_tax",
+    ] {
+        o[field] = json!(MAX);
+    }
+    let mut line = crate::support::line(1, 77, 1, "1.00", "0.00");
+    for field in [
+        "price_ex_tax",
+        "price_inc_tax",
+        "total_ex_tax",
+        "total_inc_tax",
+    ] {
+        line[field] = json!(MAX);
+    }
+    cases.push((
+        "a line at the maximum",
+        json!({"order": o, "products": [line]}),
+    ));
+    // Two halves that only overflow once added (lines, then shipping on top).
+    let mut o = crate::support::order(621);
+    o["subtotal_ex_tax"] = json!(HALF);
+    o["shipping_cost_ex_tax"] = json!(HALF);
+    o["shipping_cost_inc_tax"] = json!(HALF);
+    o["total_ex_tax"] = json!(HALF);
+    o["total_inc_tax"] = json!(HALF);
+    let mut line = crate::support::line(1, 77, 1, "1.00", "0.00");
+    for field in [
+        "price_ex_tax",
+        "price_inc_tax",
+        "total_ex_tax",
+        "total_inc_tax",
+    ] {
+        line[field] = json!(HALF);
+    }
+    cases.push((
+        "halves that add past it",
+        json!({"order": o, "products": [line]}),
+    ));
+    // Tenders past it: store credit and gift certificates on top of a maximal total.
+    let mut o = crate::support::order(622);
+    o["subtotal_ex_tax"] = json!("10.0000");
+    o["total_ex_tax"] = json!("10.0000");
+    o["total_inc_tax"] = json!(MAX);
+    o["store_credit_amount"] = json!(MAX);
+    o["gift_certificate_amount"] = json!(MAX);
+    cases.push((
+        "tenders past it",
+        json!({"order": o, "products": [crate::support::line(1, 77, 1, "10.00", "0.00")]}),
+    ));
+    for (what, doc) in cases {
+        let bundle = crate::support::bundle_with(doc);
+        let order_id = bundle.order.id;
+        let err = build_sale(&ctx, &bundle).expect_err(what);
+        assert!(
+            matches!(err, JournalError::AmountOutOfRange { order, .. } if order == order_id),
+            "{what}: {err}"
+        );
+        assert!(err.is_bad_input(), "{what}: {err}");
+        assert!(err.to_string().contains("too large"), "{what}: {err}");
+        // The poster decides with the same builders: an error, which it records as held with
+        // this reason, and the rest of its batch keeps flowing.
+        let held = decide(&ctx, &bundle, &[]).expect_err(what);
+        assert_eq!(held.to_string(), err.to_string(), "{what}");
+        assert!(preview(&config, "us", &bundle).is_err(), "{what}");
+    }
+}
