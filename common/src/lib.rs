@@ -18,6 +18,7 @@ pub mod money;
 pub mod oracle;
 pub mod ports;
 pub mod posting;
+pub mod redact;
 pub mod retry;
 pub mod state;
 pub mod telemetry;

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 
 use super::error::OracleError;
+use crate::redact::upstream_text;
 
 /// A bearer token. Its `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
@@ -130,14 +131,20 @@ impl TokenProvider {
             .bytes()
             .await
             .map_err(|e| err(Some(status), e.to_string()))?;
+        // An identity domain (or a proxy) that echoes the request must not put the secret or
+        // the Basic header into errors and logs.
+        let known = [self.client_secret.as_str(), basic.as_str()];
         if !(200..300).contains(&status) {
             let detail = serde_json::from_slice::<TokenError>(&bytes)
                 .map(|e| format!("{}: {}", e.error, e.error_description))
-                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).chars().take(200).collect());
+                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
+            let detail = upstream_text(&detail, &known);
             return Err(err(Some(status), format!("HTTP {status} {detail}")));
         }
-        let answer: TokenAnswer = serde_json::from_slice(&bytes)
-            .map_err(|e| err(Some(status), format!("the answer is not a token: {e}")))?;
+        let answer: TokenAnswer = serde_json::from_slice(&bytes).map_err(|e| {
+            let why = upstream_text(&crate::json_path::without_value(&e.to_string()), &known);
+            err(Some(status), format!("the answer is not a token: {why}"))
+        })?;
         let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(3600));
         let margin = MARGIN.min(lifetime / 5);
         Ok(Cached {
@@ -189,8 +196,9 @@ pub enum Credentials {
     },
 }
 
-/// A precomputed Basic header, redacted in `Debug`.
-pub struct BasicHeader(String);
+/// A precomputed Basic header, redacted in `Debug`. It keeps the password too, to redact it
+/// from an answer that echoes it.
+pub struct BasicHeader(String, String);
 
 impl fmt::Debug for BasicHeader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -201,10 +209,13 @@ impl fmt::Debug for BasicHeader {
 impl BasicHeader {
     /// `Basic base64(user:password)`.
     pub fn new(user: &str, password: &str) -> Self {
-        Self(format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-        ))
+        Self(
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+            ),
+            password.to_string(),
+        )
     }
 }
 
@@ -215,6 +226,15 @@ pub(crate) enum Used {
 }
 
 impl Credentials {
+    /// The secrets behind these credentials (the client secret, the password), so that an
+    /// answer echoing one can be redacted.
+    pub(crate) fn secrets(&self) -> Vec<&str> {
+        match self {
+            Credentials::OAuth(p) => vec![p.client_secret.as_str()],
+            Credentials::Basic { header } => vec![header.1.as_str()],
+        }
+    }
+
     /// The `Authorization` header for the next request.
     pub(crate) async fn authorization(&self) -> Result<(String, Used), OracleError> {
         match self {

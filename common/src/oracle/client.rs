@@ -30,6 +30,7 @@ use crate::config::{ImportSettings, LedgerConfig, OracleAuth, OracleConfig};
 use crate::journal::Journal;
 use crate::money::decimal_from_f64;
 use crate::ports::OracleApi;
+use crate::redact::upstream_text;
 use crate::retry::Backoff;
 
 /// The REST path of Fusion resources (version `11.13.18.05`).
@@ -104,29 +105,45 @@ fn text(v: &Value) -> String {
     }
 }
 
-/// Fusion's error detail: ADF JSON (`o:errorDetails`) or a plain-text body.
-fn error_detail(body: &[u8]) -> (Option<String>, String) {
-    if let Ok(v) = serde_json::from_slice::<Value>(body) {
-        let details = &v["o:errorDetails"][0];
-        let code = details["o:errorCode"].as_str().map(str::to_string);
-        let message = details["detail"]
-            .as_str()
-            .or_else(|| v["detail"].as_str())
-            .or_else(|| v["title"].as_str())
-            .unwrap_or("no detail")
-            .to_string();
-        return (code, message);
-    }
-    let t = String::from_utf8_lossy(body);
-    let t = t.trim();
+/// Fusion's error detail: ADF JSON (`o:errorDetails`) or a plain-text body, with every
+/// credential in `known` (what the request was sent with) and anything shaped like one
+/// redacted, and cut to a readable length: a pod or proxy that echoes the request must not put
+/// the token into errors and logs.
+fn error_detail(body: &[u8], known: &[&str]) -> (Option<String>, String) {
+    let (code, message) = match serde_json::from_slice::<Value>(body) {
+        Ok(v) => {
+            let details = &v["o:errorDetails"][0];
+            let code = details["o:errorCode"].as_str().map(str::to_string);
+            let message = details["detail"]
+                .as_str()
+                .or_else(|| v["detail"].as_str())
+                .or_else(|| v["title"].as_str())
+                .unwrap_or("no detail")
+                .to_string();
+            (code, message)
+        }
+        Err(_) => {
+            let t = String::from_utf8_lossy(body);
+            let t = t.trim();
+            (
+                None,
+                if t.is_empty() {
+                    "no detail".into()
+                } else {
+                    t.to_string()
+                },
+            )
+        }
+    };
     (
-        None,
-        if t.is_empty() {
-            "no detail".into()
-        } else {
-            t.chars().take(300).collect()
-        },
+        code.map(|c| upstream_text(&c, known)),
+        upstream_text(&message, known),
     )
+}
+
+/// A decoding error's message without the value it quotes, fit for errors and logs.
+fn decode_message(serde: &str) -> String {
+    upstream_text(&crate::json_path::without_value(serde), &[])
 }
 
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
@@ -205,6 +222,17 @@ impl FusionClient {
     /// HTTP requests sent to Fusion so far (token requests not counted).
     pub fn calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
+    }
+
+    /// The credentials a request went out with (its `Authorization` value, the credential in
+    /// it, the secrets behind it), for redacting an answer that echoes them.
+    fn sent<'a>(&'a self, auth: &'a str) -> Vec<&'a str> {
+        let mut known = self.credentials.secrets();
+        known.push(auth);
+        if let Some((_, credential)) = auth.split_once(' ') {
+            known.push(credential);
+        }
+        known
     }
 
     /// Tokens fetched so far (OAuth only).
@@ -305,7 +333,7 @@ impl FusionClient {
                 continue;
             }
             if !status.is_success() {
-                let (code, message) = error_detail(&bytes);
+                let (code, message) = error_detail(&bytes, &self.sent(&auth));
                 return Err(OracleError::Status {
                     call,
                     status: status.as_u16(),
@@ -315,7 +343,7 @@ impl FusionClient {
             }
             return serde_json::from_slice(&bytes).map_err(|e| OracleError::Decode {
                 call,
-                message: e.to_string(),
+                message: decode_message(&e.to_string()),
             });
         }
     }
@@ -410,14 +438,14 @@ impl FusionClient {
                     message: e.to_string(),
                 })?;
             if status.is_server_error() {
-                let (_, message) = error_detail(&bytes);
+                let (_, message) = error_detail(&bytes, &self.sent(&auth));
                 return Err(OracleError::OutcomeUnknown {
                     call,
                     message: format!("HTTP {}: {message}", status.as_u16()),
                 });
             }
             if !status.is_success() {
-                let (code, message) = error_detail(&bytes);
+                let (code, message) = error_detail(&bytes, &self.sent(&auth));
                 return Err(OracleError::Status {
                     call,
                     status: status.as_u16(),
@@ -427,7 +455,7 @@ impl FusionClient {
             }
             return serde_json::from_slice(&bytes).map_err(|e| OracleError::OutcomeUnknown {
                 call,
-                message: format!("unreadable answer: {e}"),
+                message: format!("unreadable answer: {}", decode_message(&e.to_string())),
             });
         }
         Err(OracleError::Status {
@@ -513,7 +541,7 @@ impl OracleApi for FusionClient {
                 })
                 .map_err(|_| OracleError::Decode {
                     call: "POST erpintegrations (importBulkData)".into(),
-                    message: format!("ReqstId {other:?} is not a request id"),
+                    message: upstream_text(&format!("ReqstId {other:?} is not a request id"), &[]),
                 }),
         }
     }
@@ -602,7 +630,7 @@ impl OracleApi for FusionClient {
             let Some(id) = id else {
                 return Err(OracleError::Decode {
                     call: "GET journalBatches".into(),
-                    message: format!("an item has no JeBatchId: {item}"),
+                    message: upstream_text(&format!("an item has no JeBatchId: {item}"), &[]),
                 });
             };
             let mut batch = BatchRecord {
@@ -748,14 +776,18 @@ mod tests {
     fn errors_are_read_from_adf_json_or_plain_text() {
         let adf = br#"{"title":"Bad Request","status":"400","o:errorDetails":[{"detail":"PeriodName is not an attribute","o:errorCode":"JBO-27024"}]}"#;
         assert_eq!(
-            error_detail(adf),
+            error_detail(adf, &[]),
             (
                 Some("JBO-27024".into()),
                 "PeriodName is not an attribute".into()
             )
         );
-        assert_eq!(error_detail(b"Not Found"), (None, "Not Found".into()));
-        assert_eq!(error_detail(b""), (None, "no detail".into()));
+        assert_eq!(error_detail(b"Not Found", &[]), (None, "Not Found".into()));
+        assert_eq!(error_detail(b"", &[]), (None, "no detail".into()));
+        assert_eq!(
+            error_detail(b"token tok-123456 expired\nforged line", &["tok-123456"]),
+            (None, "token «redacted» expired forged line".into())
+        );
     }
 
     #[test]

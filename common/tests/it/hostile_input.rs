@@ -468,3 +468,149 @@ fn amounts_near_the_decimal_maximum_hold_the_order_instead_of_panicking() {
         assert!(preview(&config, "us", &bundle).is_err(), "{what}");
     }
 }
+
+// 5. Upstream bodies that echo credentials.
+
+/// An upstream that echoes back every credential it was sent, in the shapes error bodies take
+/// (a JSON `detail`, an `access_token` field, an `Authorization` line, a query parameter), and
+/// pads its answer to ten thousand characters. Its token endpoint answers `token_status`:
+/// 200 with a bearer token, or that status with the echo.
+async fn echoing_upstream(token_status: u16) -> String {
+    use axum::body::Bytes;
+    let app = axum::Router::new().fallback(
+        move |uri: http::Uri, headers: HeaderMap, _body: Bytes| async move {
+            let header = |name: &str| {
+                headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let auth = header("authorization");
+            let bc_token = header("x-auth-token");
+            let bearer = auth.strip_prefix("Bearer ").unwrap_or("").to_string();
+            let basic = auth.strip_prefix("Basic ").unwrap_or("").to_string();
+            let basic_plain = {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD
+                    .decode(&basic)
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default()
+            };
+            let echo = format!(
+                "refused Authorization: {auth}\nX-Auth-Token: {bc_token} \"access_token\": \"{bearer}\" ?access_token={bc_token}&client_secret={basic_plain} {bc_token} {basic_plain} {}",
+                "x".repeat(10_000)
+            );
+            if uri.path().ends_with("/token") && token_status == 200 {
+                return (
+                    http::StatusCode::OK,
+                    json!({"access_token": "fusion-bearer-9c1d4e7a", "token_type": "Bearer", "expires_in": 3600})
+                        .to_string(),
+                );
+            }
+            let status = if uri.path().ends_with("/token") {
+                token_status
+            } else {
+                400
+            };
+            let body = json!({
+                "title": echo.clone(),
+                "detail": echo.clone(),
+                "error": "invalid_client",
+                "error_description": echo.clone(),
+                "o:errorDetails": [{"detail": echo.clone(), "o:errorCode": format!("E {bearer}")}],
+            });
+            (
+                http::StatusCode::from_u16(status).unwrap(),
+                body.to_string(),
+            )
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// What an error may carry of an upstream body: no credential, and not all of it.
+fn assert_clean(what: &str, error: &str, secrets: &[&str]) {
+    let shown: String = error.chars().take(600).collect();
+    for secret in secrets {
+        assert!(!error.contains(secret), "{what} leaks {secret}: {shown}");
+    }
+    assert!(
+        !error.contains('\n'),
+        "{what}: a line break from upstream would forge a log line: {shown}"
+    );
+    assert!(
+        error.len() < 2_000,
+        "{what}: the upstream body is not capped ({} characters)",
+        error.len()
+    );
+}
+
+#[tokio::test]
+async fn upstream_error_bodies_never_carry_a_credential_into_an_error() {
+    use common::bigcommerce::{BigCommerceClient, ClientSettings};
+    use common::oracle::{FusionClient, FusionSettings};
+    use common::ports::{BigCommerceApi, OracleApi};
+
+    // BigCommerce: the access token echoed in a 400's title and detail.
+    let url = echoing_upstream(200).await;
+    let bc = BigCommerceClient::new(
+        "k9other",
+        Some(&format!("{url}/stores/k9other")),
+        "bc-access-token-5f2e8a".into(),
+        ClientSettings::default(),
+    )
+    .unwrap();
+    let err = bc.channels().await.unwrap_err().to_string();
+    assert!(err.contains("HTTP 400"), "{err}");
+    assert_clean("BigCommerce", &err, &["bc-access-token-5f2e8a"]);
+
+    // Fusion with OAuth: the bearer token echoed by a 400 (and by its error code).
+    let mut doc = example_document();
+    doc["oracle"]["base_url"] = json!(url);
+    doc["oracle"]["auth"]["token_url"] = json!(format!("{url}/oauth2/v1/token"));
+    doc["oracle"]["auth"]["client_id"] = json!("fusion-client");
+    doc["oracle"]["auth"]["client_secret"] = json!("oauth-client-secret-77b3");
+    let config = ConnectorConfig::from_json(&doc.to_string(), "test").unwrap();
+    let fusion = FusionClient::from_config(&config.oracle, FusionSettings::default()).unwrap();
+    let err = fusion.ledgers().await.unwrap_err().to_string();
+    assert!(err.contains("HTTP 400"), "{err}");
+    assert_clean(
+        "Fusion",
+        &err,
+        &["fusion-bearer-9c1d4e7a", "oauth-client-secret-77b3"],
+    );
+
+    // The identity domain refusing the client, echoing its secret and the Basic header.
+    let url = echoing_upstream(401).await;
+    doc["oracle"]["base_url"] = json!(url);
+    doc["oracle"]["auth"]["token_url"] = json!(format!("{url}/oauth2/v1/token"));
+    let config = ConnectorConfig::from_json(&doc.to_string(), "test").unwrap();
+    let fusion = FusionClient::from_config(&config.oracle, FusionSettings::default()).unwrap();
+    let err = fusion.ledgers().await.unwrap_err().to_string();
+    assert!(err.contains("HTTP 401"), "{err}");
+    let basic = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode("fusion-client:oauth-client-secret-77b3")
+    };
+    assert_clean(
+        "the token endpoint",
+        &err,
+        &["oauth-client-secret-77b3", &basic],
+    );
+
+    // Fusion with Basic: the password echoed in the clear and in its header.
+    doc["oracle"]["auth"] =
+        json!({"type": "basic", "username": "integration.user", "password": "basic-password-31c9"});
+    let config = ConnectorConfig::from_json(&doc.to_string(), "test").unwrap();
+    let fusion = FusionClient::from_config(&config.oracle, FusionSettings::default()).unwrap();
+    let err = fusion.ledgers().await.unwrap_err().to_string();
+    let basic = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode("integration.user:basic-password-31c9")
+    };
+    assert_clean("Fusion with Basic", &err, &["basic-password-31c9", &basic]);
+}

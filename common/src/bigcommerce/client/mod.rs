@@ -118,7 +118,7 @@ fn item<T: DeserializeOwned>(call: &str, index: usize, value: Value) -> Result<T
     serde_path_to_error::deserialize(value).map_err(|e| BcError::Decode {
         call: call.to_string(),
         path: format!("[{index}].{}", e.path()),
-        message: e.inner().to_string(),
+        message: transport::decode_message(&e.inner().to_string()),
     })
 }
 

@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::error::BcError;
+use crate::redact::upstream_text;
 
 /// The `User-Agent` every call carries, as BigCommerce asks integrations to identify themselves.
 pub const USER_AGENT: &str = concat!(
@@ -90,7 +91,8 @@ fn header_u64(headers: &reqwest::header::HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
-/// BigCommerce's message from an error body: V3 `{title, detail}`, V2 `[{message}]`, or text.
+/// BigCommerce's message from an error body: V3 `{title, detail}`, V2 `[{message}]`, or text;
+/// whole (the caller redacts it, then cuts it: cut first, half a token could escape).
 fn error_message(body: &[u8]) -> String {
     if let Ok(v) = serde_json::from_slice::<Value>(body) {
         let first = v.as_array().and_then(|a| a.first()).unwrap_or(&v);
@@ -112,7 +114,7 @@ fn error_message(body: &[u8]) -> String {
     if text.is_empty() {
         "no message".into()
     } else {
-        text.chars().take(200).collect()
+        text.to_string()
     }
 }
 
@@ -310,7 +312,8 @@ impl Transport {
                     body: bytes,
                 });
             }
-            let message = error_message(&bytes);
+            // An upstream that echoes the token would otherwise put it into errors and logs.
+            let message = upstream_text(&error_message(&bytes), &[&self.token]);
             let code = status.as_u16();
             return Err(match code {
                 404 => BcError::NotFound { call, message },
@@ -349,6 +352,12 @@ pub(crate) fn decode<T: DeserializeOwned>(call: &str, answer: &Answer) -> Result
     serde_path_to_error::deserialize(&mut de).map_err(|e| BcError::Decode {
         call: call.to_string(),
         path: e.path().to_string(),
-        message: e.inner().to_string(),
+        message: decode_message(&e.inner().to_string()),
     })
+}
+
+/// A decoding error's message without the value it quotes (an answer may carry a credential
+/// where a number was expected), fit for errors and logs.
+pub(crate) fn decode_message(serde: &str) -> String {
+    upstream_text(&crate::json_path::without_value(serde), &[])
 }
