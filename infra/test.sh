@@ -78,6 +78,10 @@ else:
 PY
 
 step "cargo test"
+# Every sandbox store leaves here the exchanges the connector had with it, for the contract
+# check over all of them below.
+export MLC_BC_EXCHANGES="$(pwd)/target/bc-exchanges"
+rm -rf "${MLC_BC_EXCHANGES}"
 # The output is kept (and still shown as it comes) so the guard below can count what ran.
 test_log="${VENV}/cargo-test.log"
 cargo test --workspace --locked 2>&1 | tee "${test_log}"
@@ -97,6 +101,12 @@ if [ "${passed}" -lt "${floor}" ]; then
   exit 1
 fi
 echo "${passed} tests passed (floor ${floor})"
+
+step "BigCommerce contract over every exchange the tests had with the sandbox store"
+# The end-to-end and fault tests' requests and answers (429s, 5xx, 403s, 422s included)
+# against BigCommerce's OpenAPI specs; the test also fails when too few were recorded.
+cargo test --locked -p common --test it -- --ignored --exact \
+  bigcommerce_contract::every_exchange_the_tests_had_with_the_store_follows_the_specs
 
 step "the built functions under the Lambda runtime emulator (cargo lambda watch + invoke), then mlc --aws"
 # Built apart, as `cargo lambda watch` builds them (the functions without the local adapters).

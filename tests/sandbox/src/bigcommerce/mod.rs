@@ -485,7 +485,8 @@ pub const EXCHANGES_DIR: &str = "MLC_BC_EXCHANGES";
 
 impl BigCommerceSandbox {
     /// Writes the exchanges the connector had with this sandbox (its `User-Agent` starts with
-    /// `ml-connector/`) to `{dir}/{test}-{pid}-{n}.jsonl`, named after the test's thread.
+    /// `ml-connector/`) to `{dir}/{binary}-{test}-{pid}-{n}.jsonl`, named after the test binary
+    /// and the test's thread.
     fn leave_exchanges(&self, dir: &std::path::Path) {
         static N: AtomicUsize = AtomicUsize::new(0);
         let Ok(world) = self.shared.world.lock() else {
@@ -505,18 +506,25 @@ impl BigCommerceSandbox {
         if lines.is_empty() {
             return;
         }
-        let test: String = std::thread::current()
-            .name()
-            .unwrap_or("sandbox")
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '_' {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect();
+        // The test binary (`pipeline-…`, `it-…`) and the test's thread, e.g.
+        // `pipeline-1f2e…-a_paid_order_goes_from_webhook_to_the_ledger_exactly_once`.
+        let binary = std::env::current_exe()
+            .ok()
+            .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .unwrap_or_default();
+        let test: String = format!(
+            "{binary}-{}",
+            std::thread::current().name().unwrap_or("sandbox")
+        )
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
         let name = format!(
             "{test}-{}-{}.jsonl",
             std::process::id(),
