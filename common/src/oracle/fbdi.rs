@@ -5,12 +5,14 @@
 //! `JournalImportTemplate` (see `tests/specs/oracle/gl_interface_columns.txt`). One row per
 //! journal line, every row of one import carrying the same GROUP_ID, which the import job's
 //! parameter list repeats. Text is cleaned of line breaks and cut to what the REFERENCE columns
-//! hold, so no description can break a row.
+//! hold, so no description can break a row. Amounts are written as the journal holds them: one
+//! that is not a whole number of minor units, or totals past the decimal type, are refused.
 
 use std::io::Write;
 
 use base64::Engine;
 use chrono::NaiveDate;
+use rust_decimal::Decimal;
 
 use crate::journal::Journal;
 
@@ -261,6 +263,27 @@ pub enum FbdiError {
         /// Total credits.
         cr: String,
     },
+    /// An amount is not a whole number of the currency's minor units. The builders round every
+    /// amount; the file says what the journal says, and rounding here could unbalance it.
+    #[error(
+        "{batch}: {amount} is not a whole number of {currency} minor units; refusing to round it in the file"
+    )]
+    NotInMinorUnits {
+        /// Batch name.
+        batch: String,
+        /// The amount, as the journal holds it.
+        amount: String,
+        /// The journal's currency.
+        currency: String,
+    },
+    /// A journal's debits or credits add up past the largest amount a decimal holds.
+    #[error("{batch}: its {side} add up past the largest amount a decimal holds")]
+    TooLarge {
+        /// Batch name.
+        batch: String,
+        /// `debits` or `credits`.
+        side: &'static str,
+    },
     /// The zip could not be written.
     #[error("writing {CSV_FILE_NAME} into a zip: {0}")]
     Zip(String),
@@ -312,8 +335,36 @@ fn quote(field: &str) -> String {
     }
 }
 
+/// A journal's total debits and credits, each amount checked to be a whole number of the
+/// currency's minor units (what the file says must be what the journal says) and the sums
+/// checked not to overflow (`Journal::total_dr` would panic).
+fn checked_totals(j: &Journal) -> Result<(Decimal, Decimal), FbdiError> {
+    let (mut dr, mut cr) = (Decimal::ZERO, Decimal::ZERO);
+    for line in &j.lines {
+        for amount in [line.dr, line.cr] {
+            if j.currency.round(amount) != amount {
+                return Err(FbdiError::NotInMinorUnits {
+                    batch: j.batch_name.clone(),
+                    amount: amount.to_string(),
+                    currency: j.currency.code().to_string(),
+                });
+            }
+        }
+        let too_large = |side| FbdiError::TooLarge {
+            batch: j.batch_name.clone(),
+            side,
+        };
+        dr = dr.checked_add(line.dr).ok_or_else(|| too_large("debits"))?;
+        cr = cr
+            .checked_add(line.cr)
+            .ok_or_else(|| too_large("credits"))?;
+    }
+    Ok((dr, cr))
+}
+
 /// The rows of `GlInterface.csv` for these journals, all in import group `group_id`. Journals
-/// without lines are skipped; unbalanced ones are refused.
+/// without lines are skipped; unbalanced ones, and amounts the file cannot say exactly, are
+/// refused.
 pub fn gl_interface_csv(
     journals: &[Journal],
     group_id: u64,
@@ -321,11 +372,12 @@ pub fn gl_interface_csv(
 ) -> Result<String, FbdiError> {
     let mut out = String::new();
     for j in journals.iter().filter(|j| !j.is_empty()) {
-        if !j.is_balanced() {
+        let (dr, cr) = checked_totals(j)?;
+        if dr != cr {
             return Err(FbdiError::Unbalanced {
                 batch: j.batch_name.clone(),
-                dr: j.currency.format(j.total_dr()),
-                cr: j.currency.format(j.total_cr()),
+                dr: j.currency.format(dr),
+                cr: j.currency.format(cr),
             });
         }
         let mut journal_description = j.description.clone();
@@ -366,7 +418,8 @@ pub fn gl_interface_csv(
             row[col::REFERENCE21] = clean(&line.reference, MAX_REFERENCE_LEN);
             row[col::REFERENCE22] = clean(&line.rule, MAX_REFERENCE_LEN);
             if let Some(conv) = &j.conversion {
-                row[col::USER_CURRENCY_CONVERSION_TYPE] = conv.conversion_type.clone();
+                row[col::USER_CURRENCY_CONVERSION_TYPE] =
+                    clean(&conv.conversion_type, MAX_REFERENCE_LEN);
                 row[col::CURRENCY_CONVERSION_DATE] = date(conv.date);
                 if let Some(rate) = conv.rate {
                     row[col::CURRENCY_CONVERSION_RATE] = rate.to_string();

@@ -4,7 +4,9 @@
 use crate::support::*;
 use chrono::NaiveDate;
 use common::journal::{Journal, JournalContext, build_sale};
+use common::mapping::AccountRole;
 use common::oracle::fbdi::{self, FbdiError, GL_INTERFACE_COLUMNS, col};
+use rust_decimal::Decimal;
 use serde_json::json;
 
 /// RFC 4180 reader, enough to check what the writer wrote.
@@ -259,4 +261,65 @@ fn unbalanced_or_empty_input_is_refused() {
         fbdi::gl_interface_csv(&[j], 1, created()).unwrap_err(),
         FbdiError::Empty
     );
+}
+
+fn set_amounts(j: &mut Journal, revenue_cr: Decimal, tax_cr: Decimal) {
+    for l in &mut j.lines {
+        match l.account_role {
+            AccountRole::Revenue => l.cr = revenue_cr,
+            AccountRole::Tax => l.cr = tax_cr,
+            _ => {}
+        }
+    }
+}
+
+/// Found by the fuzz target (`fuzz::journal_import`): the writer rounded each amount to the
+/// minor unit as it wrote it, so a journal balanced to the fraction (43.20 against 39.995 and
+/// 3.205) was written unbalanced (43.20 against 40.00 and 3.21). Such an amount is refused.
+#[test]
+fn an_amount_finer_than_the_minor_unit_is_refused_not_rounded() {
+    let mut j = journal("Shirt", "USD");
+    set_amounts(&mut j, Decimal::new(39_995, 3), Decimal::new(3_205, 3));
+    assert!(j.is_balanced());
+    assert_eq!(
+        fbdi::gl_interface_csv(&[j.clone()], 1, created()).unwrap_err(),
+        FbdiError::NotInMinorUnits {
+            batch: "BC-us-700-sale".into(),
+            amount: "39.995".into(),
+            currency: "USD".into()
+        }
+    );
+    // Trailing zeros are still whole minor units.
+    set_amounts(&mut j, Decimal::new(40_0000, 4), Decimal::new(3_2000, 4));
+    let rows = parse_csv(&fbdi::gl_interface_csv(&[j], 1, created()).unwrap());
+    assert_eq!(rows[1][col::ENTERED_CR], "40.00");
+}
+
+/// Found by the fuzz target: credits adding up past the decimal type panicked the writer
+/// (`Journal::total_cr` overflowed); they are refused with the batch named.
+#[test]
+fn totals_past_the_decimal_type_are_refused_without_a_panic() {
+    let mut j = journal("Shirt", "USD");
+    set_amounts(&mut j, Decimal::MAX, Decimal::new(320, 2));
+    assert_eq!(
+        fbdi::gl_interface_csv(&[j], 1, created()).unwrap_err(),
+        FbdiError::TooLarge {
+            batch: "BC-us-700-sale".into(),
+            side: "credits"
+        }
+    );
+}
+
+/// Found reading the writer for the fuzz target (whose one-physical-line-per-row check covers
+/// it): the conversion type was the only text written as it stood, so a line break in it split
+/// the row for Journal Import's loader. It is cleaned like every other text.
+#[test]
+fn a_line_break_in_the_conversion_type_cannot_break_a_row() {
+    let mut j = journal("Shirt", "CAD");
+    j.conversion.as_mut().unwrap().conversion_type = "User\r\nNEW,1".into();
+    let csv = fbdi::gl_interface_csv(&[j], 1, created()).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    for row in parse_csv(&csv) {
+        assert_eq!(row[col::USER_CURRENCY_CONVERSION_TYPE], "User  NEW,1");
+    }
 }
