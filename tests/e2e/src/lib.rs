@@ -36,6 +36,8 @@ use sandbox::oracle::{OraclePod, PodOptions};
 use serde_json::{Value, json};
 use webhook::WebhookApp;
 
+pub mod soak;
+
 pub use sandbox::demo::{
     CLIENT_SECRET, EU_LEDGER, HASH, SHIRT, SKILLET, TOKEN, US_LEDGER, document_for, seeded_pod,
     seeded_store, us_order,
@@ -147,6 +149,25 @@ async fn receive_delivery(
         http::StatusCode::from_u16(status).unwrap(),
         answer.to_string(),
     )
+}
+
+/// The SQS event Lambda's event source mapping hands the poster for these messages.
+pub fn sqs_event(received: &[common::ports::Received]) -> SqsEvent {
+    let records: Vec<Value> = received
+        .iter()
+        .map(|m| {
+            json!({
+                "messageId": m.message_id, "receiptHandle": m.handle, "body": m.body,
+                "md5OfBody": "", "eventSource": "aws:sqs", "awsRegion": "us-east-1",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:orders",
+                "attributes": {"ApproximateReceiveCount": m.receive_count.to_string(), "SentTimestamp": "0",
+                    "SenderId": "e2e", "ApproximateFirstReceiveTimestamp": "0"},
+                "messageAttributes": m.attributes.iter().map(|(k, v)| (k.clone(), json!({"stringValue": v, "dataType": "String",
+                    "stringListValues": [], "binaryListValues": []}))).collect::<serde_json::Map<String, Value>>(),
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).expect("an SQS event")
 }
 
 /// Client settings that do not wait long between retries.
@@ -358,21 +379,7 @@ impl World {
                 return (handled, failed);
             }
             handled += received.len();
-            let records: Vec<Value> = received
-                .iter()
-                .map(|m| {
-                    json!({
-                        "messageId": m.message_id, "receiptHandle": m.handle, "body": m.body,
-                        "md5OfBody": "", "eventSource": "aws:sqs", "awsRegion": "us-east-1",
-                        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:orders",
-                        "attributes": {"ApproximateReceiveCount": m.receive_count.to_string(), "SentTimestamp": "0",
-                            "SenderId": "e2e", "ApproximateFirstReceiveTimestamp": "0"},
-                        "messageAttributes": m.attributes.iter().map(|(k, v)| (k.clone(), json!({"stringValue": v, "dataType": "String",
-                            "stringListValues": [], "binaryListValues": []}))).collect::<serde_json::Map<String, Value>>(),
-                    })
-                })
-                .collect();
-            let event: SqsEvent = serde_json::from_value(json!({ "Records": records })).unwrap();
+            let event = sqs_event(&received);
             let response = self.poster.handle(event).await;
             let failures: Vec<String> = response
                 .batch_item_failures

@@ -1,7 +1,8 @@
-//! The fault soak's long form: `soak --orders N --seed S` (moto server at `MLC_AWS_ENDPOINT`).
+//! The fault soak's long form: `soak --orders N --seed S [--backend local|moto]` (`moto` needs
+//! moto server at `MLC_AWS_ENDPOINT`).
 //! Prints the figures; exits 1 when anything is wrong, naming it, with the seed to replay.
 
-use e2e::soak::{SoakConfig, run};
+use e2e::soak::{Backend, SoakConfig, run};
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
@@ -28,8 +29,13 @@ async fn main() {
                 .unwrap_or_else(|_| panic!("--seed: {v:?} is not a number"))
         },
     );
-    eprintln!("soak: {orders} orders, seed {seed}");
-    let report = run(SoakConfig::long(orders, seed)).await;
+    let backend = match arg("--backend").as_deref() {
+        None | Some("local") => Backend::Local,
+        Some("moto") => Backend::Moto,
+        Some(other) => panic!("--backend: {other:?} is neither local nor moto"),
+    };
+    eprintln!("soak: {orders} orders, seed {seed}, {backend:?}");
+    let report = run(SoakConfig::long(backend, orders, seed)).await;
     println!("{}", report.summary());
     if !report.problems.is_empty() {
         eprintln!("soak FAILED; replay with --orders {orders} --seed {seed}");

@@ -21,8 +21,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::adapters::aws::{AwsPorts, LambdaEnv, SdkConfig, local};
-use common::ports::{StateStore, SystemClock};
+use std::path::PathBuf;
+
+use common::adapters::aws::{AwsPorts, LambdaEnv, SdkConfig, local, queue_with_dead_letters};
+use common::adapters::local_queue::LocalQueue;
+use common::adapters::secrets::FileSource;
+use common::adapters::sqlite::{SqliteDb, SqliteStore};
+use common::ports::{Queue, StateStore, SystemClock};
 use common::posting::services::ServicesCache;
 use common::state::{ImportState, StateName};
 use sandbox::bigcommerce::{BigCommerceSandbox, SandboxOptions};
@@ -33,17 +38,40 @@ use crate::{seeded_pod, seeded_store};
 use chaos::{Chaos, CrashPoint};
 use workers::{Faults, Inbox};
 
+/// Where the state, the queue and the document live. The three functions' handlers are the
+/// same either way; only the adapters under them change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// DynamoDB, SQS and Secrets Manager on moto server (`MLC_AWS_ENDPOINT`): the AWS adapters.
+    Moto,
+    /// SQLite state and queue and a document file, as `mlc serve` runs. moto's DynamoDB costs
+    /// time in proportion to the table on every request, so a thousand orders on it take hours;
+    /// the long runs use this.
+    Local,
+}
+
+/// Deliveries of an orders message before it is dead-lettered (the template's
+/// `MaxReceiveCount` default).
+const MAX_RECEIVES: u32 = 5;
+
+/// The resources of a backend.
+pub(crate) enum Infra {
+    Moto { sdk: Box<SdkConfig>, env: LambdaEnv },
+    Local { db: SqliteDb, document: PathBuf },
+}
+
 /// How hard and how long.
 #[derive(Debug, Clone)]
 pub struct SoakConfig {
+    /// Which adapters.
+    pub backend: Backend,
     /// Orders placed.
     pub orders: usize,
     /// The seed of everything random.
     pub seed: u64,
     /// Poster containers at once (the template's `PosterMaxConcurrency` default is 5).
     pub posters: usize,
-    /// Poller containers at once. The template runs one; two here also try overlapping sweeps
-    /// and trackers (an operator's `mlc` run beside the schedule).
+    /// Poller containers at once (the template reserves one, so sweeps never overlap).
     pub pollers: usize,
     /// Webhook containers at once.
     pub webhook_workers: usize,
@@ -63,20 +91,24 @@ pub struct SoakConfig {
 
 impl SoakConfig {
     /// The form `./infra/test.sh` runs: a few minutes on 2 cores.
-    pub fn short(seed: u64) -> Self {
+    pub fn short(backend: Backend, seed: u64) -> Self {
         Self {
-            orders: 60,
-            ..Self::long(1000, seed)
+            orders: match backend {
+                Backend::Moto => 30,
+                Backend::Local => 150,
+            },
+            ..Self::long(backend, 1000, seed)
         }
     }
 
     /// `orders` orders at the usual fault rates.
-    pub fn long(orders: usize, seed: u64) -> Self {
+    pub fn long(backend: Backend, orders: usize, seed: u64) -> Self {
         Self {
+            backend,
             orders,
             seed,
             posters: 5,
-            pollers: 2,
+            pollers: 1,
             webhook_workers: 4,
             crash_rate: 0.03,
             fault_rate: 0.25,
@@ -183,8 +215,11 @@ pub(crate) struct Rig {
     pub cfg: SoakConfig,
     pub sb: BigCommerceSandbox,
     pub pod: OraclePod,
-    pub sdk: SdkConfig,
-    pub env: LambdaEnv,
+    pub infra: Infra,
+    /// Where hooks deliver (the soak's network).
+    pub webhook_url: String,
+    /// Metrics namespace of the functions.
+    pub namespace: String,
     pub chaos: Arc<Chaos>,
     pub inbox: Arc<Inbox>,
     pub faults: Faults,
@@ -201,7 +236,14 @@ pub(crate) struct Rig {
 impl Rig {
     /// A container's ports, its state store one request at a time with everyone else's.
     pub fn ports(&self) -> AwsPorts {
-        let mut ports = AwsPorts::new(&self.env, &self.sdk);
+        let mut ports = match &self.infra {
+            Infra::Moto { sdk, env } => AwsPorts::new(env, sdk),
+            Infra::Local { db, document } => AwsPorts {
+                source: Arc::new(FileSource::new(document.clone())),
+                store: Arc::new(SqliteStore::new(db.clone())),
+                queue: Arc::new(LocalQueue::new(db.clone(), "orders", MAX_RECEIVES)),
+            },
+        };
         ports.store = Arc::new(serial::OneAtATime {
             inner: ports.store,
             lock: self.store_lock.clone(),
@@ -220,7 +262,7 @@ impl Rig {
             inner: ports.queue,
             chaos: chaos.clone(),
         });
-        let url = self.env.webhook_url.clone();
+        let url = Some(self.webhook_url.clone());
         let requeue = Duration::from_secs(6);
         let (bc, fusion) = workers::soak_clients();
         ServicesCache::new(
@@ -237,6 +279,21 @@ impl Rig {
         .with_client_settings(bc, fusion)
     }
 
+    /// The orders queue as an operator sees it, dead letters included.
+    pub async fn queue_with_dead_letters(&self) -> Result<Arc<dyn Queue>, String> {
+        match &self.infra {
+            Infra::Moto { sdk, env } => queue_with_dead_letters(env, sdk)
+                .await
+                .map(|q| Arc::new(q) as Arc<dyn Queue>)
+                .map_err(|e| e.to_string()),
+            Infra::Local { db, .. } => Ok(Arc::new(LocalQueue::new(
+                db.clone(),
+                "orders",
+                MAX_RECEIVES,
+            ))),
+        }
+    }
+
     fn plain_store(&self) -> Arc<dyn StateStore> {
         self.ports().store
     }
@@ -246,23 +303,44 @@ impl Rig {
 pub async fn run(cfg: SoakConfig) -> SoakReport {
     let started = Instant::now();
     let sb = seeded_store(SandboxOptions {
+        // BigCommerce's window is 30 s; a second here, so a 429 storm with headers (which
+        // makes the client wait for the window's reset) costs seconds, not minutes.
         quota: 1_000_000,
+        window: Duration::from_secs(1),
         allow_http_destinations: true,
         ..SandboxOptions::default()
     })
     .await;
     let pod = seeded_pod(PodOptions::default()).await;
     let doc = document_for(&example_document(), &sb, &pod);
-    let sdk = local(&aws_endpoint()).await;
-    let (table, queue, secret) = aws_resources(&sdk, &doc, "soak").await;
     let inbox = Inbox::new(cfg.seed, cfg.delay_rate);
     let webhook_url = inbox.clone().serve().await;
-    let env = LambdaEnv {
-        config_secret: secret,
-        table,
-        queue_url: queue.url().to_string(),
-        metrics_namespace: "MlConnector/soak".into(),
-        webhook_url: Some(webhook_url),
+    let namespace = "MlConnector/soak".to_string();
+    let infra = match cfg.backend {
+        Backend::Moto => {
+            let sdk = local(&aws_endpoint()).await;
+            let (table, queue, secret) = aws_resources(&sdk, &doc, "soak").await;
+            let env = LambdaEnv {
+                config_secret: secret,
+                table,
+                queue_url: queue.url().to_string(),
+                metrics_namespace: namespace.clone(),
+                webhook_url: Some(webhook_url.clone()),
+            };
+            Infra::Moto {
+                sdk: Box::new(sdk),
+                env,
+            }
+        }
+        Backend::Local => {
+            let document =
+                std::env::temp_dir().join(format!("{}.json", crate::unique("soak-document")));
+            std::fs::write(&document, doc.to_string()).expect("the soak's document file");
+            Infra::Local {
+                db: SqliteDb::in_memory().expect("an in-memory database"),
+                document,
+            }
+        }
     };
     let rig = Arc::new(Rig {
         chaos: Chaos::new(cfg.seed, cfg.crash_rate),
@@ -270,8 +348,9 @@ pub async fn run(cfg: SoakConfig) -> SoakReport {
         cfg: cfg.clone(),
         sb,
         pod,
-        sdk,
-        env,
+        infra,
+        webhook_url,
+        namespace,
         inbox,
         stop: AtomicBool::new(false),
         last_work: std::sync::Mutex::new(Instant::now()),
@@ -318,8 +397,8 @@ pub async fn run(cfg: SoakConfig) -> SoakReport {
     let _ = fault_task.await;
     rig.chaos.calm();
     rig.pod.set_import_privilege(true);
-    let deadline = Duration::from_secs(120) + cfg.spacing * cfg.orders as u32 * 2;
-    if let Err(e) = settle(&rig, deadline).await {
+    let stall = Duration::from_secs(120);
+    if let Err(e) = settle(&rig, stall).await {
         report.problems.push(e);
     }
     // The operator's morning: what an injected fault held or rejected is replayed.
@@ -328,7 +407,7 @@ pub async fn run(cfg: SoakConfig) -> SoakReport {
         Err(e) => report.problems.push(e),
     }
     if !report.replayed.is_empty()
-        && let Err(e) = settle(&rig, deadline).await
+        && let Err(e) = settle(&rig, stall).await
     {
         report.problems.push(e);
     }
@@ -355,32 +434,34 @@ pub async fn run(cfg: SoakConfig) -> SoakReport {
 }
 
 /// Waits until nothing is left in flight: no delivery waiting, no posting Queued or
-/// Submitted, no import open, the posters idle and two sweeps run since.
-async fn settle(rig: &Rig, limit: Duration) -> Result<(), String> {
-    let deadline = Instant::now() + limit;
+/// Submitted, no import open, the posters idle and two sweeps run since. Fails when nothing
+/// has moved (postings in flight, batches in the ledger) for `stall`.
+async fn settle(rig: &Rig, stall: Duration) -> Result<(), String> {
     let store = rig.plain_store();
+    let mut moved = Instant::now();
+    let mut last = None;
+    let mut quiet_since_sweep: Option<u64> = None;
     loop {
-        let sweeps_before = rig.sweeps.load(Ordering::SeqCst);
+        let flight = in_flight(store.as_ref()).await;
         let idle = rig.last_work.lock().unwrap().elapsed() > rig.cfg.visibility;
-        let quiet = rig.inbox.is_empty() && idle && in_flight(store.as_ref()).await == Some(0);
-        if quiet {
-            // Two more sweeps, and still nothing.
-            while rig.sweeps.load(Ordering::SeqCst) < sweeps_before + 2 {
-                if Instant::now() > deadline {
-                    return Err("settling: the pollers stopped sweeping".into());
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            let idle = rig.last_work.lock().unwrap().elapsed() > rig.cfg.visibility;
-            if rig.inbox.is_empty() && idle && in_flight(store.as_ref()).await == Some(0) {
-                return Ok(());
-            }
+        let quiet = rig.inbox.is_empty() && idle && flight == Some(0);
+        let now = (flight, rig.pod.batches().len(), rig.inbox.is_empty());
+        if last != Some(now) {
+            last = Some(now);
+            moved = Instant::now();
         }
-        if Instant::now() > deadline {
+        let sweeps = rig.sweeps.load(Ordering::SeqCst);
+        match (quiet, quiet_since_sweep) {
+            // Quiet through two whole sweeps: settled.
+            (true, Some(first)) if sweeps >= first + 2 => return Ok(()),
+            (true, None) => quiet_since_sweep = Some(sweeps),
+            (true, Some(_)) => {}
+            (false, _) => quiet_since_sweep = None,
+        }
+        if moved.elapsed() > stall {
             return Err(format!(
-                "did not settle within {:.0} s: {:?} postings in flight, deliveries waiting: {}",
-                limit.as_secs_f64(),
-                in_flight(store.as_ref()).await,
+                "nothing moved for {:.0} s: {flight:?} postings or imports in flight, deliveries waiting: {}, sweeps so far {sweeps}",
+                stall.as_secs_f64(),
                 !rig.inbox.is_empty()
             ));
         }

@@ -7,10 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
-use common::adapters::aws::queue_with_dead_letters;
 use common::bigcommerce::api::RefundPolicy;
 use common::journal::{JournalContext, Position};
-use common::ports::{Queue, SystemClock};
+use common::ports::SystemClock;
 use common::posting::decide::decide;
 use common::posting::fetch::fetch_order;
 use common::posting::message::OrderMessage;
@@ -73,7 +72,7 @@ pub(super) async fn verify(rig: &Rig, made: &[Made], started: Instant, report: &
         ports.store.clone(),
         ports.queue.clone(),
         Arc::new(SystemClock),
-        crate::quick_settings(&config, rig.env.webhook_url.clone()),
+        crate::quick_settings(&config, Some(rig.webhook_url.clone())),
         bc_settings,
         fusion,
     ) {
@@ -105,6 +104,7 @@ pub(super) async fn verify(rig: &Rig, made: &[Made], started: Instant, report: &
         };
         let mut posted = Vec::new();
         for p in &postings {
+            accounted.insert(p.journal.batch_name.clone());
             match &p.state {
                 PostingState::Posted { .. } => posted.push(&p.journal),
                 other => report.problems.push(format!(
@@ -117,7 +117,6 @@ pub(super) async fn verify(rig: &Rig, made: &[Made], started: Instant, report: &
         // Each posted journal once in the ledger; nothing of the order that is not posted.
         for j in posted.iter().filter(|j| !j.is_empty()) {
             let found = by_name.get(j.batch_name.as_str()).map_or(0, Vec::len);
-            accounted.insert(j.batch_name.clone());
             if found == 0 {
                 report.lost += 1;
                 report.problems.push(format!(
@@ -137,7 +136,12 @@ pub(super) async fn verify(rig: &Rig, made: &[Made], started: Instant, report: &
                     .unwrap_or_default()
                     .into_iter()
                     .filter(|e| e.posting == Some(j.posting))
-                    .map(|e| format!("{:?} {:?} {:?}->{:?} {}", e.actor, e.kind, e.before, e.after, e.detail))
+                    .map(|e| {
+                        format!(
+                            "{:?} {:?} {:?}->{:?} {}",
+                            e.actor, e.kind, e.before, e.after, e.detail
+                        )
+                    })
                     .collect::<Vec<_>>();
                 report.problems.push(format!(
                     "order {id}: {} is in the ledger {found} times (groups {groups:?}); its story: {story:#?}",
@@ -260,7 +264,7 @@ pub(super) async fn verify(rig: &Rig, made: &[Made], started: Instant, report: &
     }
 
     // Dead letters: each names an order of the run whose audit shows it was taken up.
-    let dlq = match queue_with_dead_letters(&rig.env, &rig.sdk).await {
+    let dlq = match rig.queue_with_dead_letters().await {
         Ok(q) => q,
         Err(e) => {
             report.problems.push(format!("dead-letter queue: {e}"));
@@ -286,9 +290,10 @@ pub(super) async fn verify(rig: &Rig, made: &[Made], started: Instant, report: &
         for letter in fresh {
             report.dead_letters += 1;
             let Ok(message) = OrderMessage::parse(&letter.body) else {
-                report
-                    .problems
-                    .push(format!("dead letter {} is not an order message", letter.message_id));
+                report.problems.push(format!(
+                    "dead letter {} is not an order message",
+                    letter.message_id
+                ));
                 continue;
             };
             if !made.iter().any(|m| m.id == message.order_id) {

@@ -183,7 +183,7 @@ fn webhook_container(rig: &Rig, chaos: &Arc<WorkerChaos>) -> WebhookApp {
             chaos: chaos.clone(),
         }),
         Arc::new(SystemClock),
-        &rig.env.metrics_namespace,
+        &rig.namespace,
     )
 }
 
@@ -235,7 +235,7 @@ pub async fn poster_worker(rig: Arc<Rig>, n: usize) {
     let mut chaos = rig.chaos.worker(&name, life);
     let mut app = PosterApp {
         services: rig.services(&chaos),
-        namespace: rig.env.metrics_namespace.clone(),
+        namespace: rig.namespace.clone(),
     };
     while !rig.stop.load(Ordering::SeqCst) {
         let received = match queue.receive(10, rig.cfg.visibility).await {
@@ -274,7 +274,7 @@ pub async fn poster_worker(rig: Arc<Rig>, n: usize) {
             chaos = rig.chaos.worker(&name, life);
             app = PosterApp {
                 services: rig.services(&chaos),
-                namespace: rig.env.metrics_namespace.clone(),
+                namespace: rig.namespace.clone(),
             };
         }
     }
@@ -285,9 +285,12 @@ pub async fn first_sweep(rig: &Rig) -> Result<(), String> {
     let calm = super::chaos::Chaos::new(0, 0.0);
     let app = PollerApp {
         services: rig.services(&calm.worker("first", 0)),
-        namespace: rig.env.metrics_namespace.clone(),
+        namespace: rig.namespace.clone(),
     };
-    app.handle(&json!({})).await.map(|_| ()).map_err(|e| e.to_string())
+    app.handle(&json!({}))
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// Ticks: two tracker runs (`{"job": "track"}`, the template's minute schedule) to one sweep.
@@ -298,13 +301,13 @@ pub async fn poller_worker(rig: Arc<Rig>, n: usize) {
     let mut chaos = rig.chaos.worker(&name, life);
     let mut app = PollerApp {
         services: rig.services(&chaos),
-        namespace: rig.env.metrics_namespace.clone(),
+        namespace: rig.namespace.clone(),
     };
     let mut tick: u64 = n as u64;
     while !rig.stop.load(Ordering::SeqCst) {
         tokio::time::sleep(Duration::from_millis(150 + rng.below(300))).await;
         tick += 1;
-        let sweep = tick % 3 == 0;
+        let sweep = tick.is_multiple_of(3);
         let event = if sweep {
             json!({})
         } else {
@@ -322,7 +325,7 @@ pub async fn poller_worker(rig: Arc<Rig>, n: usize) {
                 chaos = rig.chaos.worker(&name, life);
                 app = PollerApp {
                     services: rig.services(&chaos),
-                    namespace: rig.env.metrics_namespace.clone(),
+                    namespace: rig.namespace.clone(),
                 };
             }
         }
@@ -486,7 +489,7 @@ pub async fn replay_stopped(rig: &Rig) -> Result<Vec<String>, String> {
         .await
         .map_err(|e| e.to_string())?;
     let (bc, fusion) = soak_clients();
-    let settings = crate::quick_settings(&config, rig.env.webhook_url.clone());
+    let settings = crate::quick_settings(&config, Some(rig.webhook_url.clone()));
     let svc = Services::connect(
         config,
         ports.store.clone(),
