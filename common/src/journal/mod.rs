@@ -31,6 +31,7 @@ use crate::mapping::{AccountRole, MappingError};
 use crate::money::{Currency, Money, amount_serde};
 
 pub use bounds::MAX_AMOUNT;
+pub(crate) use bounds::check as check_amounts;
 pub use context::JournalContext;
 pub use memory::{Remembered, SegmentMemory};
 pub use naming::{MAX_BATCH_NAME_LEN, batch_name, batch_name_prefix, journal_reference};
@@ -38,7 +39,6 @@ pub use position::{
     AccountDifference, AccountNet, Position, build_adjustment, build_cancellation,
     build_reinstatement,
 };
-pub(crate) use bounds::check as check_amounts;
 pub(crate) use position::{cancelled_target, standing_target};
 pub use refund::{build_refund, build_refund_of_cancelled, refund_paid};
 pub use sale::build_sale;
