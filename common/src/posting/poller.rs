@@ -21,7 +21,7 @@ use crate::posting::hooks::{HookChanges, HookSpec, keep_hooks};
 use crate::posting::message::OrderMessage;
 use crate::posting::services::Services;
 use crate::posting::tracker::{TrackReport, track};
-use crate::state::{Actor, AuditEvent, AuditKind, Cursor, PostingKey};
+use crate::state::{Actor, AuditEvent, AuditKind, Cursor, PostingKey, StateName};
 
 /// Poll stream of orders modified.
 pub const ORDERS_STREAM: &str = "orders";
@@ -211,6 +211,12 @@ async fn sweep_refunds(
     let mut messages: BTreeMap<u64, OrderMessage> = BTreeMap::new();
     'refunds: for refund in refunds {
         for store in &entries {
+            // The poster already saw this order and waits for a posting still in flight, or
+            // held for a person: the tracker or the replay queues it when that settles, refunds
+            // and all. Queuing it again every sweep meanwhile would only fetch it again.
+            if waits_on_a_posting(svc, store, refund.order_id).await? {
+                continue 'refunds;
+            }
             let key = PostingKey {
                 store: store.clone(),
                 order_id: refund.order_id,
@@ -237,6 +243,35 @@ async fn sweep_refunds(
     let queued = send(svc, messages.into_values().collect()).await?;
     advance(svc, hash, REFUNDS_STREAM, window.to, cursor).await?;
     Ok(queued)
+}
+
+/// Whether the order's last decision waits, and what it waits for is still in flight or held
+/// (a wait whose posting has settled since is stale: the order must be looked at again).
+pub(crate) async fn waits_on_a_posting(
+    svc: &Services,
+    store: &str,
+    order_id: u64,
+) -> Result<bool, String> {
+    let waiting = svc
+        .store
+        .order(store, order_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_some_and(|r| r.waiting);
+    if !waiting {
+        return Ok(false);
+    }
+    let postings = svc
+        .store
+        .postings_of(store, order_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(postings.iter().any(|p| {
+        matches!(
+            p.state.name(),
+            StateName::Queued | StateName::Submitted | StateName::Held
+        )
+    }))
 }
 
 /// Audits what the hook keeper changed; re-activations and redirects are alarms.

@@ -368,6 +368,19 @@ async fn prepare_order(
     if let Err(e) = remember_order(svc, &store_id, &bundle, plan.waiting, now).await {
         return passing(&e);
     }
+    // What the order waited for may have settled between the decision and the record above,
+    // and the tracker, seeing no wait recorded yet, then had nobody to wake: look again.
+    if plan.waiting && queued.is_empty() {
+        match crate::posting::poller::waits_on_a_posting(svc, &store_id, order_id).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Prepared::Retry(
+                    "what the order waited for settled while it was being decided; it is decided again".into(),
+                );
+            }
+            Err(e) => return Prepared::Retry(format!("state store: {e}")),
+        }
+    }
     Prepared::Ready(queued)
 }
 

@@ -27,5 +27,6 @@ mod queue;
 mod reconcile;
 mod secrets;
 mod state_store;
+mod sweeps;
 mod webhook_verification;
 mod wrong_order;
