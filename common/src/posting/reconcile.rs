@@ -19,6 +19,11 @@
 //!   that no posting accounts for, and a batch present for a posting recorded as Held or
 //!   Rejected, which a replay would then duplicate.
 //!
+//! - **What the listing leaves out.** BigCommerce's order list leaves archived orders out, but
+//!   archiving moves no money: their journals are in the ledger. Orders the connector posted for
+//!   since the period began that the listing did not show are read by id (archived orders are
+//!   still served) and reconciled like the others.
+//!
 //! Nothing here changes a posting. The only write is `fix`'s queue message and its audit
 //! event. Postings in flight and orders waiting on them are reported, but are not findings:
 //! the pipeline settles them by itself.
@@ -105,6 +110,9 @@ pub enum ReconcileError {
         /// Why.
         source: BcError,
     },
+    /// The connector's audit (which orders it posted for) could not be read.
+    #[error("the audit of what was posted could not be read: {0}")]
+    Audit(crate::state::StoreError),
 }
 
 /// Where an order stands, worst first.
@@ -381,13 +389,37 @@ pub async fn reconcile(
             from: req.from,
             to: svc.clock.now().max(req.to),
         };
-        let listed =
+        let mut listed =
             bc.orders_modified(window)
                 .await
                 .map_err(|source| ReconcileError::Listing {
                     store: hash.to_string(),
                     source,
                 })?;
+        // Orders posted for that the listing does not show (archived ones), read by id.
+        let shown: std::collections::BTreeSet<u64> = listed.iter().map(|o| o.id).collect();
+        for order_id in posted_since(svc, req, &entries, hash).await? {
+            if shown.contains(&order_id) {
+                continue;
+            }
+            match bc.fetch_bundle(order_id, RefundPolicy::Never).await {
+                Ok(bundle) => listed.push(bundle.order),
+                Err(e) => {
+                    let store = entries
+                        .iter()
+                        .find(|s| s.store_hash == hash)
+                        .map_or_else(|| hash.to_string(), |s| s.id.clone());
+                    report.orders.push(OrderLine {
+                        store,
+                        order_id,
+                        created: req.from,
+                        status: String::new(),
+                        standing: Standing::Unread,
+                        findings: vec![unreadable("BigCommerce", e)],
+                    });
+                }
+            }
+        }
         let mut work = Vec::new();
         for order in listed {
             let created = order.date_created.0.with_timezone(&Utc);
@@ -440,6 +472,31 @@ pub async fn reconcile(
         *report.counts.entry(line.standing).or_default() += 1;
     }
     Ok(report)
+}
+
+/// Orders of the store `hash` (through the reconciled entries) that the connector posted a
+/// journal for since the period began, from its audit.
+async fn posted_since(
+    svc: &Services,
+    req: &ReconcileRequest,
+    entries: &[&crate::config::StoreConfig],
+    hash: &str,
+) -> Result<std::collections::BTreeSet<u64>, ReconcileError> {
+    let stores: Vec<&str> = entries
+        .iter()
+        .filter(|s| s.store_hash == hash)
+        .map(|s| s.id.as_str())
+        .collect();
+    let events = svc
+        .store
+        .audit_between(req.from, svc.clock.now().max(req.to))
+        .await
+        .map_err(ReconcileError::Audit)?;
+    Ok(events
+        .into_iter()
+        .filter(|e| e.kind == AuditKind::Posted && stores.contains(&e.store.as_str()))
+        .map(|e| e.order_id)
+        .collect())
 }
 
 /// One order's outcome, merged into the report by the caller.
