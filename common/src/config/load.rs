@@ -121,6 +121,21 @@ fn required<'a>(
     found
 }
 
+/// `oracle.auth`, which holds a secret. serde also reads an internally tagged enum from an
+/// array, taking its first element for the `type`, and quotes a `type` it does not know: a
+/// secret pasted as `"auth": ["…"]` would come back in the error. An array is refused by its
+/// kind, as serde refuses a string or a number there.
+fn auth_section(value: &Value, issues: &mut Vec<ConfigIssue>) -> Option<OracleAuth> {
+    if value.is_array() {
+        issues.push(issue(
+            "oracle.auth",
+            "invalid type: sequence, expected internally tagged enum OracleAuth",
+        ));
+        return None;
+    }
+    section(value, "oracle.auth", issues)
+}
+
 pub(super) fn parse(text: &str, issues: &mut Vec<ConfigIssue>) -> Parts {
     let mut parts = Parts {
         schema_version: None,
@@ -162,7 +177,7 @@ pub(super) fn parse(text: &str, issues: &mut Vec<ConfigIssue>) -> Parts {
     }
     if let Some(v) = required(&map, "oracle", issues) {
         parts.oracle = section::<RawOracle>(v, "oracle", issues).map(|raw| OracleParts {
-            auth: section(&raw.auth, "oracle.auth", issues),
+            auth: auth_section(&raw.auth, issues),
             ledgers: list(&raw.ledgers, "oracle.ledgers", issues),
             chart_of_accounts: section(&raw.chart_of_accounts, "oracle.chart_of_accounts", issues),
             base_url: raw.base_url,
