@@ -53,9 +53,14 @@ struct Rig {
 
 impl Rig {
     fn new(secrets: [&str; 2]) -> Self {
+        Self::with_secrets([json!(secrets[0]), json!(secrets[1])])
+    }
+
+    /// Each store entry's `client_secret` as the document gives it (inline, or `{"env": …}`).
+    fn with_secrets(secrets: [Value; 2]) -> Self {
         let mut doc = crate::support::example_document();
-        for (i, secret) in secrets.iter().enumerate() {
-            doc["stores"][i]["credentials"]["client_secret"] = json!(secret);
+        for (i, secret) in secrets.into_iter().enumerate() {
+            doc["stores"][i]["credentials"]["client_secret"] = secret;
         }
         let config = crate::support::config_from(&doc);
         let db = SqliteDb::in_memory().unwrap();
@@ -332,6 +337,7 @@ struct Junk {
     signature: Option<Vec<u8>>,
     body: Vec<u8>,
     now: i64,
+    unset: bool,
 }
 
 fn body() -> BoxedStrategy<Vec<u8>> {
@@ -360,15 +366,19 @@ fn fuzz_arbitrary_deliveries_never_panic_and_are_never_queued() {
             Just(i64::MAX),
             Just(0i64)
         ],
+        prop::bool::weighted(0.3),
     )
-        .prop_map(|(id, timestamp, signature, body, now)| Junk {
+        .prop_map(|(id, timestamp, signature, body, now, unset)| Junk {
             id,
             timestamp,
             signature,
             body,
             now,
+            unset,
         });
     let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let other = "another-client-secret-0123456789";
+    let variable = "MLC_FUZZ_VARIABLE_NOT_SET";
     run("webhook arbitrary", strategy, |j, tally| {
         let mut h = HeaderMap::new();
         for (name, value) in [
@@ -390,15 +400,29 @@ fn fuzz_arbitrary_deliveries_never_panic_and_are_never_queued() {
         // The parser alone (it only ever sees verified bodies, but must not care).
         let _ = parse_event(&j.body);
         // The intake.
-        let rig = Rig::new([secret, "another-client-secret-0123456789"]);
+        // The intake, the second store's secret now and then unusable (its variable unset).
+        let second = if j.unset {
+            json!({ "env": variable })
+        } else {
+            json!(other)
+        };
+        let rig = Rig::with_secrets([json!(secret), second]);
         let result = rig.take(&rt, &h, &j.body);
         prop_assert!(
             matches!(
                 result,
                 Err(Refusal::Unauthenticated(_) | Refusal::TooLarge { .. })
-            ),
+            ) || (j.unset && matches!(result, Err(Refusal::Unavailable(_)))),
             "{result:?}"
         );
+        // What the sender is told names no secret and no part of the configuration.
+        let answer = result.as_ref().unwrap_err().public_message();
+        for detail in [secret, &secret[6..], other, variable, "client_secret"] {
+            prop_assert!(
+                !answer.contains(detail),
+                "the answer {answer:?} tells {detail}"
+            );
+        }
         prop_assert!(rig.queued(&rt).is_empty());
         tally.add(refusal_kind(&result));
         Ok(())
