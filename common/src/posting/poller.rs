@@ -214,7 +214,10 @@ async fn sweep_refunds(
             // The poster already saw this order and waits for a posting still in flight, or
             // held for a person: the tracker or the replay queues it when that settles, refunds
             // and all. Queuing it again every sweep meanwhile would only fetch it again.
-            if waits_on_a_posting(svc, store, refund.order_id).await? {
+            if matches!(
+                waiting_on(svc, store, refund.order_id).await?,
+                Wait::InFlight | Wait::Held
+            ) {
                 continue 'refunds;
             }
             let key = PostingKey {
@@ -245,13 +248,21 @@ async fn sweep_refunds(
     Ok(queued)
 }
 
-/// Whether the order's last decision waits, and what it waits for is still in flight or held
-/// (a wait whose posting has settled since is stale: the order must be looked at again).
-pub(crate) async fn waits_on_a_posting(
-    svc: &Services,
-    store: &str,
-    order_id: u64,
-) -> Result<bool, String> {
+/// What an order's last decision waits for, as the records stand now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// It waits for nothing.
+    Nothing,
+    /// For a posting still Queued or Submitted: settled by the pipeline.
+    InFlight,
+    /// For a posting held for a person: the replay queues the order.
+    Held,
+    /// It waited, but what it waited for has settled since: it must be looked at again.
+    Stale,
+}
+
+/// What the order's last decision waits for (one or two state-store reads).
+pub(crate) async fn waiting_on(svc: &Services, store: &str, order_id: u64) -> Result<Wait, String> {
     let waiting = svc
         .store
         .order(store, order_id)
@@ -259,19 +270,21 @@ pub(crate) async fn waits_on_a_posting(
         .map_err(|e| e.to_string())?
         .is_some_and(|r| r.waiting);
     if !waiting {
-        return Ok(false);
+        return Ok(Wait::Nothing);
     }
     let postings = svc
         .store
         .postings_of(store, order_id)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(postings.iter().any(|p| {
-        matches!(
-            p.state.name(),
-            StateName::Queued | StateName::Submitted | StateName::Held
-        )
-    }))
+    let any = |states: &[StateName]| postings.iter().any(|p| states.contains(&p.state.name()));
+    Ok(if any(&[StateName::Queued, StateName::Submitted]) {
+        Wait::InFlight
+    } else if any(&[StateName::Held]) {
+        Wait::Held
+    } else {
+        Wait::Stale
+    })
 }
 
 /// Audits what the hook keeper changed; re-activations and redirects are alarms.

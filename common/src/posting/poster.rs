@@ -368,12 +368,22 @@ async fn prepare_order(
     if let Err(e) = remember_order(svc, &store_id, &bundle, plan.waiting, now).await {
         return passing(&e);
     }
-    // What the order waited for may have settled between the decision and the record above,
-    // and the tracker, seeing no wait recorded yet, then had nobody to wake: look again.
+    // A wait with nothing of its own to send. The tracker queues the order again when what it
+    // waits for settles; but that wake is a step after the settling (a worker that dies between
+    // the two loses it), and the wait may have settled before it was recorded above. So the
+    // message itself stays until the wait is over: it comes back after the visibility timeout
+    // and the order is decided again. Only a wait for a person lets it go (the replay queues).
     if plan.waiting && queued.is_empty() {
-        match crate::posting::poller::waits_on_a_posting(svc, &store_id, order_id).await {
-            Ok(true) => {}
-            Ok(false) => {
+        use crate::posting::poller::{Wait, waiting_on};
+        match waiting_on(svc, &store_id, order_id).await {
+            Ok(Wait::Held) => {}
+            Ok(Wait::InFlight) => {
+                return Prepared::Retry(
+                    "it waits for a posting in flight; decided again when this message comes back"
+                        .into(),
+                );
+            }
+            Ok(Wait::Stale | Wait::Nothing) => {
                 return Prepared::Retry(
                     "what the order waited for settled while it was being decided; it is decided again".into(),
                 );

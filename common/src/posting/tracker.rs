@@ -55,6 +55,8 @@ pub struct TrackReport {
     pub metrics: Metrics,
     /// Orders with a posting settled this round (Posted, Rejected, Held).
     settled: BTreeSet<(String, u64)>,
+    /// Orders queued again before a posting of theirs settled (see [`wake_before_settling`]).
+    woken: BTreeSet<(String, u64)>,
 }
 
 /// Most imports looked at per round (the rest wait for the next sweep).
@@ -81,10 +83,33 @@ pub async fn track(svc: &Services) -> TrackReport {
     report
 }
 
+/// Queues an order whose last decision waits, before a posting of it settles. The wake at the
+/// end of the round comes after the settling, and a worker that dies between the two loses it
+/// (the soak found a cancellation never reversed that way); a wake sent first survives, and a
+/// poster that takes it before the posting has settled keeps the message until it has.
+async fn wake_before_settling(svc: &Services, p: &PostingRecord, report: &mut TrackReport) {
+    let order = (p.key.store.clone(), p.key.order_id);
+    if report.woken.contains(&order) {
+        return;
+    }
+    match svc.store.order(&order.0, order.1).await {
+        Ok(Some(record)) if record.waiting => {
+            report.woken.insert(order.clone());
+            let orders = BTreeSet::from([(order.0, order.1, p.seen_at)]);
+            enqueue_orders(svc, orders, "a posting it waited for is settling", report).await;
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!(posting = %p.key, error = %e, "cannot read the order record"),
+    }
+}
+
 /// Orders whose change waited for a posting just settled go back on the queue.
 async fn wake_waiting(svc: &Services, report: &mut TrackReport) {
     let mut orders = BTreeSet::new();
     for (store, order_id) in std::mem::take(&mut report.settled) {
+        if report.woken.contains(&(store.clone(), order_id)) {
+            continue;
+        }
         match svc.store.order(&store, order_id).await {
             Ok(Some(record)) if record.waiting => {
                 orders.insert((store, order_id, None));
@@ -234,6 +259,7 @@ async fn track_import(svc: &Services, import: ImportRecord, report: &mut TrackRe
                 }
             };
             let detail = json!({"group_id": group_id, "request_id": request_id, "reason": reason});
+            wake_before_settling(svc, p, report).await;
             if let Ok(Some(_)) = move_posting(
                 svc,
                 Actor::Tracker,
@@ -283,6 +309,7 @@ async fn hold(
     report: &mut TrackReport,
 ) {
     detail["reason"] = json!(reason);
+    wake_before_settling(svc, p, report).await;
     if let Ok(Some(_)) = move_posting(
         svc,
         Actor::Tracker,
@@ -355,6 +382,7 @@ async fn mark_posted(
         request_id,
     };
     let detail = json!({"batch_id": batch_id, "fusion_batch_name": fusion_name, "group_id": group_id, "request_id": request_id});
+    wake_before_settling(svc, p, report).await;
     match move_posting(
         svc,
         Actor::Tracker,

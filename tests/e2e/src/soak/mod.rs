@@ -87,6 +87,8 @@ pub struct SoakConfig {
     pub spacing: Duration,
     /// SQS visibility timeout the posters receive with (short, so redeliveries happen).
     pub visibility: Duration,
+    /// How long deaths and faults go on after the last change to an order.
+    pub chaos_tail: Duration,
 }
 
 impl SoakConfig {
@@ -116,6 +118,7 @@ impl SoakConfig {
             delay_rate: 0.2,
             spacing: Duration::from_millis(40),
             visibility: Duration::from_secs(4),
+            chaos_tail: Duration::from_secs(20),
         }
     }
 }
@@ -392,7 +395,10 @@ pub async fn run(cfg: SoakConfig) -> SoakReport {
         .count();
     report.cancelled = made.iter().filter(|m| m.cancelled).count();
 
-    // Settle: no more faults or deaths; what is in flight finishes.
+    // The work of the last orders goes on after they are placed: the deaths and faults go on
+    // with it for a while (most tracking happens here), then stop, and what is in flight
+    // settles.
+    tokio::time::sleep(cfg.chaos_tail).await;
     rig.faults.stop();
     let _ = fault_task.await;
     rig.chaos.calm();
