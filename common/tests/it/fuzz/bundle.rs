@@ -3,8 +3,9 @@
 //! the shipped example orders with their JSON edited, and the same files with their bytes
 //! edited. The parser either refuses with the path of the field or yields a bundle; every
 //! builder (sale, refunds, refunds after a cancellation, the decision over a life that is sold,
-//! cancelled and sold again, the preview) either refuses with a typed error or yields a
-//! balanced journal; what they yield makes a Journal Import file that reads back. Never a panic.
+//! cancelled and sold again, a replay's rebuild of each of its postings, the preview) either
+//! refuses with a typed error or yields a balanced journal in the currency's minor units; what
+//! they yield makes a Journal Import file that reads back. Never a panic.
 
 use std::sync::OnceLock;
 
@@ -15,7 +16,7 @@ use common::journal::{
     Journal, JournalContext, build_refund, build_refund_of_cancelled, build_sale,
 };
 use common::oracle::fbdi::{FbdiError, gl_interface_csv};
-use common::posting::decide::decide;
+use common::posting::decide::{decide, fingerprint, rebuild};
 use common::posting::preview::preview;
 use common::state::{PostingRecord, PostingState};
 use proptest::prelude::*;
@@ -486,11 +487,33 @@ fn exercise(bundle: &OrderBundle, tally: &Tally) -> Result<(), TestCaseError> {
                             built.push(j.clone());
                         }
                         records.extend(plan.journals.into_iter().map(posted));
+                        records.extend(plan.held.into_iter().map(|h| {
+                            PostingRecord::new(
+                                h.journal,
+                                PostingState::Held { reason: h.reason },
+                                Utc::now(),
+                            )
+                        }));
                     }
                     Err(e) => {
                         prop_assert!(!e.to_string().is_empty());
                         tally.add(format!("decide:refused:{}", kind(&e)));
                         break;
+                    }
+                }
+            }
+            // What a person's replay sends for each posting of that life.
+            let _ = fingerprint(&step);
+            for record in &records {
+                match rebuild(&ctx, &step, &records, record.key.posting) {
+                    Ok(Some(j)) => {
+                        check_journal(&j)?;
+                        tally.add("rebuild:built");
+                    }
+                    Ok(None) => tally.add("rebuild:nothing"),
+                    Err(e) => {
+                        prop_assert!(!e.to_string().is_empty());
+                        tally.add(format!("rebuild:refused:{}", kind(&e)));
                     }
                 }
             }

@@ -246,7 +246,7 @@ pub enum JsonEdit {
     Grow(prop::sample::Index, String, Value),
     /// A number becomes its text, a string holding a number becomes the number.
     Retype(prop::sample::Index),
-    /// One of the amounts (a number, or a string holding one) becomes this value.
+    /// One of the amounts (a string holding a decimal) becomes this value.
     Amount(prop::sample::Index, Value),
 }
 
@@ -272,12 +272,10 @@ pub fn amount_edits(max: usize, values: BoxedStrategy<Value>) -> BoxedStrategy<V
     .boxed()
 }
 
+/// An amount as BigCommerce writes most of them: a string holding a decimal (numbers are left
+/// alone: most of them are ids).
 fn is_amount(v: &Value) -> bool {
-    match v {
-        Value::Number(_) => true,
-        Value::String(s) => !s.trim().is_empty() && common::money::parse_amount(s).is_ok(),
-        _ => false,
-    }
+    matches!(v, Value::String(s) if s.contains('.') && common::money::parse_amount(s).is_ok())
 }
 
 #[derive(Debug, Clone)]
