@@ -239,12 +239,27 @@ async fn a_posting_lives_its_life_with_its_audit_trail(store: Arc<dyn StateStore
     );
 }
 
-async fn of_many_racing_workers_exactly_one_wins(store: Arc<dyn StateStore>) {
+/// How racing workers reach the store: at once (SQLite, whose transactions are atomic), or one
+/// request at a time (moto: its `TransactWriteItems` puts back a copy of the table when a
+/// condition fails, undoing writes other requests made meanwhile, and its `UpdateItem` reads
+/// and writes in separate steps; DynamoDB does neither). One at a time still makes every loser
+/// meet the winner's write, so the conditions the adapter writes are what is tested.
+type Gate = Option<Arc<tokio::sync::Mutex<()>>>;
+
+async fn through(gate: &Gate) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    match gate {
+        Some(m) => Some(m.lock().await),
+        None => None,
+    }
+}
+
+async fn of_many_racing_workers_exactly_one_wins(store: Arc<dyn StateStore>, gate: Gate) {
     let k = key(3, PostingKind::Sale);
     let mut creators = tokio::task::JoinSet::new();
     for _ in 0..12 {
-        let store = store.clone();
+        let (store, gate) = (store.clone(), gate.clone());
         creators.spawn(async move {
+            let _one = through(&gate).await;
             store
                 .create_posting(
                     &queued(3, PostingKind::Sale, at(9, 0)),
@@ -261,8 +276,9 @@ async fn of_many_racing_workers_exactly_one_wins(store: Arc<dyn StateStore>) {
     assert_eq!(created, 1, "one posting, whoever decided it");
     let mut submitters = tokio::task::JoinSet::new();
     for group in 0..12u64 {
-        let (store, k) = (store.clone(), k.clone());
+        let (store, k, gate) = (store.clone(), k.clone(), gate.clone());
         submitters.spawn(async move {
+            let _one = through(&gate).await;
             let state = PostingState::Submitted {
                 group_id: group,
                 request_id: None,
@@ -330,7 +346,7 @@ async fn webhook_ids_are_remembered_until_they_expire(store: Arc<dyn StateStore>
     store.forget_sighting("never-seen").await.unwrap();
 }
 
-async fn sequences_never_repeat_across_racing_workers(store: Arc<dyn StateStore>) {
+async fn sequences_never_repeat_across_racing_workers(store: Arc<dyn StateStore>, gate: Gate) {
     assert_eq!(store.next_sequence("group", 1_000).await.unwrap(), 1_000);
     assert_eq!(store.next_sequence("group", 1_000).await.unwrap(), 1_001);
     // A higher floor (a clock-based start) lifts the sequence; a lower one does not lower it.
@@ -339,8 +355,11 @@ async fn sequences_never_repeat_across_racing_workers(store: Arc<dyn StateStore>
     assert_eq!(store.next_sequence("other", 1).await.unwrap(), 1);
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..16 {
-        let store = store.clone();
-        tasks.spawn(async move { store.next_sequence("group", 5_000).await.unwrap() });
+        let (store, gate) = (store.clone(), gate.clone());
+        tasks.spawn(async move {
+            let _one = through(&gate).await;
+            store.next_sequence("group", 5_000).await.unwrap()
+        });
     }
     let mut got = Vec::new();
     while let Some(r) = tasks.join_next().await {
@@ -536,7 +555,7 @@ async fn cursors_and_imports_move_conditionally(store: Arc<dyn StateStore>) {
 }
 
 macro_rules! suite {
-    ($backend:ident, $make:expr) => {
+    ($backend:ident, $make:expr, $gate:expr) => {
         mod $backend {
             use super::*;
 
@@ -550,7 +569,7 @@ macro_rules! suite {
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn of_many_racing_workers_exactly_one_wins() {
-                super::of_many_racing_workers_exactly_one_wins($make.await).await
+                super::of_many_racing_workers_exactly_one_wins($make.await, $gate).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn webhook_ids_are_remembered_until_they_expire() {
@@ -558,7 +577,7 @@ macro_rules! suite {
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sequences_never_repeat_across_racing_workers() {
-                super::sequences_never_repeat_across_racing_workers($make.await).await
+                super::sequences_never_repeat_across_racing_workers($make.await, $gate).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn audit_is_queried_by_order_and_by_time() {
@@ -582,7 +601,7 @@ async fn sqlite() -> Arc<dyn StateStore> {
     ))
 }
 
-suite!(on_sqlite, sqlite());
+suite!(on_sqlite, sqlite(), None);
 
 /// Each test gets its own table on the emulator, created as template.yaml declares it.
 async fn dynamodb() -> Arc<dyn StateStore> {
@@ -595,7 +614,11 @@ async fn dynamodb() -> Arc<dyn StateStore> {
     Arc::new(common::adapters::dynamodb::DynamoStore::new(client, &table))
 }
 
-suite!(on_dynamodb, dynamodb());
+suite!(
+    on_dynamodb,
+    dynamodb(),
+    Some(Arc::new(tokio::sync::Mutex::new(())))
+);
 
 /// `StateTable` of template.yaml as JSON (CloudFormation tags such as `!Ref` read as text).
 fn template_table() -> serde_json::Value {
