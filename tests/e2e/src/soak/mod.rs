@@ -87,7 +87,8 @@ pub struct SoakConfig {
     pub spacing: Duration,
     /// SQS visibility timeout the posters receive with (short, so redeliveries happen).
     pub visibility: Duration,
-    /// How long deaths and faults go on after the last change to an order.
+    /// How long deaths and faults go on after the last change to an order, at most (they stop
+    /// sooner when everything in flight has settled).
     pub chaos_tail: Duration,
 }
 
@@ -118,7 +119,7 @@ impl SoakConfig {
             delay_rate: 0.2,
             spacing: Duration::from_millis(40),
             visibility: Duration::from_secs(4),
-            chaos_tail: Duration::from_secs(20),
+            chaos_tail: Duration::from_secs(20).max(Duration::from_millis(40) * orders as u32 * 3),
         }
     }
 }
@@ -398,7 +399,9 @@ pub async fn run(cfg: SoakConfig) -> SoakReport {
     // The work of the last orders goes on after they are placed: the deaths and faults go on
     // with it for a while (most tracking happens here), then stop, and what is in flight
     // settles.
-    tokio::time::sleep(cfg.chaos_tail).await;
+    // Until the pipeline is quiet once (so the trackers' rounds meet deaths too), at most
+    // `chaos_tail`.
+    let _ = tokio::time::timeout(cfg.chaos_tail, settle(&rig, cfg.chaos_tail)).await;
     rig.faults.stop();
     let _ = fault_task.await;
     rig.chaos.calm();
