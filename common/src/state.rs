@@ -195,8 +195,9 @@ impl PostingState {
             (self.name(), next.name()),
             (Queued, Submitted | Posted | Rejected | Held)
                 | (Submitted, Submitted | Posted | Rejected | Held | Queued)
-                | (Held, Queued | Rejected)
-                | (Rejected, Queued)
+                // Held or Rejected, yet found in the ledger (a replay looks first).
+                | (Held, Queued | Rejected | Posted)
+                | (Rejected, Queued | Posted)
         )
     }
 }

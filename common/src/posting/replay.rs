@@ -5,7 +5,9 @@
 //! document as it is now and what else is on the books, so the fix takes effect; a reversal or
 //! adjustment is sent as recorded (it takes the books from what they held). The posting goes
 //! back to Queued with a `replayed` audit event naming who asked, and its order goes on the
-//! queue, where the poster sends it like any other.
+//! queue, where the poster sends it like any other. A posting whose batch is in the ledger
+//! already (held after its import, when the batch could not be found by name) is recorded
+//! Posted instead, and nothing is sent again.
 
 use serde_json::json;
 
@@ -16,7 +18,8 @@ use crate::posting::fetch::fetch_order;
 use crate::posting::message::OrderMessage;
 use crate::posting::services::Services;
 use crate::posting::submission::posting_event;
-use crate::state::{Actor, AuditKind, PostingKey, PostingState, StateName};
+use crate::posting::submit::{Outcome, look_up_by_name};
+use crate::state::{Actor, AuditKind, PostingKey, PostingRecord, PostingState, StateName};
 
 /// Why a replay was refused; nothing was changed.
 #[derive(Debug, thiserror::Error)]
@@ -47,8 +50,11 @@ pub enum ReplayError {
 pub struct Replayed {
     /// Whether the journal was built again and differs from the one recorded.
     pub journal_changed: bool,
-    /// The queue message id of the order.
+    /// The queue message id of the order (empty when nothing was sent).
     pub message_id: String,
+    /// The batch was in the ledger already (its `JeBatchId`): the posting is recorded Posted
+    /// and nothing is sent again.
+    pub already_in_ledger: Option<u64>,
 }
 
 /// Sends a Held or Rejected posting again; `by` says who asked (for the audit).
@@ -68,6 +74,17 @@ pub async fn replay(svc: &Services, key: &PostingKey, by: &str) -> Result<Replay
         return Err(ReplayError::NotReplayable {
             key: key.clone(),
             state,
+        });
+    }
+    // A journal held after its import (a batch not found by name, a job cancelled) may be in
+    // the ledger all the same: look before sending it again, so a replay never posts twice.
+    if !record.journal.is_empty()
+        && let Some(batch_id) = in_ledger(svc, &record).await.map_err(fail)?
+    {
+        return Ok(Replayed {
+            journal_changed: false,
+            message_id: String::new(),
+            already_in_ledger: Some(batch_id),
         });
     }
     let entry = svc.store_entry(&key.store).ok_or_else(|| {
@@ -151,7 +168,58 @@ pub async fn replay(svc: &Services, key: &PostingKey, by: &str) -> Result<Replay
             ))
         })?;
     Ok(Replayed {
+        already_in_ledger: None,
         journal_changed,
         message_id,
     })
+}
+
+/// Whether the posting's batch is in the ledger (looked up by its name); when it is, the
+/// posting is recorded Posted with that batch. An answer that cannot be read is an error:
+/// nothing is changed or sent.
+async fn in_ledger(svc: &Services, record: &PostingRecord) -> Result<Option<u64>, String> {
+    let group = vec![((), record.journal.clone())];
+    let lookup = look_up_by_name(svc.oracle.as_ref(), group, 0, None).await;
+    if !lookup.unread.is_empty() {
+        return Err(format!(
+            "batch {} could not be looked up in Fusion, so it is not sent again; try later",
+            record.journal.batch_name
+        ));
+    }
+    let Some((_, found)) = lookup.found.into_iter().next() else {
+        return Ok(None);
+    };
+    let Outcome::Posted {
+        batch_id,
+        fusion_name,
+        ..
+    } = found.outcome
+    else {
+        return Ok(None);
+    };
+    let (group_id, request_id) = match &record.state {
+        PostingState::Submitted {
+            group_id,
+            request_id,
+        } => (*group_id, *request_id),
+        _ => (0, None),
+    };
+    let event = posting_event(svc, Actor::Operator, AuditKind::Posted, record)
+        .states(Some(record.state.name()), Some(StateName::Posted))
+        .detail(json!({"batch_id": batch_id, "fusion_batch_name": fusion_name, "found": "in the ledger when replayed; not sent again"}));
+    svc.store
+        .transition(
+            &record.key,
+            record.version,
+            PostingState::Posted {
+                batch_id,
+                group_id,
+                request_id,
+            },
+            None,
+            &event,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Some(batch_id))
 }

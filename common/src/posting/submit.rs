@@ -362,24 +362,37 @@ pub async fn validate(
     }
 }
 
-/// Finds each journal's batch by its name: (found, as Posted; not found, or not readable now).
-/// Names are deterministic, so this is how an import's outcome is learnt when its answer was
-/// lost, and how a success is confirmed.
-pub async fn find_posted<K: Send>(
+/// What looking journals up by their batch names found.
+pub struct Lookup<K> {
+    /// In the ledger, as Posted.
+    pub found: Vec<(K, Submitted)>,
+    /// Not in the ledger: Fusion answered, and no batch has the name.
+    pub missing: Vec<(K, Journal)>,
+    /// Not known: the lookup failed. Never to be taken for missing, or a journal that is in the
+    /// ledger would be sent again (the soak found one posted twice that way).
+    pub unread: Vec<(K, Journal)>,
+}
+
+/// Looks each journal's batch up by its name. Names are deterministic, so this is how an
+/// import's outcome is learnt when its answer was lost, and how a success is confirmed.
+pub async fn look_up_by_name<K: Send>(
     oracle: &dyn OracleApi,
     group: Vec<(K, Journal)>,
     group_id: u64,
     request_id: Option<u64>,
-) -> (Vec<(K, Submitted)>, Vec<(K, Journal)>) {
-    let mut found = Vec::new();
-    let mut missing = Vec::new();
+) -> Lookup<K> {
+    let mut lookup = Lookup {
+        found: Vec::new(),
+        missing: Vec::new(),
+        unread: Vec::new(),
+    };
     for (k, journal) in group {
         match oracle.find_batches(&journal.batch_name, false).await {
             Ok(batches) => match batches
                 .into_iter()
                 .find(|b| b.is_named(&journal.batch_name))
             {
-                Some(b) => found.push((
+                Some(b) => lookup.found.push((
                     k,
                     Submitted {
                         journal,
@@ -391,12 +404,25 @@ pub async fn find_posted<K: Send>(
                         },
                     },
                 )),
-                None => missing.push((k, journal)),
+                None => lookup.missing.push((k, journal)),
             },
-            Err(_) => missing.push((k, journal)),
+            Err(_) => lookup.unread.push((k, journal)),
         }
     }
-    (found, missing)
+    lookup
+}
+
+/// [`look_up_by_name`] for callers that wait and look again: (found, not found or not
+/// readable now).
+pub async fn find_posted<K: Send>(
+    oracle: &dyn OracleApi,
+    group: Vec<(K, Journal)>,
+    group_id: u64,
+    request_id: Option<u64>,
+) -> (Vec<(K, Submitted)>, Vec<(K, Journal)>) {
+    let mut lookup = look_up_by_name(oracle, group, group_id, request_id).await;
+    lookup.missing.append(&mut lookup.unread);
+    (lookup.found, lookup.missing)
 }
 
 /// The imports a set of journals goes in: one ledger per import (Journal Import runs per

@@ -31,7 +31,7 @@ use crate::oracle::JobStatus;
 use crate::posting::message::OrderMessage;
 use crate::posting::services::Services;
 use crate::posting::submission::{close_import, move_posting, submit_postings};
-use crate::posting::submit::{Outcome, find_posted, reason_from_log};
+use crate::posting::submit::{Lookup, Outcome, look_up_by_name, reason_from_log};
 use crate::state::{
     Actor, AuditKind, ImportRecord, ImportState, PostingRecord, PostingState, StateName,
 };
@@ -161,7 +161,10 @@ async fn track_import(svc: &Services, import: ImportRecord, report: &mut TrackRe
     let overdue = now - import.submitted_at > timeout;
     let Some(request_id) = import.request_id else {
         // The answer was lost: the batches, if imported, are found by name.
-        let missing = post_found(svc, import.group_id, import.request_id, live, report).await;
+        let Some(missing) = post_found(svc, import.group_id, import.request_id, live, report).await
+        else {
+            return;
+        };
         if missing.is_empty() {
             close_import(svc, import, ImportState::Succeeded).await;
         } else if overdue {
@@ -192,7 +195,10 @@ async fn track_import(svc: &Services, import: ImportRecord, report: &mut TrackRe
         return;
     }
     if status.is_success() {
-        let missing = post_found(svc, import.group_id, import.request_id, live, report).await;
+        let Some(missing) = post_found(svc, import.group_id, import.request_id, live, report).await
+        else {
+            return;
+        };
         if missing.is_empty() {
             close_import(svc, import, ImportState::Succeeded).await;
         } else if overdue {
@@ -228,7 +234,10 @@ async fn track_import(svc: &Services, import: ImportRecord, report: &mut TrackRe
     let refused = if status == JobStatus::Error {
         live
     } else {
-        post_found(svc, import.group_id, import.request_id, live, report).await
+        match post_found(svc, import.group_id, import.request_id, live, report).await {
+            Some(missing) => missing,
+            None => return,
+        }
     };
     let group_id = import.group_id;
     close_import(svc, import, ImportState::Failed).await;
@@ -328,14 +337,16 @@ async fn hold(
     }
 }
 
-/// Marks Posted what is found by name; returns what is not.
+/// Marks Posted what is found by name; returns what Fusion says is not there, or `None` when
+/// some lookup failed: then nothing is concluded this round (a batch that could not be read is
+/// never taken for one that is missing, which would send it again).
 async fn post_found(
     svc: &Services,
     group_id: u64,
     request_id: Option<u64>,
     live: Vec<PostingRecord>,
     report: &mut TrackReport,
-) -> Vec<PostingRecord> {
+) -> Option<Vec<PostingRecord>> {
     let items: Vec<(PostingRecord, Journal)> = live
         .into_iter()
         .map(|p| {
@@ -343,7 +354,11 @@ async fn post_found(
             (p, j)
         })
         .collect();
-    let (found, missing) = find_posted(svc.oracle.as_ref(), items, group_id, request_id).await;
+    let Lookup {
+        found,
+        missing,
+        unread,
+    } = look_up_by_name(svc.oracle.as_ref(), items, group_id, request_id).await;
     for (p, submitted) in found {
         if let Outcome::Posted {
             batch_id,
@@ -364,7 +379,15 @@ async fn post_found(
             .await;
         }
     }
-    missing.into_iter().map(|(p, _)| p).collect()
+    if !unread.is_empty() {
+        tracing::warn!(
+            group_id,
+            unread = unread.len(),
+            "batches could not be looked up by name; the next round looks again"
+        );
+        return None;
+    }
+    Some(missing.into_iter().map(|(p, _)| p).collect())
 }
 
 async fn mark_posted(
@@ -540,7 +563,9 @@ async fn requeue_stale(svc: &Services, report: &mut TrackReport) {
             continue;
         }
         // No import to follow: the batches are looked up by name, as after a lost answer.
-        let missing = post_found(svc, group_id, None, postings, report).await;
+        let Some(missing) = post_found(svc, group_id, None, postings, report).await else {
+            continue;
+        };
         if !missing.is_empty() {
             requeue(
                 svc,

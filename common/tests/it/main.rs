@@ -20,6 +20,7 @@ mod journal_properties;
 mod ledger_cases;
 mod life_properties;
 mod local_pipeline;
+mod lookups;
 mod oracle_fusion;
 mod order_shapes;
 mod ping;

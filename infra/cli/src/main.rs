@@ -613,6 +613,12 @@ async fn run_replay(args: ReplayArgs) -> Result<(), Failure> {
     let done = common::posting::replay::replay(&services, &key, &args.by)
         .await
         .map_err(|e| Failure::Failed(e.into()))?;
+    if let Some(batch_id) = done.already_in_ledger {
+        println!(
+            "{key}: its batch is in the ledger already (JeBatchId {batch_id}): recorded Posted, nothing sent again"
+        );
+        return Ok(());
+    }
     println!(
         "{key}: queued again{}; the poster sends it with the next batch (message {})",
         if done.journal_changed {

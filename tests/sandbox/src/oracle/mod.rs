@@ -319,6 +319,11 @@ impl OraclePod {
         self.with(|p| p.faults_served.clone())
     }
 
+    /// Drops the faults not served yet (the trouble is over).
+    pub fn clear_faults(&self) {
+        self.with(|p| p.faults.clear());
+    }
+
     /// Uses of injected faults not served yet (0 once every injected fault has fired).
     pub fn faults_pending(&self) -> u32 {
         self.with(|p| p.faults.iter().map(|(_, left)| left).sum())
