@@ -636,6 +636,8 @@ pub fn rebuild(
 /// A fingerprint of what matters to the ledger in an order: status, payment status, currency,
 /// amounts, lines, fees, refunds. Unchanged fingerprint, nothing to decide (the poller skips
 /// such orders); a shipping address or a staff note does not change it.
+/// It is total: sums of parts that would overflow the decimal type (an order the builders
+/// refuse as out of range) are shown as their parts instead of panicking.
 pub fn fingerprint(bundle: &OrderBundle) -> String {
     let o = &bundle.order;
     let lines: Vec<serde_json::Value> = bundle
@@ -648,7 +650,19 @@ pub fn fingerprint(bundle: &OrderBundle) -> String {
                 l.quantity,
                 l.total_ex_tax.normalize().to_string(),
                 l.total_inc_tax.normalize().to_string(),
-                l.discount_total().normalize().to_string(),
+                l.applied_discounts
+                    .iter()
+                    .try_fold(Decimal::ZERO, |sum, d| sum.checked_add(d.amount))
+                    .map_or_else(
+                        || format!(
+                            "{:?}",
+                            l.applied_discounts
+                                .iter()
+                                .map(|d| d.amount)
+                                .collect::<Vec<_>>()
+                        ),
+                        |total| total.normalize().to_string(),
+                    ),
                 l.kind,
                 l.parent_order_product_id
             ])
@@ -662,7 +676,25 @@ pub fn fingerprint(bundle: &OrderBundle) -> String {
     let fees: Vec<String> = o
         .fees
         .iter()
-        .map(|f| format!("{}:{}", f.id, f.amount_inc_tax().normalize()))
+        .map(|f| {
+            // OrderFee::amount_inc_tax, checked: the sum of a fee's parts near the decimal
+            // type's edge is shown as the parts.
+            let inc = f.cost_inc_tax.or_else(|| {
+                f.cost_ex_tax
+                    .or(f.base_cost)
+                    .unwrap_or_default()
+                    .checked_add(f.cost_tax.unwrap_or_default())
+            });
+            match inc {
+                Some(inc) => format!("{}:{}", f.id, inc.normalize()),
+                None => format!(
+                    "{}:{:?}+{:?}",
+                    f.id,
+                    f.cost_ex_tax.or(f.base_cost),
+                    f.cost_tax
+                ),
+            }
+        })
         .collect();
     let amounts: Vec<String> = [
         o.total_inc_tax,
