@@ -406,6 +406,7 @@ pub async fn run(cfg: SoakConfig) -> SoakReport {
     let _ = fault_task.await;
     rig.chaos.calm();
     rig.pod.set_import_privilege(true);
+    rig.pod.clear_faults();
     let stall = Duration::from_secs(120);
     if let Err(e) = settle(&rig, stall).await {
         report.problems.push(e);

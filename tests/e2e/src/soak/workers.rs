@@ -517,9 +517,18 @@ pub async fn replay_stopped(rig: &Rig) -> Result<Vec<String>, String> {
             if reason.trim().is_empty() {
                 return Err(format!("posting {} is {state} without a reason", p.key));
             }
-            replay(&svc, &p.key, "soak operator")
-                .await
-                .map_err(|e| format!("replaying {}: {e}", p.key))?;
+            // As the refusal says: Fusion could not be read now, try again a little later.
+            let mut tries = 0;
+            loop {
+                match replay(&svc, &p.key, "soak operator").await {
+                    Ok(_) => break,
+                    Err(_) if tries < 20 => {
+                        tries += 1;
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                    Err(e) => return Err(format!("replaying {}: {e}", p.key)),
+                }
+            }
             replayed.push(format!("{} ({reason})", p.key));
         }
     }
