@@ -20,7 +20,7 @@ async fn main() {
     let out = std::env::args()
         .nth(1)
         .expect("usage: e2e-world <world.json>");
-    let sb = seeded_store(SandboxOptions::default()).await;
+    let sb = seeded_store(SandboxOptions::default().with_http_destinations()).await;
     let pod = seeded_pod(PodOptions::default()).await;
     let doc = document_for(&example_document(), &sb, &pod);
     let endpoint = aws_endpoint();
