@@ -3,9 +3,13 @@
 //! store, its signed webhooks reach the local endpoint, the poster posts them as Journal
 //! Imports to the sandbox pod, the poller tracks them to Posted; then a refund, a cancellation
 //! and an edit follow. It prints the journals Oracle holds and one order's audit trail.
+//!
+//! Its state (the SQLite database, the document with the sandboxes' secrets) lives in a
+//! scratch directory that is removed when the demo ends, done, failed or stopped with Ctrl-C,
+//! unless `--state` names a directory to keep.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,21 +19,23 @@ use common::adapters::secrets::FileSource;
 use common::adapters::sqlite::{SqliteDb, SqliteStore};
 use common::bigcommerce::ClientSettings;
 use common::bigcommerce::api::RefundPolicy;
+use common::config::ConnectorConfig;
 use common::journal::PostingKind;
 use common::oracle::FusionSettings;
 use common::ports::{Queue, SecretSource, StateStore, SystemClock};
-use common::posting::services::{PipelineSettings, Services};
-use common::posting::submit::SubmitSettings;
-use common::state::{AuditEvent, PostingKey, PostingRecord, PostingState, StateName};
-use rust_decimal::Decimal;
-use sandbox::bigcommerce::{RefundItemSpec, RefundSpec, SandboxOptions};
-use sandbox::demo::{HASH, document_for, seeded_pod, seeded_store, us_order};
-use sandbox::oracle::PodOptions;
-
 use common::posting::poller::poll;
 use common::posting::poster::drain_queue;
+use common::posting::reconcile::{ReconcileRequest, reconcile};
+use common::posting::services::{PipelineSettings, Services};
+use common::posting::submit::SubmitSettings;
+use common::state::{PostingKey, PostingRecord, PostingState, StateName};
+use rust_decimal::Decimal;
+use sandbox::bigcommerce::{BigCommerceSandbox, RefundItemSpec, RefundSpec, SandboxOptions};
+use sandbox::demo::{HASH, document_for, seeded_pod, seeded_store, us_order};
+use sandbox::oracle::{BatchView, OraclePod, PodOptions};
 
 use crate::local::{Endpoint, serve_webhooks};
+use crate::trail::describe;
 
 /// The example document, built in, so the demo runs from anywhere.
 const EXAMPLE: &str = include_str!("../../examples/connector.json");
@@ -37,28 +43,281 @@ const EXAMPLE: &str = include_str!("../../examples/connector.json");
 /// Options of `mlc demo`.
 #[derive(clap::Args)]
 pub struct DemoArgs {
-    /// Directory for the demo's state (SQLite database, the document it used); a new
-    /// temporary directory when absent.
+    /// Directory for the demo's state (SQLite database, the document it used), kept after the
+    /// demo for `mlc audit` and `mlc replay`; without it, a scratch directory removed when
+    /// the demo ends.
     #[arg(long)]
     pub state: Option<PathBuf>,
 }
 
+/// Runs the demo in `--state` or in a scratch directory that is gone when this returns,
+/// whether the demo finished, failed or was stopped with Ctrl-C.
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let scratch = match &args.state {
+        Some(_) => None,
+        None => Some(
+            tempfile::Builder::new()
+                .prefix("mlc-demo-")
+                .tempdir()
+                .context("creating the demo's scratch directory")?,
+        ),
+    };
+    let dir = match (&args.state, &scratch) {
+        (Some(dir), _) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            dir.clone()
+        }
+        (None, Some(scratch)) => scratch.path().to_path_buf(),
+        (None, None) => unreachable!("a scratch directory is made when --state is absent"),
+    };
+    // Ctrl-C is listened for before the demo starts. Everything the demo holds (servers,
+    // database) is dropped with its future, before the scratch directory is.
+    tokio::select! {
+        biased;
+        _ = tokio::signal::ctrl_c() => bail!("mlc demo: interrupted"),
+        done = walk_through(&dir, scratch.is_some()) => done,
+    }
+}
+
+/// The demo from start to end, printed as it goes.
+async fn walk_through(dir: &Path, scratch: bool) -> anyhow::Result<()> {
+    println!("ml-connector demo: BigCommerce orders into Oracle Fusion GL journals, exactly once.");
+    println!(
+        "Sandbox BigCommerce store and Oracle Fusion pod on this machine; nothing is sent anywhere else."
+    );
+    if scratch {
+        println!(
+            "State: {} (removed when the demo ends; --state DIR keeps it)\n",
+            dir.display()
+        );
+    } else {
+        println!("State: {}\n", dir.display());
+    }
+    let demo = Demo::start(dir).await?;
+    demo.register_hooks().await;
+    let orders = demo.place_orders().await?;
+    let line = demo.refund_cancel_edit(&orders).await?;
+    demo.cancel_after_refund(&orders, line).await?;
+
+    let postings = demo.postings(&orders).await?;
+    let batches: BTreeMap<String, BatchView> = demo
+        .pod
+        .batches()
+        .into_iter()
+        .map(|b| (b.name.clone(), b))
+        .collect();
+    print_journals(&postings, &batches);
+    print_net_positions(&orders, &batches);
+    demo.print_audit_trail(orders.b).await?;
+    demo.print_reconciliation().await?;
+    demo.print_summary(&postings);
+    Ok(())
+}
+
+/// The demo's world: the two sandboxes, and the local pipeline working against them.
 struct Demo {
+    sb: BigCommerceSandbox,
+    pod: OraclePod,
     services: Arc<Services>,
     store: Arc<dyn StateStore>,
     queue: Arc<LocalQueue>,
+    webhook_url: String,
+    /// The webhook endpoint, stopped with the demo.
+    _server: AbortOnDrop,
+}
+
+/// A spawned task stopped when this is dropped (a plain `JoinHandle` lets it run on).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The orders the demo places, by the sandbox store's ids.
+struct Orders {
+    /// Two shirts and a skillet; stays as it is.
+    a: u64,
+    /// Two shirts: refunded one, cancelled, refunded the rest.
+    b: u64,
+    /// A skillet: cancelled.
+    c: u64,
+    /// A shirt, edited to three.
+    d: u64,
+    /// The EU storefront's, in EUR.
+    e: u64,
+    /// Not paid: nothing is posted.
+    p: u64,
+}
+
+impl Orders {
+    /// The paid orders, with their store ids.
+    fn paid(&self) -> [(&'static str, u64); 5] {
+        [
+            ("us", self.a),
+            ("us", self.b),
+            ("us", self.c),
+            ("us", self.d),
+            ("eu", self.e),
+        ]
+    }
+
+    /// Every order, with its store id.
+    fn all(&self) -> [(&'static str, u64); 6] {
+        let [a, b, c, d, e] = self.paid();
+        [a, b, c, d, e, ("us", self.p)]
+    }
 }
 
 impl Demo {
+    /// Starts the sandboxes, writes the document pointed at them into `dir`, opens the state
+    /// there, and serves the webhook endpoint.
+    async fn start(dir: &Path) -> anyhow::Result<Demo> {
+        // The demo's webhook receiver is plain HTTP on loopback, which BigCommerce would refuse.
+        let sb = seeded_store(SandboxOptions::default().with_http_destinations()).await;
+        let pod = seeded_pod(PodOptions {
+            job_phase: Duration::from_millis(100),
+            ..PodOptions::default()
+        })
+        .await;
+        let source = write_document(dir, &sb, &pod)?;
+        let config = source.connector_document().await?;
+
+        let db_path = dir.join("state.db");
+        let _ = std::fs::remove_file(&db_path);
+        let db = SqliteDb::open(&db_path)?;
+        let store: Arc<dyn StateStore> = Arc::new(SqliteStore::new(db.clone()));
+        let queue = Arc::new(LocalQueue::new(db, "orders", 5));
+        let endpoint = Endpoint {
+            source: source.clone(),
+            store: store.clone(),
+            queue: queue.clone() as Arc<dyn Queue>,
+            clock: Arc::new(SystemClock),
+        };
+        let (addr, server) = serve_webhooks("127.0.0.1:0".parse()?, endpoint).await?;
+        let webhook_url = format!("http://{addr}/webhooks");
+        let services = connect(config, store.clone(), queue.clone(), &webhook_url)?;
+        Ok(Demo {
+            sb,
+            pod,
+            services: Arc::new(services),
+            store,
+            queue,
+            webhook_url,
+            _server: AbortOnDrop(server),
+        })
+    }
+
+    /// Step 1: the poller's first sweep registers the store's webhooks.
+    async fn register_hooks(&self) {
+        let first = poll(&self.services).await;
+        let hooks: usize = first.hooks.values().map(|c| c.created.len()).sum();
+        println!(
+            "1. The poller registered {hooks} webhooks on store {HASH}, delivering to {}.",
+            self.webhook_url
+        );
+    }
+
+    /// Step 2: six orders, five of them paid, posted as sales.
+    async fn place_orders(&self) -> anyhow::Result<Orders> {
+        let sb = &self.sb;
+        let a = sb.create_order(HASH, us_order(2, 1));
+        let b = sb.create_order(HASH, us_order(2, 0));
+        let c = sb.create_order(HASH, us_order(0, 1));
+        let d = sb.create_order(HASH, us_order(1, 0));
+        let mut eu_spec = us_order(1, 1);
+        eu_spec.channel_id = 2;
+        eu_spec.currency = "EUR".into();
+        eu_spec.tax_rate = Decimal::new(19, 2);
+        let e = sb.create_order(HASH, eu_spec);
+        let mut pending = us_order(1, 0);
+        pending.status_id = 1;
+        let p = sb.create_order(HASH, pending);
+        println!(
+            "2. Six orders placed: US {a}, {b}, {c}, {d}; EU {e} (EUR, EU storefront); {p} pending payment."
+        );
+        let orders = Orders { a, b, c, d, e, p };
+        let sales = orders.paid().map(|(s, o)| key(s, o, PostingKind::Sale));
+        self.settle(&sales).await?;
+        println!(
+            "   Their webhooks were queued, the poster sent the five paid ones to Oracle, the poller saw them imported.\n   Order {p} is not paid: nothing is posted for it.",
+        );
+        Ok(orders)
+    }
+
+    /// Step 3: a refund of one shirt of `b`, `c` cancelled, `d` edited; returns the refunded
+    /// line of `b`.
+    async fn refund_cancel_edit(&self, o: &Orders) -> anyhow::Result<u64> {
+        let bc = self.services.bigcommerce(HASH).context("store client")?;
+        let line = bc.fetch_bundle(o.b, RefundPolicy::Never).await?.lines[0].id;
+        let refund = self.sb.create_refund(
+            HASH,
+            o.b,
+            RefundSpec {
+                items: vec![RefundItemSpec::Product {
+                    line_id: line,
+                    quantity: 1,
+                }],
+                reason: "Wrong size".into(),
+                ..RefundSpec::default()
+            },
+        );
+        self.sb.set_status(HASH, o.c, 5);
+        self.sb.edit_order(HASH, o.d, us_order(3, 0));
+        println!(
+            "3. Then: refund {refund} of one shirt on {}; order {} cancelled; order {} edited from 1 shirt to 3.",
+            o.b, o.c, o.d
+        );
+        self.settle(&[
+            key("us", o.b, PostingKind::Refund(refund)),
+            key("us", o.c, PostingKind::REVERSAL),
+            key("us", o.d, PostingKind::Adjustment(1)),
+        ])
+        .await?;
+        println!(
+            "   Posted as a refund mirroring the sale's accounts, a reversal that keeps the card's money owed\n   back to the shopper (refund due), and an adjustment for the difference."
+        );
+        Ok(line)
+    }
+
+    /// Step 4: order `b`'s whole life: cancelled with one shirt already refunded, then the
+    /// rest (the other shirt on `line`, and the shipping) refunded.
+    async fn cancel_after_refund(&self, o: &Orders, line: u64) -> anyhow::Result<()> {
+        self.sb.set_status(HASH, o.b, 5);
+        self.settle(&[key("us", o.b, PostingKind::REVERSAL)])
+            .await?;
+        let rest = self.sb.create_refund(
+            HASH,
+            o.b,
+            RefundSpec {
+                items: vec![
+                    RefundItemSpec::Product {
+                        line_id: line,
+                        quantity: 1,
+                    },
+                    RefundItemSpec::Shipping {
+                        amount: Decimal::new(500, 2),
+                    },
+                ],
+                reason: "Order cancelled".into(),
+                ..RefundSpec::default()
+            },
+        );
+        self.settle(&[key("us", o.b, PostingKind::Refund(rest))])
+            .await?;
+        println!(
+            "4. Order {} cancelled after that refund, then refund {rest} of the rest: the reversal moves what the\n   card still holds to refund due, and the refund clears it.\n",
+            o.b
+        );
+        Ok(())
+    }
+
     /// Drains and sweeps until every key is in a final state, or fails after 60 s.
-    async fn settle(
-        &self,
-        sb: &sandbox::bigcommerce::BigCommerceSandbox,
-        keys: &[PostingKey],
-    ) -> anyhow::Result<()> {
+    async fn settle(&self, keys: &[PostingKey]) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            sb.settle().await;
+            self.sb.settle().await;
             drain_queue(&self.services, self.queue.as_ref(), Duration::from_secs(1)).await?;
             let mut done = true;
             for key in keys {
@@ -78,215 +337,122 @@ impl Demo {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-}
 
-fn key(store: &str, order_id: u64, posting: PostingKind) -> PostingKey {
-    PostingKey {
-        store: store.into(),
-        order_id,
-        posting,
+    /// Every posting the connector recorded for the orders.
+    async fn postings(&self, orders: &Orders) -> anyhow::Result<Vec<PostingRecord>> {
+        let mut postings = Vec::new();
+        for (s, o) in orders.all() {
+            postings.extend(self.store.postings_of(s, o).await?);
+        }
+        Ok(postings)
+    }
+
+    /// Order `order`'s audit trail, as `mlc audit` prints it.
+    async fn print_audit_trail(&self, order: u64) -> anyhow::Result<()> {
+        println!(
+            "\nAudit trail of order {order} (who did what, with the ids that tie it to BigCommerce and Oracle):"
+        );
+        for event in self.store.audit_of_order("us", order).await? {
+            println!("  {}", describe(&event));
+        }
+        Ok(())
+    }
+
+    /// Step 5, the month-end question asked of today's orders: BigCommerce fetched fresh,
+    /// against what the connector recorded and what the pod holds.
+    async fn print_reconciliation(&self) -> anyhow::Result<()> {
+        let today = chrono::Utc::now();
+        let report = reconcile(
+            &self.services,
+            &ReconcileRequest {
+                store: None,
+                from: today - chrono::Duration::days(1),
+                to: today + chrono::Duration::days(1),
+                select: Default::default(),
+                check_ledger: true,
+                fix: None,
+            },
+        )
+        .await?;
+        println!(
+            "\n5. `mlc reconcile` for today: {}",
+            if report.is_clean() {
+                "everything ties out."
+            } else {
+                "something needs action!"
+            }
+        );
+        print!("{}", crate::reconcile::render(&report));
+        Ok(())
+    }
+
+    /// The postings by state, and what the demo cost in calls.
+    fn print_summary(&self, postings: &[PostingRecord]) {
+        let states = postings
+            .iter()
+            .fold(BTreeMap::<&str, usize>::new(), |mut m, p| {
+                *m.entry(p.state.name().as_str()).or_default() += 1;
+                m
+            });
+        println!(
+            "\nPostings: {states:?}; BigCommerce calls: {}; Oracle imports: {}.",
+            self.services.bigcommerce_calls(),
+            self.pod.imports()
+        );
+        println!(
+            "Try `mlc preview --config infra/examples/connector.json --order-file infra/examples/orders/us-1001.json --format table` to see how one order is mapped."
+        );
     }
 }
 
-fn money(d: Decimal) -> String {
-    if d.is_zero() {
-        String::new()
-    } else {
-        format!("{:.2}", d)
-    }
-}
-
-/// Writes a document that holds secrets so that only its owner can read it (0600 on unix). A
-/// file left by an earlier run keeps its mode when written over, so the mode is set on the
-/// open file, before the secrets go in.
-fn write_owner_only(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    file.write_all(text.as_bytes())
-}
-
-/// Runs the demo.
-pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    let dir = match args.state {
-        Some(d) => d,
-        None => std::env::temp_dir().join(format!("mlc-demo-{}", std::process::id())),
-    };
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    println!("ml-connector demo: BigCommerce orders into Oracle Fusion GL journals, exactly once.");
-    println!(
-        "Sandbox BigCommerce store and Oracle Fusion pod on this machine; nothing is sent anywhere else."
-    );
-    println!("State: {}\n", dir.display());
-
-    // The demo's webhook receiver is plain HTTP on loopback, which BigCommerce would refuse.
-    let sb = seeded_store(SandboxOptions::default().with_http_destinations()).await;
-    let pod = seeded_pod(PodOptions {
-        job_phase: Duration::from_millis(100),
-        ..PodOptions::default()
-    })
-    .await;
+/// The example document pointed at the sandboxes, written owner-only into `dir`, as the
+/// source the pipeline reads.
+fn write_document(
+    dir: &Path,
+    sb: &BigCommerceSandbox,
+    pod: &OraclePod,
+) -> anyhow::Result<Arc<dyn SecretSource>> {
     let example: serde_json::Value =
         serde_json::from_str(EXAMPLE).context("the built-in example document")?;
     let doc_path = dir.join("connector.json");
     write_owner_only(
         &doc_path,
-        &serde_json::to_string_pretty(&document_for(&example, &sb, &pod))?,
+        &serde_json::to_string_pretty(&document_for(&example, sb, pod))?,
     )
     .with_context(|| format!("writing {}", doc_path.display()))?;
-    let source: Arc<dyn SecretSource> = Arc::new(FileSource::new(&doc_path));
-    let config = source.connector_document().await?;
+    Ok(Arc::new(FileSource::new(&doc_path)))
+}
 
-    let db_path = dir.join("state.db");
-    let _ = std::fs::remove_file(&db_path);
-    let db = SqliteDb::open(&db_path)?;
-    let store: Arc<dyn StateStore> = Arc::new(SqliteStore::new(db.clone()));
-    let queue = Arc::new(LocalQueue::new(db, "orders", 5));
-    let clock = Arc::new(SystemClock);
-    let endpoint = Endpoint {
-        source: source.clone(),
-        store: store.clone(),
-        queue: queue.clone() as Arc<dyn Queue>,
-        clock: clock.clone(),
-    };
-    let (addr, server) = serve_webhooks("127.0.0.1:0".parse()?, endpoint).await?;
-    let webhook_url = format!("http://{addr}/webhooks");
-
+/// The pipeline's services, with the tracker polling fast enough for a demo and the hooks
+/// pointed at the local endpoint.
+fn connect(
+    config: Arc<ConnectorConfig>,
+    store: Arc<dyn StateStore>,
+    queue: Arc<LocalQueue>,
+    webhook_url: &str,
+) -> anyhow::Result<Services> {
     let mut settings = PipelineSettings::for_config(&config);
     settings.submit = SubmitSettings {
         poll_interval: Duration::from_millis(50),
         import_timeout: Duration::from_secs(20),
         unknown_wait: Duration::from_secs(1),
     };
-    settings.webhook_url = Some(webhook_url.clone());
-    let services = Arc::new(Services::connect(
-        config.clone(),
-        store.clone(),
-        queue.clone(),
-        clock,
+    settings.webhook_url = Some(webhook_url.to_string());
+    Ok(Services::connect(
+        config,
+        store,
+        queue,
+        Arc::new(SystemClock),
         settings,
         ClientSettings::default(),
         FusionSettings::default(),
-    )?);
-    let demo = Demo {
-        services: services.clone(),
-        store: store.clone(),
-        queue,
-    };
+    )?)
+}
 
-    let first = poll(&services).await;
-    let hooks: usize = first.hooks.values().map(|c| c.created.len()).sum();
-    println!(
-        "1. The poller registered {hooks} webhooks on store {HASH}, delivering to {webhook_url}."
-    );
-
-    let a = sb.create_order(HASH, us_order(2, 1));
-    let b = sb.create_order(HASH, us_order(2, 0));
-    let c = sb.create_order(HASH, us_order(0, 1));
-    let d = sb.create_order(HASH, us_order(1, 0));
-    let mut eu_spec = us_order(1, 1);
-    eu_spec.channel_id = 2;
-    eu_spec.currency = "EUR".into();
-    eu_spec.tax_rate = Decimal::new(19, 2);
-    let e = sb.create_order(HASH, eu_spec);
-    let mut pending = us_order(1, 0);
-    pending.status_id = 1;
-    let p = sb.create_order(HASH, pending);
-    println!(
-        "2. Six orders placed: US {a}, {b}, {c}, {d}; EU {e} (EUR, EU storefront); {p} pending payment."
-    );
-    let sales = [("us", a), ("us", b), ("us", c), ("us", d), ("eu", e)]
-        .map(|(s, o)| key(s, o, PostingKind::Sale));
-    demo.settle(&sb, &sales).await?;
-    println!(
-        "   Their webhooks were queued, the poster sent the five paid ones to Oracle, the poller saw them imported.\n   Order {p} is not paid: nothing is posted for it.",
-    );
-
-    let bc = services.bigcommerce(HASH).context("store client")?;
-    let line = bc.fetch_bundle(b, RefundPolicy::Never).await?.lines[0].id;
-    let refund = sb.create_refund(
-        HASH,
-        b,
-        RefundSpec {
-            items: vec![RefundItemSpec::Product {
-                line_id: line,
-                quantity: 1,
-            }],
-            reason: "Wrong size".into(),
-            ..RefundSpec::default()
-        },
-    );
-    sb.set_status(HASH, c, 5);
-    sb.edit_order(HASH, d, us_order(3, 0));
-    println!(
-        "3. Then: refund {refund} of one shirt on {b}; order {c} cancelled; order {d} edited from 1 shirt to 3."
-    );
-    let follow = [
-        key("us", b, PostingKind::Refund(refund)),
-        key("us", c, PostingKind::REVERSAL),
-        key("us", d, PostingKind::Adjustment(1)),
-    ];
-    demo.settle(&sb, &follow).await?;
-    println!(
-        "   Posted as a refund mirroring the sale's accounts, a reversal that keeps the card's money owed\n   back to the shopper (refund due), and an adjustment for the difference."
-    );
-    // Order b's whole life: cancelled with one shirt already refunded, then the rest refunded.
-    sb.set_status(HASH, b, 5);
-    demo.settle(&sb, &[key("us", b, PostingKind::REVERSAL)])
-        .await?;
-    let rest = sb.create_refund(
-        HASH,
-        b,
-        RefundSpec {
-            items: vec![
-                RefundItemSpec::Product {
-                    line_id: line,
-                    quantity: 1,
-                },
-                RefundItemSpec::Shipping {
-                    amount: Decimal::new(500, 2),
-                },
-            ],
-            reason: "Order cancelled".into(),
-            ..RefundSpec::default()
-        },
-    );
-    demo.settle(&sb, &[key("us", b, PostingKind::Refund(rest))])
-        .await?;
-    println!(
-        "4. Order {b} cancelled after that refund, then refund {rest} of the rest: the reversal moves what the\n   card still holds to refund due, and the refund clears it.\n"
-    );
-
-    // What Oracle holds, by batch, from the pod itself.
-    let mut postings: Vec<PostingRecord> = Vec::new();
-    for (s, o) in [
-        ("us", a),
-        ("us", b),
-        ("us", c),
-        ("us", d),
-        ("eu", e),
-        ("us", p),
-    ] {
-        postings.extend(store.postings_of(s, o).await?);
-    }
-    let batches: BTreeMap<String, sandbox::oracle::BatchView> = pod
-        .batches()
-        .into_iter()
-        .map(|b| (b.name.clone(), b))
-        .collect();
+/// What Oracle holds, by batch, from the pod itself: each posting's journal lines as imported.
+fn print_journals(postings: &[PostingRecord], batches: &BTreeMap<String, BatchView>) {
     println!("Journals in Oracle (the sandbox pod), as imported:");
-    for posting in &postings {
+    for posting in postings {
         let PostingState::Posted { batch_id, .. } = posting.state else {
             println!("  {} is {}", posting.key, posting.state.name());
             continue;
@@ -309,8 +475,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+/// What the ledger holds for each paid order, per account: the pod's lines netted, as a
+/// controller reads an order's position.
+fn print_net_positions(orders: &Orders, batches: &BTreeMap<String, BatchView>) {
     println!("\nWhat the ledger holds for each order, per account (the pod's lines netted):");
-    for (s, o) in [("us", a), ("us", b), ("us", c), ("us", d), ("eu", e)] {
+    for (s, o) in orders.paid() {
         let prefix = common::journal::batch_name_prefix(s, o);
         let mut net: BTreeMap<String, Decimal> = BTreeMap::new();
         for view in batches.values().filter(|v| v.name.starts_with(&prefix)) {
@@ -334,87 +505,41 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             }
         );
     }
-    println!(
-        "\nAudit trail of order {b} (who did what, with the ids that tie it to BigCommerce and Oracle):"
-    );
-    for event in store.audit_of_order("us", b).await? {
-        println!("  {}", describe(&event));
-    }
-    // The month-end question, asked of today's orders: BigCommerce fetched fresh, against
-    // what the connector recorded and what the pod holds.
-    let today = chrono::Utc::now();
-    let report = common::posting::reconcile::reconcile(
-        &services,
-        &common::posting::reconcile::ReconcileRequest {
-            store: None,
-            from: today - chrono::Duration::days(1),
-            to: today + chrono::Duration::days(1),
-            select: Default::default(),
-            check_ledger: true,
-            fix: None,
-        },
-    )
-    .await?;
-    println!(
-        "\n5. `mlc reconcile` for today: {}",
-        if report.is_clean() {
-            "everything ties out."
-        } else {
-            "something needs action!"
-        }
-    );
-    print!("{}", crate::reconcile::render(&report));
-    let states = postings
-        .iter()
-        .fold(BTreeMap::<&str, usize>::new(), |mut m, p| {
-            *m.entry(p.state.name().as_str()).or_default() += 1;
-            m
-        });
-    println!(
-        "\nPostings: {states:?}; BigCommerce calls: {}; Oracle imports: {}.",
-        services.bigcommerce_calls(),
-        pod.imports()
-    );
-    println!(
-        "Try `mlc preview --config infra/examples/connector.json --order-file infra/examples/orders/us-1001.json --format table` to see how one order is mapped."
-    );
-    server.abort();
-    Ok(())
 }
 
-/// One audit event on one line.
-pub fn describe(e: &AuditEvent) -> String {
-    let posting = e.posting.map(|p| p.to_string()).unwrap_or_default();
-    let states = match (e.before, e.after) {
-        (None, None) => String::new(),
-        (b, a) => format!(
-            "{} → {}",
-            b.map_or("·".to_string(), |s| s.to_string()),
-            a.map_or("·".to_string(), |s| s.to_string())
-        ),
-    };
-    let mut ids: Vec<String> = Vec::new();
-    for field in ["group_id", "request_id", "batch_id", "reason"] {
-        if let Some(v) = e.detail.get(field).filter(|v| !v.is_null()) {
-            ids.push(format!(
-                "{field}={}",
-                v.as_str().map_or_else(|| v.to_string(), str::to_string)
-            ));
-        }
-    }
-    if let Some(reasons) = e.detail.get("reasons") {
-        ids.push(format!("because={reasons}"));
-    }
-    if let Some(link) = &e.links_to {
-        ids.push(format!("links to {link}"));
-    }
-    format!(
-        "{}  {:<8} {:<13} {:<10} {:<22} {}",
-        e.at.format("%H:%M:%S%.3f"),
-        format!("{:?}", e.actor).to_lowercase(),
-        format!("{:?}", e.kind).to_lowercase(),
+fn key(store: &str, order_id: u64, posting: PostingKind) -> PostingKey {
+    PostingKey {
+        store: store.into(),
+        order_id,
         posting,
-        states,
-        ids.join(" ")
-    )
+    }
+}
+
+fn money(d: Decimal) -> String {
+    if d.is_zero() {
+        String::new()
+    } else {
+        format!("{:.2}", d)
+    }
+}
+
+/// Writes a document that holds secrets so that only its owner can read it (0600 on unix). A
+/// file left by an earlier run keeps its mode when written over, so the mode is set on the
+/// open file, before the secrets go in.
+fn write_owner_only(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(text.as_bytes())
 }

@@ -8,10 +8,12 @@
 mod catalog;
 mod csv;
 mod dead_letters;
+#[cfg(feature = "demo")]
 mod demo;
 mod local;
 mod ping;
 mod reconcile;
+mod trail;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -42,6 +44,7 @@ enum Command {
     /// Run the whole pipeline once on this machine against the sandbox BigCommerce store and
     /// Oracle pod, with the example document: orders, webhooks, journals, refund, cancellation,
     /// edit; prints what Oracle holds and an order's audit trail.
+    #[cfg(feature = "demo")]
     Demo(demo::DemoArgs),
     /// Run the pipeline as one local process on SQLite: a webhook endpoint, the poster on the
     /// local queue, the poller on an interval. Stops on Ctrl-C.
@@ -503,7 +506,7 @@ async fn run_audit(args: AuditArgs) -> Result<(), Failure> {
         );
     }
     for event in events {
-        println!("{}", demo::describe(&event));
+        println!("{}", trail::describe(&event));
     }
     Ok(())
 }
@@ -638,6 +641,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Ping(args) => ping::run(args).await,
         Command::Catalog(args) => catalog::run(args).await,
         Command::DeadLetters(args) => dead_letters::run(args).await,
+        #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(args).await.map_err(Failure::Failed),
         Command::Serve(args) => run_serve(args).await,
         Command::Audit(args) => run_audit(args).await,

@@ -5,7 +5,7 @@ use sandbox::bigcommerce::SandboxOptions;
 use sandbox::demo::{HASH, seeded_pod, seeded_store};
 use sandbox::oracle::PodOptions;
 
-use crate::support::{mlc, sandboxed_config, scratch, text};
+use crate::support::{mlc, read_csv, sandboxed_config, scratch, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catalog_shows_each_categorys_account_and_flags_a_new_one() {
@@ -37,10 +37,25 @@ async fn catalog_shows_each_categorys_account_and_flags_a_new_one() {
     let out = mlc(&csv);
     let (stdout, _) = text(&out);
     assert_eq!(out.status.code(), Some(0));
-    assert!(
-        stdout.starts_with("store,category_id,path,account,decided_by,only_defaults\r\n")
-            && stdout.contains("us,21,Apparel › Shirts,101-310-4010-100-000,"),
-        "{stdout}"
+    let rows = read_csv(&stdout);
+    assert_eq!(
+        rows[0],
+        [
+            "store",
+            "category_id",
+            "path",
+            "account",
+            "decided_by",
+            "only_defaults"
+        ]
+    );
+    let shirts = rows
+        .iter()
+        .find(|r| r[1] == "21")
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(
+        shirts[..4],
+        ["us", "21", "Apparel › Shirts", "101-310-4010-100-000"]
     );
 
     sb.add_category(HASH, 50, 0, "Garden");
@@ -56,4 +71,19 @@ async fn catalog_shows_each_categorys_account_and_flags_a_new_one() {
         "{garden}"
     );
     assert!(stderr.contains("1 categories without a rule"), "{stderr}");
+
+    // A name with a comma, quotes and a line break stays one field of one row.
+    let hostile = "Patio, \"Teak\" and\nmore";
+    sb.add_category(HASH, 51, 0, hostile);
+    let out = mlc(&csv);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let rows = read_csv(&stdout);
+    assert!(rows.iter().all(|r| r.len() == 6), "{stdout}");
+    let patio = rows
+        .iter()
+        .find(|r| r[1] == "51")
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(patio[..3], ["us", "51", hostile]);
+    assert_eq!(patio[5], "true");
 }

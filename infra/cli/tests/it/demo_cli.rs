@@ -1,5 +1,6 @@
 //! `mlc demo` as a newcomer runs it (the README's first command), then `mlc audit` on the state
-//! it left: the whole local pipeline against the sandboxes, with real outcomes checked.
+//! it left: the whole local pipeline against the sandboxes, with real outcomes checked; and the
+//! scratch directory it works in without `--state`, gone when it ends.
 
 use std::process::Command;
 
@@ -188,4 +189,59 @@ fn the_demo_posts_every_journal_once_and_leaves_an_audit_trail() {
         String::from_utf8_lossy(&bad.stderr)
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Without `--state`, the demo works in a scratch directory that is gone when it ends: after a
+/// run to the end, and after Ctrl-C part-way through.
+#[test]
+fn the_demo_removes_its_scratch_directory_when_done_or_interrupted() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mlc"));
+        command.arg("demo").env("TMPDIR", tmp.path());
+        command
+    };
+    let left = || std::fs::read_dir(tmp.path()).unwrap().count();
+
+    let out = demo().output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("Postings: {\"posted\": 10}"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("State: {}", tmp.path().display())),
+        "the scratch directory is under TMPDIR: {stdout}"
+    );
+    assert_eq!(left(), 0, "left behind after a finished demo");
+
+    // Interrupted once the first step is printed: the state directory exists by then.
+    let mut child = demo().stdout(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut state = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("State: ") {
+            state = rest.split(' ').next().map(std::path::PathBuf::from);
+        }
+        if line.starts_with("1. ") {
+            break;
+        }
+    }
+    let state = state.expect("the demo names its state directory");
+    assert!(state.join("state.db").exists(), "{}", state.display());
+    let interrupt = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupt.success());
+    lines.for_each(drop);
+    let status = child.wait().unwrap();
+    assert!(
+        !status.success(),
+        "an interrupted demo does not say it succeeded"
+    );
+    assert!(!state.exists(), "{} left after Ctrl-C", state.display());
+    assert_eq!(left(), 0, "left behind after Ctrl-C");
 }

@@ -5,6 +5,7 @@ mod support;
 
 mod catalog_cli;
 mod dead_letters_cli;
+#[cfg(feature = "demo")]
 mod demo_cli;
 mod fetch_cli;
 mod hostile_cli;

@@ -48,6 +48,21 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// A report `mlc` wrote as CSV, header included, read by a standard reader; every line ends
+/// with CRLF, as spreadsheets expect.
+pub fn read_csv(text: &str) -> Vec<Vec<String>> {
+    assert!(
+        text.ends_with("\r\n") && !text.replace("\r\n", "").contains('\r'),
+        "CRLF line ends: {text:?}"
+    );
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}
+
 /// Writes `value` as `dir/name`.
 pub fn write(dir: &Path, name: &str, value: &Value) -> PathBuf {
     let path = dir.join(name);
