@@ -9,35 +9,16 @@ use common::oracle::fbdi::{self, FbdiError, GL_INTERFACE_COLUMNS, col};
 use rust_decimal::Decimal;
 use serde_json::json;
 
-/// RFC 4180 reader, enough to check what the writer wrote.
+/// The file as a standard RFC 4180 reader (the `csv` crate) reads it, a row of fields per
+/// record.
 fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            (true, '"') => quoted = false,
-            (true, c) => field.push(c),
-            (false, '"') => quoted = true,
-            (false, ',') => row.push(std::mem::take(&mut field)),
-            (false, '\n') => {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
-            }
-            (false, c) => field.push(c),
-        }
-    }
-    assert!(
-        field.is_empty() && row.is_empty(),
-        "file must end with a newline"
-    );
-    rows
+    assert!(text.ends_with('\n'), "file must end with a newline");
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect()
 }
 
 fn journal(name: &str, currency: &str) -> Journal {

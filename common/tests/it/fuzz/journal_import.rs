@@ -24,56 +24,36 @@ const MAX_SEGMENTS: usize = 30;
 /// What the REFERENCE columns keep, in characters.
 const MAX_TEXT: usize = 240;
 
-/// RFC 4180, strictly: quoted fields may hold anything, a quote inside one is doubled, an
-/// unquoted field holds no quote; every row ends with `\n`.
+/// RFC 4180, strictly: the file as a standard reader (the `csv` crate) reads it, and nothing
+/// that reader would forgive. The records, written again by the `csv` crate with `\n` line ends,
+/// must give the file back byte for byte, so no field is quoted that needs no quotes, no quote
+/// stands in an unquoted field, and no carriage return is outside quotes.
 fn read_csv(text: &str) -> Result<Vec<Vec<String>>, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
     let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut chars = text.chars().peekable();
-    let mut at_start = true;
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        if quoted {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => {
-                    quoted = false;
-                    if !matches!(chars.peek(), Some(',' | '\n')) {
-                        return Err(format!("text after a closing quote: {:?}", chars.peek()));
-                    }
-                }
-                c => field.push(c),
-            }
-            continue;
-        }
-        match c {
-            '"' if at_start => {
-                quoted = true;
-                at_start = false;
-            }
-            '"' => return Err(format!("a quote inside an unquoted field {field:?}")),
-            ',' => {
-                row.push(std::mem::take(&mut field));
-                at_start = true;
-            }
-            '\n' => {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
-                at_start = true;
-            }
-            '\r' => return Err("a carriage return outside quotes".into()),
-            c => {
-                field.push(c);
-                at_start = false;
-            }
-        }
+    let mut again = csv::WriterBuilder::new()
+        .flexible(true)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    for record in reader.records() {
+        let record = record.map_err(|e| e.to_string())?;
+        again.write_record(&record).map_err(|e| e.to_string())?;
+        rows.push(record.iter().map(str::to_string).collect());
     }
-    if quoted || !field.is_empty() || !row.is_empty() {
-        return Err("the file does not end with a complete row".into());
+    let again = again.into_inner().map_err(|e| e.to_string())?;
+    if again != text.as_bytes() {
+        let at = again
+            .iter()
+            .zip(text.as_bytes())
+            .position(|(a, b)| a != b)
+            .unwrap_or(again.len().min(text.len()));
+        return Err(format!(
+            "not strict RFC 4180 from byte {at}: {:?}",
+            String::from_utf8_lossy(&text.as_bytes()[at..(at + 40).min(text.len())])
+        ));
     }
     Ok(rows)
 }

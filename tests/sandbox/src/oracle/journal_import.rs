@@ -66,56 +66,31 @@ impl Row {
     }
 }
 
-/// RFC 4180 reading of the file.
+/// RFC 4180 reading of the file (the `csv` crate), row by row against the template's columns;
+/// blank lines are skipped, as the loader does.
 pub fn parse_csv(text: &str) -> Result<Vec<Row>, String> {
     let names = columns();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
     let mut rows = Vec::new();
-    let mut record: Vec<String> = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut line = 1;
-    let mut chars = text.chars().peekable();
-    let mut finish =
-        |record: &mut Vec<String>, field: &mut String, line: usize| -> Result<(), String> {
-            record.push(std::mem::take(field));
-            if record.len() == 1 && record[0].is_empty() {
-                record.clear();
-                return Ok(());
-            }
-            if record.len() != names.len() {
-                return Err(format!(
-                    "line {line}: {} columns; GlInterface.csv has {} (JournalImportTemplate order)",
-                    record.len(),
-                    names.len()
-                ));
-            }
-            let fields = names.iter().copied().zip(record.drain(..)).collect();
-            rows.push(Row { fields, line });
-            Ok(())
-        };
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            (true, '"') => quoted = false,
-            (true, c) => field.push(c),
-            (false, '"') if field.is_empty() => quoted = true,
-            (false, ',') => record.push(std::mem::take(&mut field)),
-            (false, '\r') => {}
-            (false, '\n') => {
-                finish(&mut record, &mut field, line)?;
-                line += 1;
-            }
-            (false, c) => field.push(c),
+    for record in reader.records() {
+        let record = record.map_err(|e| format!("GlInterface.csv: {e}"))?;
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        if record.len() != names.len() {
+            return Err(format!(
+                "line {line}: {} columns; GlInterface.csv has {} (JournalImportTemplate order)",
+                record.len(),
+                names.len()
+            ));
         }
-    }
-    if quoted {
-        return Err(format!("line {line}: unterminated quoted field"));
-    }
-    if !field.is_empty() || !record.is_empty() {
-        finish(&mut record, &mut field, line)?;
+        let fields = names
+            .iter()
+            .copied()
+            .zip(record.iter().map(str::to_string))
+            .collect();
+        rows.push(Row { fields, line });
     }
     Ok(rows)
 }

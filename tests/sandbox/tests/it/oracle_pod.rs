@@ -197,25 +197,22 @@ async fn the_server_decides_the_page_size() {
 /// GL_INTERFACE's columns in file order, as the pod reads them.
 const COLUMNS: &str = include_str!("../../../specs/oracle/gl_interface_columns.txt");
 
-/// One `GlInterface.csv` row: these columns set, the others empty.
+/// One `GlInterface.csv` row: these columns set, the others empty; written by the `csv` crate,
+/// its line end included.
 fn row(fields: &[(&str, &str)]) -> String {
-    COLUMNS
+    let values = COLUMNS
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(|column| {
-            let value = fields
+            fields
                 .iter()
                 .find(|(c, _)| *c == column)
-                .map_or("", |(_, v)| *v);
-            if value.contains([',', '"']) {
-                format!("\"{}\"", value.replace('"', "\"\""))
-            } else {
-                value.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(",")
+                .map_or("", |(_, v)| *v)
+        });
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(values).unwrap();
+    String::from_utf8(writer.into_inner().unwrap()).unwrap()
 }
 
 /// A balanced two-line journal of 10.00 in ledger `ledger`, group `group`; `change` edits the
@@ -245,7 +242,7 @@ fn journal(ledger: &str, group: &str, change: impl Fn(&mut Fields)) -> String {
             change(&mut fields);
             let borrowed: Vec<(&str, &str)> =
                 fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            row(&borrowed) + "\n"
+            row(&borrowed)
         })
         .collect()
 }
