@@ -6,7 +6,7 @@ use super::{Journal, JournalContext, JournalError, JournalFlag, JournalLine, Sid
 use crate::bigcommerce::{OrderBundle, OrderProduct};
 use crate::config::MismatchPolicy;
 use crate::mapping::{AccountRole, MappingContext, MappingError, ProductRef};
-use crate::money::{Money, round_preserving_total};
+use crate::money::{Currency, Money, round_preserving_total};
 
 /// Where a leg's segments come from when it answers an earlier line of the order: a refunded
 /// line reverses what its sale line was credited to, a refund payment goes back through the
@@ -121,19 +121,8 @@ pub(crate) fn finalize<'b>(
     tender_side: Side,
 ) -> Result<Journal, JournalError> {
     let currency = journal.currency;
-    let order = &bundle.order;
-    let mut legs: Vec<Leg<'b>> = legs
-        .into_iter()
-        .filter(|l| !l.amount.is_zero())
-        .map(|mut l| {
-            if l.amount < Decimal::ZERO {
-                l.amount = -l.amount;
-                l.side = l.side.opposite();
-            }
-            l
-        })
-        .collect();
-
+    let mut legs = normalised(legs);
+    // The exact totals, before rounding, for a mismatch's report.
     let tenders: Decimal = legs
         .iter()
         .filter(|l| l.tender)
@@ -144,7 +133,48 @@ pub(crate) fn finalize<'b>(
         .filter(|l| !l.tender)
         .map(|l| l.signed_toward(tender_side.opposite()))
         .sum();
+    round_each_side(&mut legs, currency);
+    let residue = side_total(&legs, Side::Dr) - side_total(&legs, Side::Cr);
+    if !residue.is_zero() {
+        let totals = Totals {
+            tenders,
+            components,
+            tender_side,
+        };
+        legs.push(residue_leg(
+            ctx,
+            &mut journal,
+            bundle.order.id,
+            residue,
+            totals,
+        )?);
+    }
+    for leg in legs {
+        if leg.amount.is_zero() {
+            continue;
+        }
+        journal.lines.push(line_of(ctx, bundle, currency, leg)?);
+    }
+    ensure_balanced(&journal)?;
+    Ok(journal)
+}
 
+/// The legs that carry money, each with a positive amount (a negative one changes side).
+fn normalised(legs: Vec<Leg<'_>>) -> Vec<Leg<'_>> {
+    legs.into_iter()
+        .filter(|l| !l.amount.is_zero())
+        .map(|mut l| {
+            if l.amount < Decimal::ZERO {
+                l.amount = -l.amount;
+                l.side = l.side.opposite();
+            }
+            l
+        })
+        .collect()
+}
+
+/// Rounds each side's legs to the currency so that they add up to the side's rounded total.
+fn round_each_side(legs: &mut [Leg<'_>], currency: Currency) {
     for side in [Side::Dr, Side::Cr] {
         let positions: Vec<usize> = (0..legs.len()).filter(|&i| legs[i].side == side).collect();
         let exact: Vec<Decimal> = positions.iter().map(|&i| legs[i].amount).collect();
@@ -155,76 +185,84 @@ pub(crate) fn finalize<'b>(
             legs[i].amount = rounded;
         }
     }
-    let side_total = |legs: &[Leg<'_>], side: Side| -> Decimal {
-        legs.iter()
-            .filter(|l| l.side == side)
-            .map(|l| l.amount)
-            .sum()
+}
+
+fn side_total(legs: &[Leg<'_>], side: Side) -> Decimal {
+    legs.iter()
+        .filter(|l| l.side == side)
+        .map(|l| l.amount)
+        .sum()
+}
+
+/// What the tenders and the components add up to, exactly, toward their own sides.
+#[derive(Clone, Copy)]
+struct Totals {
+    tenders: Decimal,
+    components: Decimal,
+    tender_side: Side,
+}
+
+/// The leg that takes what is left between the rounded sides (`residue`, debits less credits):
+/// the rounding account within the tolerance; beyond it, suspense with the journal flagged, or
+/// the totals mismatch error, as `posting.totals_mismatch` says.
+fn residue_leg<'b>(
+    ctx: &JournalContext<'_>,
+    journal: &mut Journal,
+    order: u64,
+    residue: Decimal,
+    totals: Totals,
+) -> Result<Leg<'b>, JournalError> {
+    let currency = journal.currency;
+    let settings = &ctx.config.posting;
+    let tolerance = currency.from_minor(i64::from(settings.rounding_tolerance));
+    let side = if residue > Decimal::ZERO {
+        Side::Cr
+    } else {
+        Side::Dr
     };
-    let residue = side_total(&legs, Side::Dr) - side_total(&legs, Side::Cr);
-    if !residue.is_zero() {
-        let settings = &ctx.config.posting;
-        let tolerance = currency.from_minor(i64::from(settings.rounding_tolerance));
-        let side = if residue > Decimal::ZERO {
-            Side::Cr
-        } else {
-            Side::Dr
-        };
-        let difference = if tender_side == Side::Dr {
-            residue
-        } else {
-            -residue
-        };
-        if residue.abs() <= tolerance {
-            legs.push(Leg::new(
-                AccountRole::Rounding,
+    let difference = if totals.tender_side == Side::Dr {
+        residue
+    } else {
+        -residue
+    };
+    if residue.abs() <= tolerance {
+        return Ok(Leg::new(
+            AccountRole::Rounding,
+            side,
+            residue.abs(),
+            "Rounding difference",
+            "rounding",
+        ));
+    }
+    let (tenders, components) = (totals.tenders, totals.components);
+    match settings.totals_mismatch {
+        MismatchPolicy::Hold => Err(JournalError::TotalsMismatch {
+            order,
+            posting: journal.posting,
+            tenders: Money::new(currency.round(tenders), currency),
+            components: Money::new(currency.round(components), currency),
+            difference: Money::new(difference, currency),
+            tolerance: Money::new(tolerance, currency),
+        }),
+        MismatchPolicy::Suspense => {
+            journal.flags.push(JournalFlag::TotalsMismatch {
+                tenders: currency.round(tenders),
+                components: currency.round(components),
+                difference,
+            });
+            Ok(Leg::new(
+                AccountRole::Suspense,
                 side,
                 residue.abs(),
-                "Rounding difference",
-                "rounding",
-            ));
-        } else {
-            match settings.totals_mismatch {
-                MismatchPolicy::Hold => {
-                    return Err(JournalError::TotalsMismatch {
-                        order: order.id,
-                        posting: journal.posting,
-                        tenders: Money::new(currency.round(tenders), currency),
-                        components: Money::new(currency.round(components), currency),
-                        difference: Money::new(difference, currency),
-                        tolerance: Money::new(tolerance, currency),
-                    });
-                }
-                MismatchPolicy::Suspense => {
-                    legs.push(Leg::new(
-                        AccountRole::Suspense,
-                        side,
-                        residue.abs(),
-                        format!(
-                            "Totals mismatch: tenders {} vs components {}",
-                            currency.format(tenders),
-                            currency.format(components)
-                        ),
-                        "suspense",
-                    ));
-                    journal.flags.push(JournalFlag::TotalsMismatch {
-                        tenders: currency.round(tenders),
-                        components: currency.round(components),
-                        difference,
-                    });
-                }
-            }
+                format!(
+                    "Totals mismatch: tenders {} vs components {}",
+                    currency.format(tenders),
+                    currency.format(components)
+                ),
+                "suspense",
+            ))
         }
     }
-
-    for leg in legs {
-        if leg.amount.is_zero() {
-            continue;
-        }
-        journal.lines.push(line_of(ctx, bundle, currency, leg)?);
-    }
-    ensure_balanced(&journal)?;
-    Ok(journal)
 }
 
 /// One rounded leg as a journal line, on the segments [`place`] decides.

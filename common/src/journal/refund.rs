@@ -31,7 +31,9 @@ use super::finalize::{Leg, finalize};
 use super::naming::batch_name;
 use super::sale::{Basis, line_discounts, postable_lines};
 use super::{Journal, JournalContext, JournalError, JournalFlag, PostingKind, Side};
-use crate::bigcommerce::{OrderBundle, OrderFee, Refund, RefundItem, RefundItemType, TenderKind};
+use crate::bigcommerce::{
+    OrderBundle, OrderFee, OrderProduct, Refund, RefundItem, RefundItemType, TenderKind,
+};
 use crate::config::DiscountPresentation;
 use crate::mapping::AccountRole;
 use crate::money::{Currency, split_pro_rata};
@@ -228,224 +230,299 @@ fn component_legs<'b>(
     currency: Currency,
     flags: &mut Vec<JournalFlag>,
 ) -> Result<Vec<Leg<'b>>, JournalError> {
-    let order = &bundle.order;
-    let basis = Basis::of(order);
     let lines = postable_lines(bundle);
-    let discounts = line_discounts(order, &lines);
-    let separate = ctx.config.posting.discounts == DiscountPresentation::Separate;
+    let discounts = line_discounts(&bundle.order, &lines).per_line;
+    let items = Items {
+        bundle,
+        basis: Basis::of(&bundle.order),
+        lines,
+        discounts,
+        separate: ctx.config.posting.discounts == DiscountPresentation::Separate,
+        currency,
+    };
     let mut legs = Vec::new();
     let mut tax_items = Decimal::ZERO;
     for item in &refund.items {
         let reference = format!("refund:{}:{}", refund.id, item_key(item));
-        let requested = item.requested_amount;
-        let mut not_found = || {
+        let requested = item.requested_amount.unwrap_or_default();
+        let found = match &item.item_type {
+            RefundItemType::Product => items.product(item, reference, &mut legs)?,
+            RefundItemType::GiftWrapping => items.wrapping(item, reference, &mut legs)?,
+            RefundItemType::Shipping | RefundItemType::Handling => {
+                legs.push(items.shipping_or_handling(item, reference)?);
+                true
+            }
+            RefundItemType::Order => {
+                let label = "Refund: order-level amount";
+                legs.push(Leg::new(
+                    AccountRole::Refund,
+                    Side::Dr,
+                    requested,
+                    label,
+                    reference,
+                ));
+                true
+            }
+            RefundItemType::Fee => items.fees(item, reference, &mut legs)?,
+            RefundItemType::Tax => {
+                tax_items += requested;
+                true
+            }
+            RefundItemType::Other(kind) => {
+                let label = format!("Refund: {kind}");
+                legs.push(Leg::new(
+                    AccountRole::Refund,
+                    Side::Dr,
+                    requested,
+                    label,
+                    reference,
+                ));
+                true
+            }
+        };
+        if !found {
             flags.push(JournalFlag::RefundItemNotFound {
                 item: item_key(item),
             });
-        };
-        match &item.item_type {
-            RefundItemType::Product => match lines.iter().position(|l| l.id == item.item_id) {
-                Some(i) => {
-                    let line = lines[i];
-                    let gross = basis.gross(line);
-                    let discount = discounts.per_line[i];
-                    let net = gross - discount;
-                    let value = match requested {
-                        Some(value) => value,
-                        None if line.quantity == 0 => Decimal::ZERO,
-                        None => mul_div(
-                            order.id,
-                            &format!("the value of {reference}"),
-                            net,
-                            Decimal::from(item.quantity.unwrap_or(0)),
-                            Decimal::from(line.quantity),
-                        )?,
-                    };
-                    let kept: Decimal = item.adjustments.iter().map(|a| a.amount).sum();
-                    let value = value + kept;
-                    let ex = |amount| basis.ex_share(amount, line.total_ex_tax, line.total_inc_tax);
-                    let name = if line.name.is_empty() {
-                        "item"
-                    } else {
-                        &line.name
-                    };
-                    let mut label = format!("Refund: {name} ×{}", item.quantity.unwrap_or(0));
-                    if !kept.is_zero() {
-                        label.push_str(&format!(", less {} kept back", currency.format(-kept)));
-                    }
-                    let line_ref = format!("line:{}", line.id);
-                    if line.is_gift_certificate() {
-                        legs.push(
-                            Leg::new(
-                                AccountRole::GiftCertificate,
-                                Side::Dr,
-                                ex(value)?,
-                                label,
-                                reference,
-                            )
-                            .for_product(line)
-                            .mirror(line_ref, AccountRole::GiftCertificate),
-                        );
-                    } else if separate && !discount.is_zero() && !net.is_zero() {
-                        // The sale showed the line at list price and its discount apart: give
-                        // back the same proportion of each.
-                        legs.push(
-                            Leg::new(
-                                AccountRole::Refund,
-                                Side::Dr,
-                                ex(mul_div(order.id, &reference, value, gross, net)?)?,
-                                label.clone(),
-                                reference.clone(),
-                            )
-                            .for_product(line)
-                            .returns_of(line_ref.clone(), AccountRole::Revenue),
-                        );
-                        legs.push(
-                            Leg::new(
-                                AccountRole::Discount,
-                                Side::Cr,
-                                ex(mul_div(order.id, &reference, value, discount, net)?)?,
-                                format!("Discount given back on {label}"),
-                                reference,
-                            )
-                            .for_product(line)
-                            .mirror(line_ref, AccountRole::Discount),
-                        );
-                    } else {
-                        legs.push(
-                            Leg::new(AccountRole::Refund, Side::Dr, ex(value)?, label, reference)
-                                .for_product(line)
-                                .returns_of(line_ref, AccountRole::Revenue),
-                        );
-                    }
-                }
-                None => {
-                    not_found();
-                    legs.push(Leg::new(
-                        AccountRole::Refund,
-                        Side::Dr,
-                        requested.unwrap_or_default(),
-                        format!("Refund of order line {} (not in the order)", item.item_id),
-                        reference,
-                    ));
-                }
-            },
-            RefundItemType::GiftWrapping => {
-                let line = bundle.line(item.item_id);
-                let (ex, inc) = line.map_or((Decimal::ZERO, Decimal::ZERO), |l| {
-                    (l.wrapping_cost_ex_tax, l.wrapping_cost_inc_tax)
-                });
-                if line.is_none() {
-                    not_found();
-                }
-                let amount = match requested {
-                    Some(a) => basis.ex_share(a, ex, inc)?,
-                    None => ex,
-                };
-                legs.push(
-                    Leg::new(
-                        AccountRole::Wrapping,
-                        Side::Dr,
-                        amount,
-                        "Refund: gift wrapping",
-                        reference,
-                    )
-                    .mirror("wrapping", AccountRole::Wrapping),
-                );
-            }
-            RefundItemType::Shipping | RefundItemType::Handling => {
-                let (role, ex, inc, what, sale_ref) = if item.item_type == RefundItemType::Shipping
-                {
-                    (
-                        AccountRole::Shipping,
-                        order.shipping_cost_ex_tax,
-                        order.shipping_cost_inc_tax,
-                        "shipping",
-                        "shipping",
-                    )
-                } else {
-                    (
-                        AccountRole::Handling,
-                        order.handling_cost_ex_tax,
-                        order.handling_cost_inc_tax,
-                        "handling",
-                        "handling",
-                    )
-                };
-                let amount = match requested {
-                    Some(a) => basis.ex_share(a, ex, inc)?,
-                    None => ex,
-                };
-                legs.push(
-                    Leg::new(role, Side::Dr, amount, format!("Refund: {what}"), reference)
-                        .mirror(sale_ref, role),
-                );
-            }
-            RefundItemType::Order => legs.push(Leg::new(
-                AccountRole::Refund,
-                Side::Dr,
-                requested.unwrap_or_default(),
-                "Refund: order-level amount",
-                reference,
-            )),
-            RefundItemType::Fee => {
-                let fees = fees_refunded(bundle, item);
-                if fees.is_empty() {
-                    not_found();
-                    legs.push(Leg::new(
-                        AccountRole::Fee,
-                        Side::Dr,
-                        requested.unwrap_or_default(),
-                        "Refund: fee",
-                        reference.clone(),
-                    ));
-                }
-                for (fee, share) in fees {
-                    let amount = match share {
-                        Some(a) => basis.ex_share(a, fee.amount_ex_tax(), fee.amount_inc_tax())?,
-                        None => fee.amount_ex_tax(),
-                    };
-                    legs.push(
-                        Leg::new(
-                            AccountRole::Fee,
-                            Side::Dr,
-                            amount,
-                            format!("Refund: {}", fee.label()),
-                            reference.clone(),
-                        )
-                        .mirror(format!("fee:{}", fee.id), AccountRole::Fee),
-                    );
-                }
-            }
-            RefundItemType::Tax => tax_items += requested.unwrap_or_default(),
-            RefundItemType::Other(kind) => legs.push(Leg::new(
-                AccountRole::Refund,
-                Side::Dr,
-                requested.unwrap_or_default(),
-                format!("Refund: {kind}"),
-                reference,
-            )),
         }
     }
-    // `total_tax`: "Total tax amount refunded back to the shopper". A `TAX` item is tax given
-    // back on its own: part of `total_tax` when BigCommerce reports one, the tax refunded when
-    // it reports none. Counted once either way.
+    legs.push(tax_leg(refund, tax_items));
+    Ok(legs)
+}
+
+/// The tax given back. `total_tax`: "Total tax amount refunded back to the shopper". A `TAX`
+/// item (`tax_items`) is tax given back on its own: part of `total_tax` when BigCommerce
+/// reports one, the tax refunded when it reports none. Counted once either way.
+fn tax_leg(refund: &Refund, tax_items: Decimal) -> Leg<'_> {
     let tax = if refund.total_tax.is_zero() {
         tax_items
     } else {
         refund.total_tax
     };
-    legs.push(
-        Leg::new(
-            AccountRole::Tax,
-            Side::Dr,
-            tax,
-            "Tax refunded",
-            format!("refund:{}:tax", refund.id),
+    Leg::new(
+        AccountRole::Tax,
+        Side::Dr,
+        tax,
+        "Tax refunded",
+        format!("refund:{}:tax", refund.id),
+    )
+    .mirror("tax", AccountRole::Tax)
+}
+
+/// What a refund's items are valued against: the order's postable lines with their discounts,
+/// and whether prices include tax. Each item kind's legs are pushed by a method that answers
+/// whether the item named something the order has (a flag is raised when it did not).
+struct Items<'b> {
+    bundle: &'b OrderBundle,
+    basis: Basis,
+    lines: Vec<&'b OrderProduct>,
+    /// Parallel to `lines`, in the pricing basis.
+    discounts: Vec<Decimal>,
+    /// The sale showed discounts on their own lines.
+    separate: bool,
+    currency: Currency,
+}
+
+impl<'b> Items<'b> {
+    /// A product line's refund, at the line's discounted unit price when only a quantity is
+    /// given, less what was kept back.
+    fn product(
+        &self,
+        item: &RefundItem,
+        reference: String,
+        legs: &mut Vec<Leg<'b>>,
+    ) -> Result<bool, JournalError> {
+        let Some(i) = self.lines.iter().position(|l| l.id == item.item_id) else {
+            legs.push(Leg::new(
+                AccountRole::Refund,
+                Side::Dr,
+                item.requested_amount.unwrap_or_default(),
+                format!("Refund of order line {} (not in the order)", item.item_id),
+                reference,
+            ));
+            return Ok(false);
+        };
+        let order = self.bundle.order.id;
+        let line = self.lines[i];
+        let gross = self.basis.gross(line);
+        let discount = self.discounts[i];
+        let net = gross - discount;
+        let value = match item.requested_amount {
+            Some(value) => value,
+            None if line.quantity == 0 => Decimal::ZERO,
+            None => mul_div(
+                order,
+                &format!("the value of {reference}"),
+                net,
+                Decimal::from(item.quantity.unwrap_or(0)),
+                Decimal::from(line.quantity),
+            )?,
+        };
+        let kept: Decimal = item.adjustments.iter().map(|a| a.amount).sum();
+        let value = value + kept;
+        let basis = self.basis;
+        let ex = |amount| basis.ex_share(amount, line.total_ex_tax, line.total_inc_tax);
+        let label = self.product_label(line, item, kept);
+        let line_ref = format!("line:{}", line.id);
+        if line.is_gift_certificate() {
+            legs.push(
+                Leg::new(
+                    AccountRole::GiftCertificate,
+                    Side::Dr,
+                    ex(value)?,
+                    label,
+                    reference,
+                )
+                .for_product(line)
+                .mirror(line_ref, AccountRole::GiftCertificate),
+            );
+        } else if self.separate && !discount.is_zero() && !net.is_zero() {
+            // The sale showed the line at list price and its discount apart: give back the
+            // same proportion of each.
+            legs.push(
+                Leg::new(
+                    AccountRole::Refund,
+                    Side::Dr,
+                    ex(mul_div(order, &reference, value, gross, net)?)?,
+                    label.clone(),
+                    reference.clone(),
+                )
+                .for_product(line)
+                .returns_of(line_ref.clone(), AccountRole::Revenue),
+            );
+            legs.push(
+                Leg::new(
+                    AccountRole::Discount,
+                    Side::Cr,
+                    ex(mul_div(order, &reference, value, discount, net)?)?,
+                    format!("Discount given back on {label}"),
+                    reference,
+                )
+                .for_product(line)
+                .mirror(line_ref, AccountRole::Discount),
+            );
+        } else {
+            legs.push(
+                Leg::new(AccountRole::Refund, Side::Dr, ex(value)?, label, reference)
+                    .for_product(line)
+                    .returns_of(line_ref, AccountRole::Revenue),
+            );
+        }
+        Ok(true)
+    }
+
+    /// How a product refund reads: the line's name and the quantity, and what was kept back.
+    fn product_label(&self, line: &OrderProduct, item: &RefundItem, kept: Decimal) -> String {
+        let name = if line.name.is_empty() {
+            "item"
+        } else {
+            &line.name
+        };
+        let mut label = format!("Refund: {name} ×{}", item.quantity.unwrap_or(0));
+        if !kept.is_zero() {
+            label.push_str(&format!(", less {} kept back", self.currency.format(-kept)));
+        }
+        label
+    }
+
+    /// A line's gift wrapping, on the sale's wrapping line.
+    fn wrapping(
+        &self,
+        item: &RefundItem,
+        reference: String,
+        legs: &mut Vec<Leg<'b>>,
+    ) -> Result<bool, JournalError> {
+        let line = self.bundle.line(item.item_id);
+        let (ex, inc) = line.map_or((Decimal::ZERO, Decimal::ZERO), |l| {
+            (l.wrapping_cost_ex_tax, l.wrapping_cost_inc_tax)
+        });
+        let amount = match item.requested_amount {
+            Some(a) => self.basis.ex_share(a, ex, inc)?,
+            None => ex,
+        };
+        legs.push(
+            Leg::new(
+                AccountRole::Wrapping,
+                Side::Dr,
+                amount,
+                "Refund: gift wrapping",
+                reference,
+            )
+            .mirror("wrapping", AccountRole::Wrapping),
+        );
+        Ok(line.is_some())
+    }
+
+    /// Shipping or handling, on the sale's line for it.
+    fn shipping_or_handling(
+        &self,
+        item: &RefundItem,
+        reference: String,
+    ) -> Result<Leg<'b>, JournalError> {
+        let order = &self.bundle.order;
+        let (role, ex, inc, what) = if item.item_type == RefundItemType::Shipping {
+            (
+                AccountRole::Shipping,
+                order.shipping_cost_ex_tax,
+                order.shipping_cost_inc_tax,
+                "shipping",
+            )
+        } else {
+            (
+                AccountRole::Handling,
+                order.handling_cost_ex_tax,
+                order.handling_cost_inc_tax,
+                "handling",
+            )
+        };
+        let amount = match item.requested_amount {
+            Some(a) => self.basis.ex_share(a, ex, inc)?,
+            None => ex,
+        };
+        Ok(
+            Leg::new(role, Side::Dr, amount, format!("Refund: {what}"), reference)
+                .mirror(what, role),
         )
-        .mirror("tax", AccountRole::Tax),
-    );
-    Ok(legs)
+    }
+
+    /// The fee(s) an item refunds, each on the sale's line for it.
+    fn fees(
+        &self,
+        item: &RefundItem,
+        reference: String,
+        legs: &mut Vec<Leg<'b>>,
+    ) -> Result<bool, JournalError> {
+        let fees = fees_refunded(self.bundle, item);
+        if fees.is_empty() {
+            legs.push(Leg::new(
+                AccountRole::Fee,
+                Side::Dr,
+                item.requested_amount.unwrap_or_default(),
+                "Refund: fee",
+                reference,
+            ));
+            return Ok(false);
+        }
+        for (fee, share) in fees {
+            let amount = match share {
+                Some(a) => self
+                    .basis
+                    .ex_share(a, fee.amount_ex_tax(), fee.amount_inc_tax())?,
+                None => fee.amount_ex_tax(),
+            };
+            legs.push(
+                Leg::new(
+                    AccountRole::Fee,
+                    Side::Dr,
+                    amount,
+                    format!("Refund: {}", fee.label()),
+                    reference.clone(),
+                )
+                .mirror(format!("fee:{}", fee.id), AccountRole::Fee),
+            );
+        }
+        Ok(true)
+    }
 }
 
 /// The fee(s) a `FEE` item refunds, each with its share of the requested amount (`None`: the

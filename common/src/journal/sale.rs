@@ -17,7 +17,7 @@ use super::{Journal, JournalContext, JournalError, JournalFlag, PostingKind, Sid
 use crate::bigcommerce::{Order, OrderBundle, OrderProduct};
 use crate::config::DiscountPresentation;
 use crate::mapping::AccountRole;
-use crate::money::{Money, split_pro_rata};
+use crate::money::{Currency, Money, split_pro_rata};
 
 /// Whether the store's prices (and so its discounts and refund amounts) include tax.
 #[derive(Debug, Clone, Copy)]
@@ -143,19 +143,16 @@ pub fn build_sale(ctx: &JournalContext<'_>, bundle: &OrderBundle) -> Result<Jour
     let currency = ctx.entered_currency(order)?;
     let date = ctx.local_date(&order.date_created);
     let mut journal = ctx.header(order, PostingKind::Sale, date, currency, "sale");
-    let basis = Basis::of(order);
     let lines = postable_lines(bundle);
     if lines.is_empty() && !(order.subtotal_ex_tax.is_zero() && order.subtotal_inc_tax.is_zero()) {
+        let subtotal = if order.subtotal_inc_tax.is_zero() {
+            order.subtotal_ex_tax
+        } else {
+            order.subtotal_inc_tax
+        };
         return Err(JournalError::NoLineItems {
             order: order.id,
-            subtotal: Money::new(
-                if order.subtotal_inc_tax.is_zero() {
-                    order.subtotal_ex_tax
-                } else {
-                    order.subtotal_inc_tax
-                },
-                currency,
-            ),
+            subtotal: Money::new(subtotal, currency),
         });
     }
     let discounts = line_discounts(order, &lines);
@@ -165,18 +162,33 @@ pub fn build_sale(ctx: &JournalContext<'_>, bundle: &OrderBundle) -> Result<Jour
             .push(JournalFlag::OrderDiscountAllocated { amount });
     }
     let separate = ctx.config.posting.discounts == DiscountPresentation::Separate;
+    let mut legs = sale_tenders(order);
+    for (line, discount) in lines.iter().zip(&discounts.per_line) {
+        legs.extend(line_legs(
+            Basis::of(order),
+            line,
+            *discount,
+            separate,
+            currency,
+        )?);
+    }
+    legs.extend(charge_legs(order, discounts.unplaced));
+    finalize(ctx, bundle, journal, legs, Side::Dr)
+}
 
+/// What the shopper paid with: owed through the payment method, gift certificates, store
+/// credit.
+fn sale_tenders(order: &Order) -> Vec<Leg<'_>> {
     let method = if order.payment_method.is_empty() {
         "unknown payment method".to_string()
     } else {
         order.payment_method.clone()
     };
-    let owed = order.owed();
-    let mut legs = vec![
+    vec![
         Leg::new(
             AccountRole::Receivable,
             Side::Dr,
-            owed,
+            order.owed(),
             format!("Due from customer ({method})"),
             "order",
         )
@@ -197,74 +209,86 @@ pub fn build_sale(ctx: &JournalContext<'_>, bundle: &OrderBundle) -> Result<Jour
             "store_credit",
         )
         .tender(),
-    ];
+    ]
+}
 
-    for (line, discount) in lines.iter().zip(&discounts.per_line) {
-        let role = if line.is_gift_certificate() {
-            AccountRole::GiftCertificate
-        } else {
-            AccountRole::Revenue
-        };
-        let gross_ex = line.total_ex_tax;
-        let discount_ex = basis.ex_share(*discount, line.total_ex_tax, line.total_inc_tax)?;
-        let label = line_label(line);
-        let reference = format!("line:{}", line.id);
-        if separate || discount_ex.is_zero() {
-            legs.push(
-                Leg::new(role, Side::Cr, gross_ex, label.clone(), reference.clone())
-                    .for_product(line),
-            );
-            legs.push(
-                Leg::new(
-                    AccountRole::Discount,
-                    Side::Dr,
-                    discount_ex,
-                    format!("Discount on {label}"),
-                    reference,
-                )
-                .for_product(line),
-            );
-        } else {
-            legs.push(
-                Leg::new(
-                    role,
-                    Side::Cr,
-                    gross_ex - discount_ex,
-                    format!("{label}, net of discount {}", currency.format(discount_ex)),
-                    reference,
-                )
-                .for_product(line),
-            );
-        }
+/// One product line's revenue (or sold gift certificate) excluding tax, with its `discount`
+/// (in the pricing basis) on a line of its own when the document shows discounts apart or
+/// netted into the revenue when it does not.
+fn line_legs<'b>(
+    basis: Basis,
+    line: &'b OrderProduct,
+    discount: Decimal,
+    separate: bool,
+    currency: Currency,
+) -> Result<Vec<Leg<'b>>, JournalError> {
+    let role = if line.is_gift_certificate() {
+        AccountRole::GiftCertificate
+    } else {
+        AccountRole::Revenue
+    };
+    let gross_ex = line.total_ex_tax;
+    let discount_ex = basis.ex_share(discount, line.total_ex_tax, line.total_inc_tax)?;
+    let label = line_label(line);
+    let reference = format!("line:{}", line.id);
+    if separate || discount_ex.is_zero() {
+        return Ok(vec![
+            Leg::new(role, Side::Cr, gross_ex, label.clone(), reference.clone()).for_product(line),
+            Leg::new(
+                AccountRole::Discount,
+                Side::Dr,
+                discount_ex,
+                format!("Discount on {label}"),
+                reference,
+            )
+            .for_product(line),
+        ]);
     }
-    legs.push(Leg::new(
-        AccountRole::Discount,
-        Side::Dr,
-        discounts.unplaced,
-        "Order discount",
-        "order_discount",
-    ));
-    legs.push(Leg::new(
-        AccountRole::Shipping,
-        Side::Cr,
-        order.shipping_cost_ex_tax,
-        "Shipping",
-        "shipping",
-    ));
-    legs.push(Leg::new(
-        AccountRole::Handling,
-        Side::Cr,
-        order.handling_cost_ex_tax,
-        "Handling",
-        "handling",
-    ));
-    legs.push(Leg::new(
-        AccountRole::Wrapping,
-        Side::Cr,
-        order.wrapping_cost_ex_tax,
-        "Gift wrapping",
-        "wrapping",
-    ));
+    Ok(vec![
+        Leg::new(
+            role,
+            Side::Cr,
+            gross_ex - discount_ex,
+            format!("{label}, net of discount {}", currency.format(discount_ex)),
+            reference,
+        )
+        .for_product(line),
+    ])
+}
+
+/// The order-level amounts: a discount no line could take (`unplaced`), shipping, handling,
+/// wrapping, fees (excluding tax), and the tax.
+fn charge_legs(order: &Order, unplaced: Decimal) -> Vec<Leg<'_>> {
+    let mut legs = vec![
+        Leg::new(
+            AccountRole::Discount,
+            Side::Dr,
+            unplaced,
+            "Order discount",
+            "order_discount",
+        ),
+        Leg::new(
+            AccountRole::Shipping,
+            Side::Cr,
+            order.shipping_cost_ex_tax,
+            "Shipping",
+            "shipping",
+        ),
+        Leg::new(
+            AccountRole::Handling,
+            Side::Cr,
+            order.handling_cost_ex_tax,
+            "Handling",
+            "handling",
+        ),
+        Leg::new(
+            AccountRole::Wrapping,
+            Side::Cr,
+            order.wrapping_cost_ex_tax,
+            "Gift wrapping",
+            "wrapping",
+        ),
+    ];
     for fee in &order.fees {
         legs.push(Leg::new(
             AccountRole::Fee,
@@ -281,5 +305,5 @@ pub fn build_sale(ctx: &JournalContext<'_>, bundle: &OrderBundle) -> Result<Jour
         "Tax",
         "tax",
     ));
-    finalize(ctx, bundle, journal, legs, Side::Dr)
+    legs
 }

@@ -12,7 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::bigcommerce::{BcError, CategoryTree};
+use crate::config::{RuleConfig, StoreConfig};
 use crate::mapping::{AccountRole, Mapper, MappingContext, ProductRef, SegmentSource};
+use crate::money::Currency;
 use crate::posting::services::Services;
 
 /// Why the alignment could not be read; nothing was changed.
@@ -154,94 +156,127 @@ pub async fn catalog_alignment(
     };
     let mut catalogs = Vec::new();
     for entry in &entries {
-        let failed = |source: BcError| CatalogError::Store {
-            store: entry.id.clone(),
-            source,
-        };
-        let bc = svc
-            .bigcommerce(&entry.store_hash)
-            .ok_or_else(|| CatalogError::NoClient(entry.id.clone()))?;
-        let tree = bc.category_tree().await.map_err(failed)?;
-        let channels = bc.channels().await.map_err(failed)?;
-        let products = if named_products.is_empty() {
-            BTreeMap::new()
-        } else {
-            bc.product_categories(&named_products)
-                .await
-                .map_err(failed)?
-        };
-        let records = tree.to_records();
-        let names: BTreeMap<u64, String> = records.iter().map(|c| (c.id, c.name.clone())).collect();
-        // The ledger's currency stands for the orders' (validation makes the ledger exist).
-        let currency = config
-            .oracle
-            .ledgers
-            .iter()
-            .find(|l| l.name == entry.ledger)
-            .map(|l| l.currency);
-        let channel = entry.channels.first().copied().unwrap_or(1);
-        let mut lines = Vec::new();
-        for c in &records {
-            let categories = [c.id];
-            let resolved = currency.map(|currency| {
-                mapper.resolve(
-                    AccountRole::Revenue,
-                    &MappingContext {
-                        store: &entry.id,
-                        channel,
-                        currency,
-                        payment_method: "",
-                        payment_provider: "",
-                        product: Some(ProductRef {
-                            product_id: 0,
-                            sku: "",
-                            categories: &categories,
-                            tree: &tree,
-                        }),
-                    },
-                )
-            });
-            let (account, decided_by, only_defaults) = match resolved {
-                Some(Ok(r)) => (
-                    r.segments.join("-"),
-                    r.explain(),
-                    !r.sources
-                        .iter()
-                        .any(|s| matches!(s, SegmentSource::Rule(_))),
-                ),
-                Some(Err(e)) => (String::new(), e.to_string(), true),
-                None => (
-                    String::new(),
-                    format!("stores: ledger {:?} is unknown", entry.ledger),
-                    true,
-                ),
-            };
-            lines.push(CategoryLine {
+        let (lines, catalog) = read_store(svc, entry, &mapper, &named_products).await?;
+        report.categories.extend(lines);
+        catalogs.push(catalog);
+    }
+    report.stale = stale_rules(&config.mapping.rules, &catalogs);
+    Ok(report)
+}
+
+/// One store entry's categories, each with the account its revenue gets (sorted by path),
+/// and what the store has that rules can name.
+async fn read_store(
+    svc: &Services,
+    entry: &StoreConfig,
+    mapper: &Mapper<'_>,
+    named_products: &[u64],
+) -> Result<(Vec<CategoryLine>, StoreCatalog), CatalogError> {
+    let failed = |source: BcError| CatalogError::Store {
+        store: entry.id.clone(),
+        source,
+    };
+    let bc = svc
+        .bigcommerce(&entry.store_hash)
+        .ok_or_else(|| CatalogError::NoClient(entry.id.clone()))?;
+    let tree = bc.category_tree().await.map_err(failed)?;
+    let channels = bc.channels().await.map_err(failed)?;
+    let products = if named_products.is_empty() {
+        BTreeMap::new()
+    } else {
+        bc.product_categories(named_products)
+            .await
+            .map_err(failed)?
+    };
+    let records = tree.to_records();
+    let names: BTreeMap<u64, String> = records.iter().map(|c| (c.id, c.name.clone())).collect();
+    // The ledger's currency stands for the orders' (validation makes the ledger exist).
+    let currency = svc
+        .config
+        .oracle
+        .ledgers
+        .iter()
+        .find(|l| l.name == entry.ledger)
+        .map(|l| l.currency);
+    let mut lines: Vec<CategoryLine> = records
+        .iter()
+        .map(|c| {
+            let (account, decided_by, only_defaults) =
+                revenue_account(mapper, entry, currency, &tree, c.id);
+            CategoryLine {
                 store: entry.id.clone(),
                 category_id: c.id,
                 path: path(&tree, &names, c.id),
                 account,
                 decided_by,
                 only_defaults,
-            });
-        }
-        lines.sort_by(|a, b| a.path.cmp(&b.path));
-        report.categories.extend(lines);
-        catalogs.push(StoreCatalog {
-            id: entry.id.clone(),
-            categories: records.iter().map(|c| c.id).collect(),
-            channels: channels.iter().map(|c| c.id).collect(),
-            products: products
-                .iter()
-                .filter(|(_, cats)| !cats.is_empty())
-                .map(|(id, _)| *id)
-                .collect(),
-        });
-    }
+            }
+        })
+        .collect();
+    lines.sort_by(|a, b| a.path.cmp(&b.path));
+    let catalog = StoreCatalog {
+        id: entry.id.clone(),
+        categories: records.iter().map(|c| c.id).collect(),
+        channels: channels.iter().map(|c| c.id).collect(),
+        products: products
+            .iter()
+            .filter(|(_, cats)| !cats.is_empty())
+            .map(|(id, _)| *id)
+            .collect(),
+    };
+    Ok((lines, catalog))
+}
 
-    // A rule is stale when what it names is in no store it applies to. Rules for stores
-    // outside this report are not judged.
-    for rule in &config.mapping.rules {
+/// Where revenue of a product in `category` goes, on the entry's first channel: the account
+/// combination, what decided it, and whether only the defaults did (no rule).
+fn revenue_account(
+    mapper: &Mapper<'_>,
+    entry: &StoreConfig,
+    currency: Option<Currency>,
+    tree: &CategoryTree,
+    category: u64,
+) -> (String, String, bool) {
+    let Some(currency) = currency else {
+        return (
+            String::new(),
+            format!("stores: ledger {:?} is unknown", entry.ledger),
+            true,
+        );
+    };
+    let categories = [category];
+    let resolved = mapper.resolve(
+        AccountRole::Revenue,
+        &MappingContext {
+            store: &entry.id,
+            channel: entry.channels.first().copied().unwrap_or(1),
+            currency,
+            payment_method: "",
+            payment_provider: "",
+            product: Some(ProductRef {
+                product_id: 0,
+                sku: "",
+                categories: &categories,
+                tree,
+            }),
+        },
+    );
+    match resolved {
+        Ok(r) => (
+            r.segments.join("-"),
+            r.explain(),
+            !r.sources
+                .iter()
+                .any(|s| matches!(s, SegmentSource::Rule(_))),
+        ),
+        Err(e) => (String::new(), e.to_string(), true),
+    }
+}
+
+/// A rule is stale when what it names is in no store it applies to. Rules for stores outside
+/// `catalogs` are not judged.
+fn stale_rules(rules: &[RuleConfig], catalogs: &[StoreCatalog]) -> Vec<StaleRule> {
+    let mut stale = Vec::new();
+    for rule in rules {
         let applies: Vec<&StoreCatalog> = catalogs
             .iter()
             .filter(|s| rule.when.store.is_empty() || rule.when.store.as_slice().contains(&s.id))
@@ -251,7 +286,7 @@ pub async fn catalog_alignment(
         }
         for id in rule.when.category.as_slice() {
             if !applies.iter().any(|s| s.categories.contains(id)) {
-                report.stale.push(StaleRule::Category {
+                stale.push(StaleRule::Category {
                     rule: rule.name.clone(),
                     id: *id,
                 });
@@ -259,7 +294,7 @@ pub async fn catalog_alignment(
         }
         for id in rule.when.channel.as_slice() {
             if !applies.iter().any(|s| s.channels.contains(id)) {
-                report.stale.push(StaleRule::Channel {
+                stale.push(StaleRule::Channel {
                     rule: rule.name.clone(),
                     id: *id,
                 });
@@ -267,12 +302,12 @@ pub async fn catalog_alignment(
         }
         for id in rule.when.product.as_slice() {
             if !applies.iter().any(|s| s.products.contains(id)) {
-                report.stale.push(StaleRule::Product {
+                stale.push(StaleRule::Product {
                     rule: rule.name.clone(),
                     id: *id,
                 });
             }
         }
     }
-    Ok(report)
+    stale
 }

@@ -71,6 +71,17 @@ struct Quota {
     in_flight: u64,
 }
 
+/// One answer as it came, before it is judged: its status, the rate-limit headers that say
+/// when to try again, and its body.
+struct Reply {
+    status: StatusCode,
+    /// `X-Rate-Limit-Time-Reset-Ms`.
+    reset_ms: Option<u64>,
+    /// `X-Retry-After` (seconds).
+    retry_after: Option<u64>,
+    body: Vec<u8>,
+}
+
 /// An answer with a 2xx status (or 204, which has no body).
 pub(crate) struct Answer {
     pub status: u16,
@@ -221,7 +232,9 @@ impl Transport {
         }
     }
 
-    /// Sends a request; returns the successful answer or a typed error.
+    /// Sends a request; returns the successful answer or a typed error. A GET is sent again
+    /// after a transport failure or a 5xx, up to the policy's attempts; any call is sent again
+    /// after a 429, once the store's window allows.
     pub async fn send(
         &self,
         method: Method,
@@ -237,34 +250,8 @@ impl Transport {
         loop {
             self.pace().await;
             attempts += 1;
-            self.calls.fetch_add(1, Ordering::Relaxed);
-            let mut request = self
-                .http
-                .request(method.clone(), format!("{}{path}", self.base))
-                .header("X-Auth-Token", &self.token)
-                .header("Accept", "application/json")
-                .header("Content-Type", "application/json")
-                .query(query)
-                .timeout(self.policy.timeout);
-            if let Some(b) = body {
-                request = request.json(b);
-            }
-            let sent = request.send().await;
-            self.landed(sent.as_ref().ok().map(reqwest::Response::headers));
-            let outcome = match sent {
-                Ok(response) => {
-                    let status = response.status();
-                    let reset = header_u64(response.headers(), "x-rate-limit-time-reset-ms");
-                    let retry_after = header_u64(response.headers(), "x-retry-after");
-                    match response.bytes().await {
-                        Ok(bytes) => Ok((status, (reset, retry_after), bytes.to_vec())),
-                        Err(e) => Err(e),
-                    }
-                }
-                Err(e) => Err(e),
-            };
-            let (status, (reset, retry_after), bytes) = match outcome {
-                Ok(ok) => ok,
+            let reply = match self.exchange(&method, path, query, body).await {
+                Ok(reply) => reply,
                 Err(e) => {
                     failures += 1;
                     if idempotent && failures < self.policy.max_attempts {
@@ -283,51 +270,94 @@ impl Transport {
                     });
                 }
             };
-            if status == StatusCode::TOO_MANY_REQUESTS {
+            if reply.status == StatusCode::TOO_MANY_REQUESTS {
                 limited += 1;
                 if limited >= self.policy.max_rate_limited {
                     return Err(BcError::RateLimited { call, attempts });
                 }
-                // With the headers, wait exactly until the window resets; with only
-                // `X-Retry-After`, as many seconds as it says; without either the platform
-                // itself is overloaded: back off longer each time.
-                let wait = match (reset, retry_after) {
-                    (Some(ms), _) => Duration::from_millis(ms) + Duration::from_millis(10),
-                    (None, Some(seconds)) => Duration::from_secs(seconds).min(MAX_RETRY_AFTER),
-                    (None, None) => self.backoff(limited + 2),
-                };
-                tokio::time::sleep(wait).await;
+                tokio::time::sleep(self.rate_limit_wait(&reply, limited)).await;
                 continue;
             }
-            if status.is_server_error() {
+            if reply.status.is_server_error() {
                 failures += 1;
                 if idempotent && failures < self.policy.max_attempts {
                     tokio::time::sleep(self.backoff(failures)).await;
                     continue;
                 }
             }
-            if status.is_success() {
+            if reply.status.is_success() {
                 return Ok(Answer {
-                    status: status.as_u16(),
-                    body: bytes,
+                    status: reply.status.as_u16(),
+                    body: reply.body,
                 });
             }
-            // An upstream that echoes the token would otherwise put it into errors and logs.
-            let message = upstream_text(&error_message(&bytes), &[&self.token]);
-            let code = status.as_u16();
-            return Err(match code {
-                404 => BcError::NotFound { call, message },
-                401 | 403 => BcError::Unauthorized {
-                    call,
-                    status: code,
-                    message,
-                },
-                _ => BcError::Status {
-                    call,
-                    status: code,
-                    message,
-                },
-            });
+            return Err(self.refusal(call, &reply));
+        }
+    }
+
+    /// One request and its whole answer, counted, with the quota headers it carries noted.
+    async fn exchange(
+        &self,
+        method: &Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Reply, reqwest::Error> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base))
+            .header("X-Auth-Token", &self.token)
+            .header("Accept", "application/json")
+            .header("Content-Type", "application/json")
+            .query(query)
+            .timeout(self.policy.timeout);
+        if let Some(b) = body {
+            request = request.json(b);
+        }
+        let sent = request.send().await;
+        self.landed(sent.as_ref().ok().map(reqwest::Response::headers));
+        let response = sent?;
+        let status = response.status();
+        let reset_ms = header_u64(response.headers(), "x-rate-limit-time-reset-ms");
+        let retry_after = header_u64(response.headers(), "x-retry-after");
+        let body = response.bytes().await?.to_vec();
+        Ok(Reply {
+            status,
+            reset_ms,
+            retry_after,
+            body,
+        })
+    }
+
+    /// How long to wait after the `limited`-th 429 in a row. With the headers, exactly until
+    /// the window resets; with only `X-Retry-After`, as many seconds as it says; without
+    /// either the platform itself is overloaded: back off longer each time.
+    fn rate_limit_wait(&self, reply: &Reply, limited: u32) -> Duration {
+        match (reply.reset_ms, reply.retry_after) {
+            (Some(ms), _) => Duration::from_millis(ms) + Duration::from_millis(10),
+            (None, Some(seconds)) => Duration::from_secs(seconds).min(MAX_RETRY_AFTER),
+            (None, None) => self.backoff(limited + 2),
+        }
+    }
+
+    /// The typed error for an answer that is neither a success nor to be tried again.
+    fn refusal(&self, call: String, reply: &Reply) -> BcError {
+        // An upstream that echoes the token would otherwise put it into errors and logs.
+        let message = upstream_text(&error_message(&reply.body), &[&self.token]);
+        let code = reply.status.as_u16();
+        match code {
+            404 => BcError::NotFound { call, message },
+            401 | 403 => BcError::Unauthorized {
+                call,
+                status: code,
+                message,
+            },
+            _ => BcError::Status {
+                call,
+                status: code,
+                message,
+            },
         }
     }
 
