@@ -601,11 +601,6 @@ impl TenderKind {
 }
 
 impl RefundPayment {
-    /// Refunds to store credit create a liability rather than moving cash.
-    pub fn is_store_credit(&self) -> bool {
-        self.tender() == TenderKind::StoreCredit
-    }
-
     /// The tender the money went back through.
     pub fn tender(&self) -> TenderKind {
         TenderKind::of(&self.provider_id)
