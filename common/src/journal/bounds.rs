@@ -12,7 +12,7 @@
 use rust_decimal::Decimal;
 
 use super::JournalError;
-use crate::bigcommerce::OrderBundle;
+use crate::bigcommerce::{Order, OrderBundle};
 
 /// The largest amount, either way, an order may carry: 10^15 units of its currency. No real
 /// order comes near it in any currency (not in Iranian rials or Vietnamese dong either), and a
@@ -37,7 +37,18 @@ fn within(order: u64, value: Decimal, field: impl FnOnce() -> String) -> Result<
 /// Every amount of the bundle (the order's, its lines', fees', refunds' and transactions') is
 /// within [`MAX_AMOUNT`]; the first that is not is named by its path in the bundle.
 pub(crate) fn check(bundle: &OrderBundle) -> Result<(), JournalError> {
-    let o = &bundle.order;
+    check_order(&bundle.order)?;
+    check_lines(bundle)?;
+    check_refunds(bundle)?;
+    let id = bundle.order.id;
+    for (i, t) in bundle.transactions.iter().flatten().enumerate() {
+        within(id, t.amount, || format!("transactions[{i}].amount"))?;
+    }
+    Ok(())
+}
+
+/// The order's own amounts and its fees'.
+fn check_order(o: &Order) -> Result<(), JournalError> {
     let id = o.id;
     for (field, value) in [
         ("subtotal_ex_tax", o.subtotal_ex_tax),
@@ -75,6 +86,12 @@ pub(crate) fn check(bundle: &OrderBundle) -> Result<(), JournalError> {
             })?;
         }
     }
+    Ok(())
+}
+
+/// The lines' amounts and their discounts'.
+fn check_lines(bundle: &OrderBundle) -> Result<(), JournalError> {
+    let id = bundle.order.id;
     for (i, l) in bundle.lines.iter().enumerate() {
         for (field, value) in [
             ("price_ex_tax", l.price_ex_tax),
@@ -97,6 +114,12 @@ pub(crate) fn check(bundle: &OrderBundle) -> Result<(), JournalError> {
             })?;
         }
     }
+    Ok(())
+}
+
+/// The refunds' amounts: totals, items, kept-back adjustments, payments.
+fn check_refunds(bundle: &OrderBundle) -> Result<(), JournalError> {
+    let id = bundle.order.id;
     for (i, r) in bundle.refunds.iter().enumerate() {
         within(id, r.total_amount, || format!("refunds[{i}].total_amount"))?;
         within(id, r.total_tax, || format!("refunds[{i}].total_tax"))?;
@@ -115,9 +138,6 @@ pub(crate) fn check(bundle: &OrderBundle) -> Result<(), JournalError> {
                 format!("refunds[{i}].payments[{j}].amount")
             })?;
         }
-    }
-    for (i, t) in bundle.transactions.iter().flatten().enumerate() {
-        within(id, t.amount, || format!("transactions[{i}].amount"))?;
     }
     Ok(())
 }
