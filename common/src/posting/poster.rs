@@ -25,9 +25,9 @@ use crate::journal::{JournalContext, PostingKind};
 use crate::metrics::{self, Metrics};
 use crate::ports::{Queue, QueueError};
 use crate::posting::decide::{decide, fingerprint};
+use crate::posting::dispatch::submit_postings;
 use crate::posting::message::OrderMessage;
 use crate::posting::services::Services;
-use crate::posting::submission::submit_postings;
 use crate::state::{
     Actor, AuditEvent, AuditKind, OrderRecord, PostingKey, PostingRecord, PostingState, StateName,
     StoreError,

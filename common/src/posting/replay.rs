@@ -14,11 +14,11 @@ use serde_json::json;
 use crate::bigcommerce::api::RefundPolicy;
 use crate::journal::{JournalContext, PostingKind};
 use crate::posting::decide::rebuild;
+use crate::posting::dispatch::posting_event;
 use crate::posting::fetch::fetch_order;
+use crate::posting::lookup::{FoundBatch, look_up_by_name};
 use crate::posting::message::OrderMessage;
 use crate::posting::services::Services;
-use crate::posting::submission::posting_event;
-use crate::posting::submit::{Outcome, look_up_by_name};
 use crate::state::{Actor, AuditKind, PostingKey, PostingRecord, PostingState, StateName};
 
 /// Why a replay was refused; nothing was changed.
@@ -179,21 +179,20 @@ pub async fn replay(svc: &Services, key: &PostingKey, by: &str) -> Result<Replay
 /// nothing is changed or sent.
 async fn in_ledger(svc: &Services, record: &PostingRecord) -> Result<Option<u64>, String> {
     let group = vec![((), record.journal.clone())];
-    let lookup = look_up_by_name(svc.oracle.as_ref(), group, 0, None).await;
+    let lookup = look_up_by_name(svc.oracle.as_ref(), group).await;
     if !lookup.unread.is_empty() {
         return Err(format!(
             "batch {} could not be looked up in Fusion, so it is not sent again; try later",
             record.journal.batch_name
         ));
     }
-    let Some((_, found)) = lookup.found.into_iter().next() else {
-        return Ok(None);
-    };
-    let Outcome::Posted {
-        batch_id,
-        fusion_name,
-        ..
-    } = found.outcome
+    let Some((
+        _,
+        FoundBatch {
+            batch_id,
+            fusion_name,
+        },
+    )) = lookup.found.into_iter().next()
     else {
         return Ok(None);
     };

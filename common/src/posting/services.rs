@@ -14,7 +14,8 @@ use crate::oracle::{FusionClient, FusionSettings, OracleError};
 use crate::ports::{
     BigCommerceApi, Clock, OracleApi, Queue, SecretSource, SourceError, StateStore,
 };
-use crate::posting::submit::{GroupIds, StoreGroupIds, SubmitSettings};
+use crate::posting::dispatch::SubmitSettings;
+use crate::posting::group_ids::{GroupIds, StoreGroupIds};
 
 /// Timings and limits of the pipeline (not in the connector document: they belong to the
 /// deployment, not to the books).

@@ -4,8 +4,9 @@
 //! - SUCCEEDED: each journal's batch is read back by its deterministic name and the posting
 //!   becomes Posted with the batch id; the order gets a metafield naming the batch;
 //! - ERROR: Journal Import refused the whole group. One journal: Rejected with the job log's
-//!   reason. Several: split in halves, each sent again under a new GROUP_ID, until the bad one
-//!   is alone, so one bad journal never holds back the others;
+//!   reason. Several: split in halves, each sent again under a new GROUP_ID (through
+//!   [`submit_postings`], as the poster sends), until the bad one is alone, so one bad journal
+//!   never holds back the others: 64 journals with one bad take 13 imports;
 //! - WARNING (and the other failed endings): the batches found are Posted; the rest are treated
 //!   as refused, like ERROR's;
 //! - CANCELLED or EXPIRED: the job was stopped before Journal Import judged the journals. The
@@ -28,10 +29,10 @@ use serde_json::json;
 use crate::journal::Journal;
 use crate::metrics::{self, Metrics};
 use crate::oracle::JobStatus;
+use crate::posting::dispatch::{close_import, move_posting, submit_postings};
+use crate::posting::lookup::{FoundBatch, Lookup, look_up_by_name};
 use crate::posting::message::OrderMessage;
 use crate::posting::services::Services;
-use crate::posting::submission::{close_import, move_posting, submit_postings};
-use crate::posting::submit::{Lookup, Outcome, look_up_by_name, reason_from_log};
 use crate::state::{
     Actor, AuditKind, ImportRecord, ImportState, PostingRecord, PostingState, StateName,
 };
@@ -63,6 +64,7 @@ pub struct TrackReport {
 const IMPORTS_PER_ROUND: usize = 200;
 
 /// Follows every open import one step.
+#[tracing::instrument(skip_all)]
 pub async fn track(svc: &Services) -> TrackReport {
     let mut report = TrackReport::default();
     for state in [ImportState::Submitted, ImportState::Unknown] {
@@ -147,6 +149,8 @@ async fn live_postings(svc: &Services, import: &ImportRecord) -> Option<Vec<Post
     Some(live)
 }
 
+/// One import one step: what its job's status says for the postings still waiting on it.
+#[tracing::instrument(skip_all, fields(group_id = import.group_id, request_id = import.request_id))]
 async fn track_import(svc: &Services, import: ImportRecord, report: &mut TrackReport) {
     let Some(live) = live_postings(svc, &import).await else {
         return;
@@ -259,36 +263,7 @@ async fn track_import(svc: &Services, import: ImportRecord, report: &mut TrackRe
     }
     match refused.len() {
         0 => {}
-        1 => {
-            let p = &refused[0];
-            let reason = match svc.oracle.job_log(request_id).await {
-                Ok(log) => reason_from_log(&log, &p.journal.batch_name),
-                Err(e) => {
-                    format!("import {request_id} ended {status}; its log could not be read: {e}")
-                }
-            };
-            let detail = json!({"group_id": group_id, "request_id": request_id, "reason": reason});
-            wake_before_settling(svc, p, report).await;
-            if let Ok(Some(_)) = move_posting(
-                svc,
-                Actor::Tracker,
-                AuditKind::Rejected,
-                p,
-                PostingState::Rejected {
-                    reason: reason.clone(),
-                },
-                None,
-                detail,
-            )
-            .await
-            {
-                report.rejected += 1;
-                report.settled.insert((p.key.store.clone(), p.key.order_id));
-                report
-                    .metrics
-                    .incr_for(&p.key.store, metrics::POSTINGS_REJECTED);
-            }
-        }
+        1 => reject(svc, &refused[0], group_id, request_id, status, report).await,
         n => {
             report.split += 1;
             tracing::info!(
@@ -309,7 +284,45 @@ async fn track_import(svc: &Services, import: ImportRecord, report: &mut TrackRe
     }
 }
 
+/// Rejects the one posting left of a refused import, with the job log's reason.
+#[tracing::instrument(skip_all, fields(store = %p.key.store, order_id = p.key.order_id, posting = %p.key))]
+async fn reject(
+    svc: &Services,
+    p: &PostingRecord,
+    group_id: u64,
+    request_id: u64,
+    status: JobStatus,
+    report: &mut TrackReport,
+) {
+    let reason = match svc.oracle.job_log(request_id).await {
+        Ok(log) => reason_from_log(&log, &p.journal.batch_name),
+        Err(e) => format!("import {request_id} ended {status}; its log could not be read: {e}"),
+    };
+    let detail = json!({"group_id": group_id, "request_id": request_id, "reason": reason});
+    wake_before_settling(svc, p, report).await;
+    if let Ok(Some(_)) = move_posting(
+        svc,
+        Actor::Tracker,
+        AuditKind::Rejected,
+        p,
+        PostingState::Rejected {
+            reason: reason.clone(),
+        },
+        None,
+        detail,
+    )
+    .await
+    {
+        report.rejected += 1;
+        report.settled.insert((p.key.store.clone(), p.key.order_id));
+        report
+            .metrics
+            .incr_for(&p.key.store, metrics::POSTINGS_REJECTED);
+    }
+}
+
 /// Holds a posting for a person, with the reason in its audit event.
+#[tracing::instrument(skip_all, fields(store = %p.key.store, order_id = p.key.order_id, posting = %p.key))]
 async fn hold(
     svc: &Services,
     p: &PostingRecord,
@@ -358,26 +371,25 @@ async fn post_found(
         found,
         missing,
         unread,
-    } = look_up_by_name(svc.oracle.as_ref(), items, group_id, request_id).await;
-    for (p, submitted) in found {
-        if let Outcome::Posted {
+    } = look_up_by_name(svc.oracle.as_ref(), items).await;
+    for (
+        p,
+        FoundBatch {
             batch_id,
             fusion_name,
-            request_id,
+        },
+    ) in found
+    {
+        mark_posted(
+            svc,
+            &p,
+            batch_id,
+            &fusion_name,
             group_id,
-        } = submitted.outcome
-        {
-            mark_posted(
-                svc,
-                &p,
-                batch_id,
-                &fusion_name,
-                group_id,
-                request_id,
-                report,
-            )
-            .await;
-        }
+            request_id,
+            report,
+        )
+        .await;
     }
     if !unread.is_empty() {
         tracing::warn!(
@@ -390,6 +402,8 @@ async fn post_found(
     Some(missing.into_iter().map(|(p, _)| p).collect())
 }
 
+/// Records a posting Posted with its batch, and names the batch on the order in BigCommerce.
+#[tracing::instrument(skip_all, fields(store = %p.key.store, order_id = p.key.order_id, posting = %p.key))]
 async fn mark_posted(
     svc: &Services,
     p: &PostingRecord,
@@ -575,5 +589,30 @@ async fn requeue_stale(svc: &Services, report: &mut TrackReport) {
             )
             .await;
         }
+    }
+}
+
+/// Why Journal Import refused a batch: the lines of its job log about that batch, or else the
+/// log's error lines (EBS-style codes such as EF04, EP01).
+fn reason_from_log(log: &str, batch_name: &str) -> String {
+    let about: Vec<&str> = log.lines().filter(|l| l.contains(batch_name)).collect();
+    let lines = if about.is_empty() {
+        log.lines()
+            .filter(|l| {
+                l.len() > 5
+                    && l.as_bytes()[..2].iter().all(u8::is_ascii_uppercase)
+                    && l.as_bytes()[2..4].iter().all(u8::is_ascii_digit)
+            })
+            .collect()
+    } else {
+        about
+    };
+    if lines.is_empty() {
+        format!(
+            "Journal Import ended in error; its log says: {}",
+            log.lines().rev().take(5).collect::<Vec<_>>().join(" | ")
+        )
+    } else {
+        format!("Journal Import rejected it: {}", lines.join("; "))
     }
 }

@@ -1,16 +1,22 @@
-//! The Fusion client and the submission policy against the sandbox pod over real HTTP: tokens,
-//! imports, job tracking, read-back, rejections with Journal Import's codes, bisection, lost
-//! answers, closed periods, retries.
+//! The Fusion client and the production submission path against the sandbox pod over real
+//! HTTP: tokens, imports, job tracking, read-back, rejections with Journal Import's codes,
+//! splitting a refused import, lost answers, imports past their timeout, closed periods,
+//! retries. Postings are recorded in a state store and go through `dispatch::submit_postings`
+//! and `tracker::track` rounds, as the poster and the poller run them.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::submit_rounds::{Desk, Settled};
 use crate::support::*;
 use common::config::ConnectorConfig;
 use common::journal::{Journal, JournalContext, JournalFlag, build_sale};
+use common::metrics;
 use common::oracle::{FusionClient, FusionSettings, JobStatus, OracleError};
 use common::ports::OracleApi;
-use common::posting::submit::{ClockGroupIds, Outcome, SubmitSettings, post_journals};
+use common::posting::dispatch::SubmitSettings;
+use common::posting::message::OrderMessage;
+use common::state::{AuditKind, ImportState, PostingState, StateName};
 use rust_decimal::Decimal;
 use sandbox::demo::{US_LEDGER, seeded_pod};
 use sandbox::oracle::{OraclePod, PodFault, PodOptions};
@@ -45,6 +51,22 @@ fn submit_settings() -> SubmitSettings {
         poll_interval: Duration::from_millis(10),
         import_timeout: Duration::from_secs(10),
         unknown_wait: Duration::from_secs(2),
+    }
+}
+
+/// A desk on the production path for `config`, with the default test timings.
+fn desk_for(config: &ConnectorConfig) -> Desk {
+    Desk::new(config.clone(), fast(), submit_settings())
+}
+
+/// How long a test waits for its postings to settle.
+const SETTLE: Duration = Duration::from_secs(20);
+
+/// The reason a Held or Rejected posting carries.
+fn reason_of(state: &PostingState) -> &str {
+    match state {
+        PostingState::Held { reason } | PostingState::Rejected { reason } => reason,
+        other => panic!("not held or rejected: {other:?}"),
     }
 }
 
@@ -142,36 +164,49 @@ async fn a_token_endpoint_failure_is_a_clear_error_without_the_secret() {
 async fn journals_round_trip_through_import_tracking_and_read_back() {
     let pod = seeded_pod(PodOptions::default()).await;
     let config = config_for(&pod, |_| {});
-    let c = client(&config);
+    let mut desk = desk_for(&config);
     let sent = journals(&config, 1000, 3);
-    let report = post_journals(
-        &c,
-        &config,
-        &submit_settings(),
-        &ClockGroupIds::default(),
-        sent.clone(),
-    )
-    .await;
-    assert_eq!(report.imports, 1, "three journals, one import");
-    for (r, j) in report.results.iter().zip(&sent) {
-        let Outcome::Posted {
-            fusion_name,
+    let settled = desk.post(sent.clone(), SETTLE).await;
+    assert_eq!(desk.imports(), 1, "three journals, one import");
+    assert_eq!(pod.imports(), 1);
+    for (p, j) in settled.postings.iter().zip(&sent) {
+        let PostingState::Posted {
+            batch_id,
             group_id,
             request_id,
-            ..
-        } = &r.outcome
+        } = p.state
         else {
-            panic!("{:?}", r.outcome)
+            panic!("{:?}", p.state)
         };
+        assert!(request_id.is_some(), "the import's answer was recorded");
+        assert_eq!(p.journal.period_name.as_deref(), Some("Mar-26"));
+        // The audit trail names the batch as Fusion stores it: ours, then its suffixes.
+        let audit = desk
+            .svc
+            .store
+            .audit_of_order(&p.key.store, p.key.order_id)
+            .await
+            .unwrap();
+        let posted = audit
+            .iter()
+            .find(|e| e.kind == AuditKind::Posted)
+            .expect("a Posted event");
+        assert_eq!(posted.detail["batch_id"], json!(batch_id));
+        let fusion_name = posted.detail["fusion_batch_name"].as_str().unwrap();
         assert!(
             fusion_name.starts_with(&format!("{} BigCommerce A {group_id} ", j.batch_name)),
             "{fusion_name}"
         );
-        assert!(request_id.is_some());
-        assert_eq!(r.journal.period_name.as_deref(), Some("Mar-26"));
     }
+    let import = desk
+        .svc
+        .store
+        .imports_in_state(ImportState::Submitted, 10)
+        .await
+        .unwrap();
+    assert!(import.is_empty(), "the import is closed: {import:?}");
     for j in &sent {
-        let batches = c.find_batches(&j.batch_name, true).await.unwrap();
+        let batches = desk.oracle.find_batches(&j.batch_name, true).await.unwrap();
         assert_eq!(batches.len(), 1);
         let b = &batches[0];
         assert_eq!((b.total_dr, b.total_cr), (j.total_dr(), j.total_cr()));
@@ -195,28 +230,30 @@ async fn journals_round_trip_through_import_tracking_and_read_back() {
 async fn a_refused_submission_is_recognised_and_held() {
     let pod = seeded_pod(PodOptions::default()).await;
     let config = config_for(&pod, |_| {});
-    let c = client(&config);
+    let mut desk = desk_for(&config);
     pod.set_import_privilege(false);
     let sent = journals(&config, 2000, 2);
     assert_eq!(
-        c.submit_import(&sent, 42).await.unwrap_err(),
+        desk.oracle.submit_import(&sent, 42).await.unwrap_err(),
         OracleError::ImportRefused
     );
-    let report = post_journals(
-        &c,
-        &config,
-        &submit_settings(),
-        &ClockGroupIds::default(),
-        sent,
-    )
-    .await;
-    for r in &report.results {
-        assert!(
-            matches!(&r.outcome, Outcome::Held { reason } if reason.contains("ReqstId -1")),
-            "{:?}",
-            r.outcome
-        );
+    let settled = desk.post(sent, SETTLE).await;
+    assert!(
+        settled.first_round.passing.is_empty(),
+        "not a passing failure"
+    );
+    for p in &settled.postings {
+        assert_eq!(p.state.name(), StateName::Held, "{:?}", p.state);
+        assert!(reason_of(&p.state).contains("ReqstId -1"), "{:?}", p.state);
     }
+    assert_eq!(desk.metrics.count(metrics::POSTINGS_HELD), 2.0);
+    let failed = desk
+        .svc
+        .store
+        .imports_in_state(ImportState::Failed, 10)
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 1, "the refused import is closed as failed");
     assert!(pod.batches().is_empty());
 }
 
@@ -257,40 +294,32 @@ async fn journal_import_rejects_with_its_codes() {
         pod.batches().is_empty(),
         "nothing of the group was imported, not even the good journal"
     );
-    // Through the policy, the unbalanced journal never leaves: rejected before any import.
-    let report = post_journals(
-        &c,
-        &config,
-        &submit_settings(),
-        &ClockGroupIds::default(),
-        vec![unbalanced[1].clone()],
-    )
-    .await;
-    assert_eq!(report.imports, 0);
-    assert!(
-        matches!(&report.results[0].outcome, Outcome::Rejected { reason, .. } if reason == "does not balance: debits USD 21.60, credits USD 21.61"),
-        "{:?}",
-        report.results[0].outcome
+    // On the production path, the unbalanced journal never leaves: rejected before any import.
+    let mut desk = desk_for(&config);
+    let settled = desk.post(vec![unbalanced[1].clone()], SETTLE).await;
+    assert_eq!(desk.imports(), 0);
+    assert_eq!(
+        settled.postings[0].state,
+        PostingState::Rejected {
+            reason: "does not balance: debits USD 21.60, credits USD 21.61".into()
+        }
     );
     // A segment value the pod's chart does not have: EF04, with the reason from the job log.
     let mut bad = journals(&config, 3100, 1);
     bad[0].lines[1].segments[2] = "9999".into();
-    let report = post_journals(
-        &c,
-        &config,
-        &submit_settings(),
-        &ClockGroupIds::default(),
-        bad,
-    )
-    .await;
-    let Outcome::Rejected { reason, .. } = &report.results[0].outcome else {
-        panic!("{:?}", report.results[0].outcome)
-    };
+    let settled = desk.post(bad, SETTLE).await;
+    assert_eq!(desk.imports(), 1);
+    let reason = reason_of(&settled.postings[0].state);
+    assert_eq!(settled.postings[0].state.name(), StateName::Rejected);
     assert!(
         reason.starts_with("Journal Import rejected it: EF04 batch BC-us-3100-sale"),
         "{reason}"
     );
     assert!(reason.contains("segment 3 value \"9999\""), "{reason}");
+    assert_eq!(
+        settled.splits, 0,
+        "a refused import of one journal is not split"
+    );
 }
 
 /// Sends a hand-made GlInterface.csv to the pod the way `importBulkData` does.
@@ -333,32 +362,24 @@ async fn one_bad_journal_among_64_is_isolated_in_at_most_13_imports() {
     })
     .await;
     let config = config_for(&pod, |_| {});
-    let c = client(&config);
+    let mut desk = desk_for(&config);
     let mut sent = journals(&config, 5000, 64);
     sent[37].lines[0].segments[2] = "8888".into();
-    let report = post_journals(
-        &c,
-        &config,
-        &submit_settings(),
-        &ClockGroupIds::default(),
-        sent.clone(),
-    )
-    .await;
-    // The 64 fail; each half is sent again; the bad half splits again, six times down to one.
-    assert_eq!(report.imports, 2 * 6 + 1, "2·log2(64)+1 imports");
-    let rejected: Vec<&str> = report
-        .results
-        .iter()
-        .filter(|r| matches!(r.outcome, Outcome::Rejected { .. }))
-        .map(|r| r.journal.batch_name.as_str())
-        .collect();
-    assert_eq!(rejected, vec!["BC-us-5037-sale"]);
-    let posted = report
-        .results
-        .iter()
-        .filter(|r| matches!(r.outcome, Outcome::Posted { .. }))
-        .count();
-    assert_eq!(posted, 63);
+    let settled = desk.post(sent, SETTLE).await;
+    // The 64 fail; the tracker sends each half again; the bad half splits again, six times
+    // down to one.
+    assert_eq!(desk.imports(), 2 * 6 + 1, "2·log2(64)+1 imports");
+    assert_eq!(pod.imports(), 13, "the pod saw as many");
+    assert_eq!(settled.splits, 6);
+    assert_eq!(settled.named(StateName::Rejected), vec!["BC-us-5037-sale"]);
+    assert!(
+        reason_of(&settled.postings[37].state).starts_with("Journal Import rejected it: EF04"),
+        "{:?}",
+        settled.postings[37].state
+    );
+    assert_eq!(settled.named(StateName::Posted).len(), 63);
+    assert_eq!(desk.metrics.count(metrics::POSTINGS_POSTED), 63.0);
+    assert_eq!(desk.metrics.count(metrics::POSTINGS_REJECTED), 1.0);
     let batches = pod.batches();
     assert_eq!(batches.len(), 63, "the 63 good journals, each once");
     let mut names: Vec<String> = batches
@@ -368,36 +389,40 @@ async fn one_bad_journal_among_64_is_isolated_in_at_most_13_imports() {
     names.sort();
     names.dedup();
     assert_eq!(names.len(), 63);
-    // Every batch is read back, page after page, whatever the page size.
-    assert_eq!(c.find_batches("BC-us-50", false).await.unwrap().len(), 63);
+    // Every import is closed, and every batch is read back, page after page, whatever the
+    // page size.
+    for state in [ImportState::Submitted, ImportState::Unknown] {
+        let open = desk.svc.store.imports_in_state(state, 100).await.unwrap();
+        assert!(open.is_empty(), "{open:?}");
+    }
+    assert_eq!(
+        desk.oracle
+            .find_batches("BC-us-50", false)
+            .await
+            .unwrap()
+            .len(),
+        63
+    );
 }
 
 #[tokio::test]
 async fn a_lost_answer_after_an_accepted_import_does_not_create_a_second_batch() {
     let pod = seeded_pod(PodOptions::default()).await;
     let config = config_for(&pod, |_| {});
-    let c = client(&config);
+    let mut desk = desk_for(&config);
     pod.inject(PodFault::LoseImportResponse { times: 1 });
-    let sent = journals(&config, 6000, 3);
-    let report = post_journals(
-        &c,
-        &config,
-        &submit_settings(),
-        &ClockGroupIds::default(),
-        sent,
-    )
-    .await;
-    for r in &report.results {
+    let settled = desk.post(journals(&config, 6000, 3), SETTLE).await;
+    for p in &settled.postings {
         assert!(
             matches!(
-                r.outcome,
-                Outcome::Posted {
+                p.state,
+                PostingState::Posted {
                     request_id: None,
                     ..
                 }
             ),
-            "{:?}",
-            r.outcome
+            "found by name, without a request id: {:?}",
+            p.state
         );
     }
     assert_eq!(
@@ -406,36 +431,236 @@ async fn a_lost_answer_after_an_accepted_import_does_not_create_a_second_batch()
         "the answer was lost"
     );
     assert_eq!(pod.imports(), 1, "never resent");
+    assert_eq!(desk.imports(), 1);
     assert_eq!(pod.batches().len(), 3);
+    let open = desk
+        .svc
+        .store
+        .imports_in_state(ImportState::Unknown, 10)
+        .await
+        .unwrap();
+    assert!(open.is_empty(), "the unknown import is closed: {open:?}");
 }
 
 #[tokio::test]
-async fn a_lost_answer_whose_batches_do_not_appear_is_left_unknown() {
+async fn a_lost_answer_whose_batches_do_not_appear_yet_is_waited_for_never_resent() {
+    // Each of the job's phases takes 400 ms: its batches appear well after the first rounds.
     let pod = seeded_pod(PodOptions {
-        job_phase: Duration::from_secs(5),
+        job_phase: Duration::from_millis(400),
         ..PodOptions::default()
     })
     .await;
     let config = config_for(&pod, |_| {});
-    let c = client(&config);
+    let mut desk = desk_for(&config);
     pod.inject(PodFault::LoseImportResponse { times: 1 });
-    let settings = SubmitSettings {
-        unknown_wait: Duration::from_millis(200),
-        ..submit_settings()
-    };
-    let report = post_journals(
-        &c,
-        &config,
-        &settings,
-        &ClockGroupIds::default(),
-        journals(&config, 6100, 1),
+    let recorded = desk.record(journals(&config, 6100, 1)).await;
+    let mut round_metrics = metrics::Metrics::default();
+    let round = common::posting::dispatch::submit_postings(
+        &desk.svc,
+        common::state::Actor::Poster,
+        recorded.clone(),
+        &mut round_metrics,
     )
     .await;
-    assert!(
-        matches!(&report.results[0].outcome, Outcome::Unknown { request_id: None, reason, .. } if reason.starts_with("the import's answer was lost"))
-    );
+    assert!(round.passing.is_empty(), "a lost answer is not retried");
     assert_eq!(pod.faults_served().get("lose_import_response"), Some(&1));
+    let unknown = desk
+        .svc
+        .store
+        .imports_in_state(ImportState::Unknown, 10)
+        .await
+        .unwrap();
+    assert_eq!(unknown.len(), 1, "the import is recorded as unknown");
+    assert_eq!(unknown[0].request_id, None);
+    // Rounds while the job runs: the batch is looked for by name, not found, and nothing is sent.
+    for _ in 0..3 {
+        desk.track_round().await;
+        let now = desk.reread(&recorded).await;
+        assert!(
+            matches!(
+                now[0].state,
+                PostingState::Submitted {
+                    request_id: None,
+                    ..
+                }
+            ),
+            "{:?}",
+            now[0].state
+        );
+    }
+    assert_eq!(
+        pod.imports(),
+        1,
+        "never resent while its batches may appear"
+    );
+    // Once the job has run, a round finds the batch and the posting is Posted.
+    crate::support::eventually("the batch found by name", SETTLE, async || {
+        desk.track_round().await;
+        let now = desk.reread(&recorded).await;
+        matches!(
+            now[0].state,
+            PostingState::Posted {
+                request_id: None,
+                ..
+            }
+        )
+    })
+    .await;
     assert_eq!(pod.imports(), 1);
+    assert_eq!(pod.batches().len(), 1);
+}
+
+#[tokio::test]
+async fn a_lost_answer_whose_batches_never_appear_is_queued_again_after_the_timeout() {
+    let pod = seeded_pod(PodOptions::default()).await;
+    let config = config_for(&pod, |_| {});
+    let mut desk = Desk::new(
+        config.clone(),
+        fast(),
+        SubmitSettings {
+            import_timeout: Duration::from_millis(600),
+            ..submit_settings()
+        },
+    );
+    // A 503 from the gateway in front of the import: it may have been processed, so its
+    // outcome is unknown; here it was not, and without a request id the connector cannot see
+    // a job: only the batch names can tell.
+    pod.inject(PodFault::Status {
+        status: 503,
+        times: 1,
+        path: Some("erpintegrations".into()),
+    });
+    let settled: Settled = desk.post(journals(&config, 6200, 2), SETTLE).await;
+    for p in &settled.postings {
+        assert_eq!(p.state.name(), StateName::Queued, "{:?}", p.state);
+    }
+    assert!(
+        settled.track_rounds > 1,
+        "looked for by name until the timeout"
+    );
+    assert_eq!(settled.requeued, 2, "each order queued again, once");
+    let queued = desk
+        .svc
+        .queue
+        .receive(10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let mut orders: Vec<u64> = queued
+        .iter()
+        .map(|m| OrderMessage::parse(&m.body).unwrap().order_id)
+        .collect();
+    orders.sort();
+    assert_eq!(orders, vec![6200, 6201], "{queued:?}");
+    let failed = desk
+        .svc
+        .store
+        .imports_in_state(ImportState::Failed, 10)
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(pod.faults_served().get("status"), Some(&1));
+    assert_eq!(desk.imports(), 1, "not resent by the tracker itself");
+    assert!(pod.batches().is_empty());
+}
+
+#[tokio::test]
+async fn an_import_past_its_timeout_is_counted_stuck_and_never_resent() {
+    use sandbox::oracle::JobEnd;
+    let pod = seeded_pod(PodOptions {
+        job_phase: Duration::from_millis(5),
+        ..PodOptions::default()
+    })
+    .await;
+    let config = config_for(&pod, |_| {});
+    let mut desk = Desk::new(
+        config.clone(),
+        fast(),
+        SubmitSettings {
+            import_timeout: Duration::from_millis(300),
+            ..submit_settings()
+        },
+    );
+    // BLOCKED: an incompatible job runs first; the import waits until it is released.
+    pod.inject(PodFault::EndJob {
+        status: JobEnd::Blocked,
+        times: 1,
+    });
+    let sent = journals(&config, 6300, 2);
+    let settled = desk.post(sent, Duration::from_millis(800)).await;
+    assert!(settled.stuck >= 1, "past the timeout: stuck");
+    assert!(desk.metrics.count(metrics::IMPORTS_STUCK) >= 1.0);
+    for p in &settled.postings {
+        assert!(
+            matches!(
+                p.state,
+                PostingState::Submitted {
+                    request_id: Some(_),
+                    ..
+                }
+            ),
+            "{:?}",
+            p.state
+        );
+    }
+    assert_eq!(pod.imports(), 1, "a running import is never resent");
+    // Released, the job goes on to its verdict; the next rounds post both.
+    assert_eq!(pod.release_blocked_jobs(), 1);
+    crate::support::eventually("both posted", SETTLE, async || {
+        desk.track_round().await;
+        desk.reread(&settled.postings)
+            .await
+            .iter()
+            .all(|p| p.state.name() == StateName::Posted)
+    })
+    .await;
+    assert_eq!(pod.imports(), 1);
+    assert_eq!(pod.batches().len(), 2);
+}
+
+#[tokio::test]
+async fn throttling_past_the_clients_tries_leaves_the_postings_queued_for_a_retry() {
+    let pod = seeded_pod(PodOptions::default()).await;
+    let config = config_for(&pod, |_| {});
+    let mut desk = desk_for(&config);
+    pod.inject(PodFault::Throttle {
+        retry_after: 0,
+        times: 1000,
+    });
+    let settled = desk.post(journals(&config, 6400, 2), SETTLE).await;
+    assert_eq!(
+        settled.first_round.passing.len(),
+        2,
+        "both left for the queue's redelivery: {:?}",
+        settled.first_round.passing
+    );
+    for (key, why) in &settled.first_round.passing {
+        assert!(why.contains("429"), "{key}: {why}");
+    }
+    for p in &settled.postings {
+        assert_eq!(p.state.name(), StateName::Queued, "{:?}", p.state);
+    }
+    assert_eq!(pod.imports(), 0);
+    // The outage over, the redelivered message sends them: posted, once.
+    pod.clear_faults();
+    let mut desk_metrics = metrics::Metrics::default();
+    let round = common::posting::dispatch::submit_postings(
+        &desk.svc,
+        common::state::Actor::Poster,
+        settled.postings.clone(),
+        &mut desk_metrics,
+    )
+    .await;
+    assert!(round.passing.is_empty(), "{:?}", round.passing);
+    crate::support::eventually("both posted", SETTLE, async || {
+        desk.track_round().await;
+        desk.reread(&settled.postings)
+            .await
+            .iter()
+            .all(|p| p.state.name() == StateName::Posted)
+    })
+    .await;
+    assert_eq!(pod.imports(), 1);
+    assert_eq!(pod.batches().len(), 2);
 }
 
 #[tokio::test]
@@ -444,48 +669,37 @@ async fn closed_periods_follow_the_configured_policy() {
     pod.set_period_status(US_LEDGER, "Mar-26", 'C');
     pod.set_period_status(US_LEDGER, "Apr-26", 'C');
     let held = config_for(&pod, |_| {});
-    let c = client(&held);
-    let report = post_journals(
-        &c,
-        &held,
-        &submit_settings(),
-        &ClockGroupIds::default(),
-        journals(&held, 7000, 1),
-    )
-    .await;
-    assert_eq!(report.imports, 0);
+    let mut desk = desk_for(&held);
+    let settled = desk.post(journals(&held, 7000, 1), SETTLE).await;
+    assert_eq!(desk.imports(), 0);
     assert_eq!(
-        report.results[0].outcome,
-        Outcome::Held { reason: "2026-03-10 is in period Mar-26 of ledger NW US Primary, which is not open (status C); posting.closed_period = hold".into() }
+        settled.postings[0].state,
+        PostingState::Held { reason: "2026-03-10 is in period Mar-26 of ledger NW US Primary, which is not open (status C); posting.closed_period = hold".into() }
     );
     let moving = config_for(&pod, |d| d["posting"]["closed_period"] = json!("next_open"));
-    let c = client(&moving);
-    let report = post_journals(
-        &c,
-        &moving,
-        &submit_settings(),
-        &ClockGroupIds::default(),
-        journals(&moving, 7100, 1),
-    )
-    .await;
-    let r = &report.results[0];
-    assert!(
-        matches!(r.outcome, Outcome::Posted { .. }),
-        "{:?}",
-        r.outcome
-    );
+    let mut desk = desk_for(&moving);
+    let settled = desk.post(journals(&moving, 7100, 1), SETTLE).await;
+    let p = &settled.postings[0];
+    assert_eq!(p.state.name(), StateName::Posted, "{:?}", p.state);
+    // The posting records the journal as sent: re-dated into the next open period.
     assert_eq!(
-        r.journal.accounting_date,
+        p.journal.accounting_date,
         chrono::NaiveDate::from_ymd_opt(2026, 5, 1).unwrap()
     );
-    assert_eq!(r.journal.period_name.as_deref(), Some("May-26"));
-    assert!(r.journal.flags.contains(&JournalFlag::MovedToOpenPeriod {
+    assert_eq!(p.journal.period_name.as_deref(), Some("May-26"));
+    assert!(p.journal.flags.contains(&JournalFlag::MovedToOpenPeriod {
         from: chrono::NaiveDate::from_ymd_opt(2026, 3, 10).unwrap(),
         period: "May-26".into()
     }));
+    let batches = pod.batches();
+    assert_eq!(batches[0].name.split(' ').next(), Some("BC-us-7100-sale"));
     assert_eq!(
-        pod.batches()[0].name.split(' ').next(),
-        Some("BC-us-7100-sale")
+        desk.oracle
+            .find_batches("BC-us-7100-sale", false)
+            .await
+            .unwrap()[0]
+            .period,
+        "May-26"
     );
     // A closed period with nothing open after it is held, even under next_open.
     for m in [
@@ -498,17 +712,13 @@ async fn closed_periods_follow_the_configured_policy() {
     ]) {
         pod.set_period_status(US_LEDGER, m, 'N');
     }
-    let c = client(&moving);
-    let report = post_journals(
-        &c,
-        &moving,
-        &submit_settings(),
-        &ClockGroupIds::default(),
-        journals(&moving, 7200, 1),
-    )
-    .await;
+    let settled = desk.post(journals(&moving, 7200, 1), SETTLE).await;
+    let state = &settled.postings[0].state;
+    assert_eq!(state.name(), StateName::Held);
     assert!(
-        matches!(&report.results[0].outcome, Outcome::Held { reason } if reason.ends_with("and no later period is open; posting.closed_period = next_open"))
+        reason_of(state)
+            .ends_with("and no later period is open; posting.closed_period = next_open"),
+        "{state:?}"
     );
 }
 
@@ -675,20 +885,7 @@ async fn a_cancelled_import_is_held_and_a_warning_one_is_judged_like_an_error() 
     })
     .await;
     let config = config_for(&pod, |_| {});
-    let c = client(&config);
-    let post = |sent: Vec<Journal>| {
-        let (c, config) = (&c, &config);
-        async move {
-            post_journals(
-                c,
-                config,
-                &submit_settings(),
-                &ClockGroupIds::default(),
-                sent,
-            )
-            .await
-        }
-    };
+    let mut desk = desk_for(&config);
 
     // Cancelled in Fusion: nothing was judged, so nothing is rejected, and nothing is sent
     // again on the connector's own (not split either): held for a person.
@@ -696,16 +893,20 @@ async fn a_cancelled_import_is_held_and_a_warning_one_is_judged_like_an_error() 
         status: JobEnd::Cancelled,
         times: 1,
     });
-    let report = post(journals(&config, 9000, 3)).await;
+    let settled = desk.post(journals(&config, 9000, 3), SETTLE).await;
     assert_eq!(
-        report.imports, 1,
+        desk.imports(),
+        1,
         "a cancelled import is not split and resent"
     );
-    for r in &report.results {
+    assert_eq!(settled.splits, 0);
+    for p in &settled.postings {
+        assert_eq!(p.state.name(), StateName::Held, "{:?}", p.state);
         assert!(
-            matches!(&r.outcome, Outcome::Held { reason } if reason.contains("ended CANCELLED in Fusion before Journal Import judged it")),
+            reason_of(&p.state)
+                .contains("ended CANCELLED in Fusion before Journal Import judged it"),
             "{:?}",
-            r.outcome
+            p.state
         );
     }
     assert!(pod.batches().is_empty());
@@ -715,11 +916,11 @@ async fn a_cancelled_import_is_held_and_a_warning_one_is_judged_like_an_error() 
         status: JobEnd::Warning,
         times: 1,
     });
-    let report = post(journals(&config, 9100, 2)).await;
-    assert_eq!(report.imports, 1);
-    for r in &report.results {
-        let Outcome::Posted { request_id, .. } = &r.outcome else {
-            panic!("{:?}", r.outcome)
+    let settled = desk.post(journals(&config, 9100, 2), SETTLE).await;
+    assert_eq!(desk.imports(), 2);
+    for p in &settled.postings {
+        let PostingState::Posted { request_id, .. } = p.state else {
+            panic!("{:?}", p.state)
         };
         assert_eq!(
             pod.job_status(request_id.unwrap()).as_deref(),
@@ -736,16 +937,21 @@ async fn a_cancelled_import_is_held_and_a_warning_one_is_judged_like_an_error() 
     });
     let mut sent = journals(&config, 9200, 2);
     sent[1].category = "Sundries".into();
-    let report = post(sent).await;
-    assert_eq!(report.imports, 3, "the WARNING import, then one per half");
-    assert!(
-        matches!(report.results[0].outcome, Outcome::Posted { .. }),
-        "{:?}",
-        report.results[0].outcome
+    let settled = desk.post(sent, SETTLE).await;
+    assert_eq!(
+        desk.imports(),
+        2 + 3,
+        "the WARNING import, then one per half"
     );
-    let Outcome::Rejected { reason, .. } = &report.results[1].outcome else {
-        panic!("{:?}", report.results[1].outcome)
-    };
+    assert_eq!(settled.splits, 1);
+    assert_eq!(
+        settled.postings[0].state.name(),
+        StateName::Posted,
+        "{:?}",
+        settled.postings[0].state
+    );
+    assert_eq!(settled.postings[1].state.name(), StateName::Rejected);
+    let reason = reason_of(&settled.postings[1].state);
     assert!(
         reason.contains("EJ01 batch BC-us-9201-sale")
             && reason.contains("\"Sundries\" does not exist"),

@@ -27,7 +27,7 @@ use common::posting::poller::poll;
 use common::posting::poster::drain_queue;
 use common::posting::reconcile::{ReconcileRequest, reconcile};
 use common::posting::services::{PipelineSettings, Services};
-use common::posting::submit::SubmitSettings;
+use common::posting::dispatch::SubmitSettings;
 use common::state::{PostingKey, PostingRecord, PostingState, StateName};
 use rust_decimal::Decimal;
 use sandbox::bigcommerce::{BigCommerceSandbox, RefundItemSpec, RefundSpec, SandboxOptions};

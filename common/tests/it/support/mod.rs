@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod pipeline;
+pub mod submit_rounds;
 
 use std::path::PathBuf;
 

@@ -1,22 +1,52 @@
-//! Sending recorded postings to Oracle, without waiting for the result (that is the tracker's
-//! job): checked first, grouped one ledger per import and at most `posting.batch_size` journals
-//! per import, and each posting *claimed* before the import goes out: moved to Submitted under
-//! the new GROUP_ID by a write conditional on its version. Of two workers holding the same
-//! posting, only one wins the claim, so a journal is never sent twice.
+//! Sending recorded postings to Oracle, without waiting for the result (following each import
+//! to its end is the [`tracker`](crate::posting::tracker)'s job).
+//!
+//! Each posting is first checked ([`preflight`](crate::posting::preflight)); those that pass
+//! are grouped one ledger per import and at most `posting.batch_size` journals per import, and
+//! each is *claimed* before the import goes out: moved to Submitted under the new GROUP_ID by a
+//! write conditional on its version. Of two workers holding the same posting, only one wins the
+//! claim, so a journal is never sent twice. The tracker calls [`submit_postings`] again with the
+//! halves of a refused import, so this is the one place imports are sent from.
+
+use std::time::Duration;
 
 use serde_json::json;
 
+use crate::config::PostingSettings;
 use crate::journal::{Journal, PostingKind, batch_name};
 use crate::metrics::{self, Metrics};
-use crate::oracle::Submission;
+use crate::oracle::{OracleError, Submission};
+use crate::posting::preflight::{self, Stop};
 use crate::posting::services::Services;
-use crate::posting::submit::{
-    Outcome, SubmitFailure, classify_submit_error, import_groups, validate,
-};
 use crate::state::{
     Actor, AuditEvent, AuditKind, ImportRecord, ImportState, PostingKey, PostingRecord,
     PostingState, StateName, StoreError,
 };
+
+/// Timing of submitted imports.
+#[derive(Debug, Clone)]
+pub struct SubmitSettings {
+    /// How often a job is checked.
+    pub poll_interval: Duration,
+    /// How long an import may run before the tracker counts it stuck (an alarm), and how long
+    /// an import whose answer was lost is looked for by name before its postings are queued
+    /// again.
+    pub import_timeout: Duration,
+    /// After a lost answer, how long to look for the batches before leaving them to the tracker.
+    pub unknown_wait: Duration,
+}
+
+impl SubmitSettings {
+    /// The settings of the connector document.
+    pub fn from_posting(p: &PostingSettings) -> Self {
+        let poll = Duration::from_secs(u64::from(p.import_poll_seconds));
+        Self {
+            poll_interval: poll,
+            import_timeout: Duration::from_secs(u64::from(p.import_timeout_minutes) * 60),
+            unknown_wait: poll * 8,
+        }
+    }
+}
 
 /// An audit event about a posting, linked to its order's sale when it is not the sale.
 pub(crate) fn posting_event(
@@ -68,6 +98,7 @@ pub struct SubmitRound {
 }
 
 /// Checks and sends `postings` (Queued, or Submitted ones being split by the tracker).
+#[tracing::instrument(skip_all)]
 pub async fn submit_postings(
     svc: &Services,
     actor: Actor,
@@ -77,38 +108,8 @@ pub async fn submit_postings(
     let mut round = SubmitRound::default();
     let mut ready: Vec<(PostingRecord, Journal)> = Vec::new();
     for record in postings {
-        if record.journal.is_empty() {
-            // A free order with discounts netted moves no money: on the books as done, with
-            // nothing sent to Oracle (Journal Import takes no journal without lines).
-            let posted = PostingState::Posted {
-                batch_id: 0,
-                group_id: 0,
-                request_id: None,
-            };
-            let detail = json!({"nothing_sent": "the journal moves no money"});
-            if let Err(e) =
-                move_posting(svc, actor, AuditKind::Posted, &record, posted, None, detail).await
-            {
-                round
-                    .passing
-                    .push((record.key.clone(), format!("recording its state: {e}")));
-            }
-            continue;
-        }
-        match validate(svc.oracle.as_ref(), &svc.config, record.journal.clone()).await {
-            Ok(journal) => ready.push((record, journal)),
-            Err(done) => {
-                settle_unsent(
-                    svc,
-                    actor,
-                    &record,
-                    done.outcome,
-                    &done.journal,
-                    &mut round,
-                    metrics,
-                )
-                .await
-            }
+        if let Some(journal) = check_posting(svc, actor, &record, &mut round, metrics).await {
+            ready.push((record, journal));
         }
     }
     for group in import_groups(ready, svc.config.posting.batch_size) {
@@ -117,37 +118,102 @@ pub async fn submit_postings(
     round
 }
 
+/// One posting before any import: the journal to send, or `None` when it is settled (nothing
+/// to send, or stopped by the checks) or left for a retry.
+#[tracing::instrument(skip_all, fields(store = %record.key.store, order_id = record.key.order_id, posting = %record.key))]
+async fn check_posting(
+    svc: &Services,
+    actor: Actor,
+    record: &PostingRecord,
+    round: &mut SubmitRound,
+    metrics: &mut Metrics,
+) -> Option<Journal> {
+    if record.journal.is_empty() {
+        // A free order with discounts netted moves no money: on the books as done, with
+        // nothing sent to Oracle (Journal Import takes no journal without lines).
+        let posted = PostingState::Posted {
+            batch_id: 0,
+            group_id: 0,
+            request_id: None,
+        };
+        let detail = json!({"nothing_sent": "the journal moves no money"});
+        if let Err(e) =
+            move_posting(svc, actor, AuditKind::Posted, record, posted, None, detail).await
+        {
+            round
+                .passing
+                .push((record.key.clone(), format!("recording its state: {e}")));
+        }
+        return None;
+    }
+    match preflight::check(svc.oracle.as_ref(), &svc.config, record.journal.clone()).await {
+        Ok(journal) => Some(journal),
+        Err(stopped) => {
+            settle_unsent(
+                svc,
+                actor,
+                record,
+                stopped.stop,
+                &stopped.journal,
+                round,
+                metrics,
+            )
+            .await;
+            None
+        }
+    }
+}
+
+/// The imports a set of journals goes in: one ledger per import (Journal Import runs per
+/// ledger), at most `batch_size` journals each, ledgers in id order, journals in the order
+/// given.
+fn import_groups<K>(items: Vec<(K, Journal)>, batch_size: u32) -> Vec<Vec<(K, Journal)>> {
+    let batch = batch_size.max(1) as usize;
+    let mut by_ledger: std::collections::BTreeMap<u64, Vec<(K, Journal)>> =
+        std::collections::BTreeMap::new();
+    for (k, journal) in items {
+        by_ledger
+            .entry(journal.ledger_id)
+            .or_default()
+            .push((k, journal));
+    }
+    let mut groups = Vec::new();
+    for mut of_ledger in by_ledger.into_values() {
+        while !of_ledger.is_empty() {
+            let rest = of_ledger.split_off(of_ledger.len().min(batch));
+            groups.push(std::mem::replace(&mut of_ledger, rest));
+        }
+    }
+    groups
+}
+
 /// A posting that must not be sent now: Held, Rejected, or left for a retry.
 async fn settle_unsent(
     svc: &Services,
     actor: Actor,
     record: &PostingRecord,
-    outcome: Outcome,
+    stop: Stop,
     journal: &Journal,
     round: &mut SubmitRound,
     metrics: &mut Metrics,
 ) {
-    let (state, kind, metric) = match outcome {
-        Outcome::Held { reason } => (
+    let (state, kind, metric) = match stop {
+        Stop::Held(reason) => (
             PostingState::Held { reason },
             AuditKind::Held,
             Some(metrics::POSTINGS_HELD),
         ),
-        Outcome::Rejected { reason, .. } => (
+        Stop::Rejected(reason) => (
             PostingState::Rejected { reason },
             AuditKind::Rejected,
             Some(metrics::POSTINGS_REJECTED),
         ),
-        Outcome::Retry { reason } => {
-            round.passing.push((record.key.clone(), reason.clone()));
+        Stop::Retry(reason) => {
+            round.passing.push((record.key.clone(), reason));
             if record.state.name() == StateName::Queued {
                 return;
             }
             (PostingState::Queued, AuditKind::Submitted, None)
-        }
-        other => {
-            tracing::error!(posting = %record.key, ?other, "unexpected outcome before submission");
-            return;
         }
     };
     let reason = match &state {
@@ -179,6 +245,7 @@ async fn settle_unsent(
 }
 
 /// One import: claim, record the import, send, record the answer.
+#[tracing::instrument(skip_all, fields(group_id = tracing::field::Empty, request_id = tracing::field::Empty))]
 async fn send_import(
     svc: &Services,
     actor: Actor,
@@ -190,14 +257,13 @@ async fn send_import(
         Ok(id) => id,
         Err(e) => {
             for (record, journal) in &chunk {
-                let outcome = Outcome::Retry {
-                    reason: format!("no GROUP_ID: {e}"),
-                };
-                settle_unsent(svc, actor, record, outcome, journal, round, metrics).await;
+                let stop = Stop::Retry(format!("no GROUP_ID: {e}"));
+                settle_unsent(svc, actor, record, stop, journal, round, metrics).await;
             }
             return;
         }
     };
+    tracing::Span::current().record("group_id", group_id);
     // Claim: only postings this worker moved to Submitted under `group_id` go in the file.
     let mut claimed: Vec<PostingRecord> = Vec::new();
     for (record, journal) in chunk {
@@ -260,18 +326,21 @@ async fn send_import(
     record_answer(svc, actor, import, claimed, answer, round, metrics).await;
 }
 
+/// Records what Fusion answered to an import: its request id, or, when it failed, whether the
+/// postings are looked for (lost answer), held (refused) or given back (passing failure).
 async fn record_answer(
     svc: &Services,
     actor: Actor,
     mut import: ImportRecord,
     claimed: Vec<PostingRecord>,
-    answer: Result<Submission, crate::oracle::OracleError>,
+    answer: Result<Submission, OracleError>,
     round: &mut SubmitRound,
     metrics: &mut Metrics,
 ) {
     let group_id = import.group_id;
     match answer {
         Ok(submission) => {
+            tracing::Span::current().record("request_id", submission.request_id);
             import.request_id = Some(submission.request_id);
             let expected = import.version;
             if let Err(e) = svc.store.save_import(&import, Some(expected)).await {
@@ -390,5 +459,32 @@ pub(crate) async fn close_import(svc: &Services, mut import: ImportRecord, state
     let expected = import.version;
     if let Err(e) = svc.store.save_import(&import, Some(expected)).await {
         tracing::warn!(group_id = import.group_id, error = %e, "could not close the import");
+    }
+}
+
+/// What a failed `submit_import` means for the journals in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SubmitFailure {
+    /// The import may have been accepted: never resend blindly; look for its batches.
+    Lost(String),
+    /// Refused in a way retrying will not fix (privilege, bad request, credentials): a person.
+    Refused(String),
+    /// Nothing was accepted and trying later may work (throttling, outage).
+    Passing(String),
+}
+
+/// Sorts a `submit_import` error into lost, refused or passing.
+fn classify_submit_error(e: &OracleError) -> SubmitFailure {
+    match e {
+        OracleError::OutcomeUnknown { message, .. } => {
+            SubmitFailure::Lost(format!("the import's answer was lost ({message})"))
+        }
+        OracleError::ImportRefused | OracleError::Invalid(_) | OracleError::Unauthorized { .. } => {
+            SubmitFailure::Refused(e.to_string())
+        }
+        OracleError::Status { status, .. } if (400..500).contains(status) && *status != 429 => {
+            SubmitFailure::Refused(e.to_string())
+        }
+        _ => SubmitFailure::Passing(e.to_string()),
     }
 }
