@@ -21,6 +21,7 @@ mod ledger_cases;
 mod life_properties;
 mod local_pipeline;
 mod lookups;
+mod oracle_answers;
 mod oracle_fusion;
 mod order_shapes;
 mod ping;
