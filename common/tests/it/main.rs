@@ -14,6 +14,7 @@ mod catalog;
 mod config_errors;
 mod decide;
 mod fbdi_golden;
+mod fbdi_zip;
 mod fuzz;
 mod hostile_input;
 mod journal_properties;
