@@ -61,12 +61,16 @@ pub enum OracleError {
         /// What happened.
         message: String,
     },
-    /// An answer of the wrong shape.
-    #[error("{call}: unexpected response: {message}")]
+    /// An answer of the wrong shape: a field missing, of the wrong type, or an amount that is
+    /// not a decimal. Never read as a default: a malformed amount read as zero would make a
+    /// reconciliation compare against a total Fusion never said.
+    #[error("{call}: unexpected answer at {path}: {message}")]
     Decode {
         /// Method and resource.
         call: String,
-        /// What was wrong.
+        /// JSON path of the bad field, e.g. `items[3].RunningTotalDr`; `(answer)` for the body.
+        path: String,
+        /// What was wrong, e.g. `invalid decimal "12.3x"`.
         message: String,
     },
     /// The request cannot be made as asked.

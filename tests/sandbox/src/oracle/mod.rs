@@ -128,11 +128,27 @@ pub enum PodFault {
         /// How many imports.
         times: u32,
     },
+    /// Answer a collection read (`journalBatches`, its headers and lines, periods, ledgers)
+    /// with `value` in place of `field` in every item: a malformed amount (`"12.3x"`), a
+    /// wrong type, or, with `value` absent, the field missing. A client must refuse it, not
+    /// read a default.
+    Malform {
+        /// The attribute to spoil, e.g. `EnteredDr`.
+        field: String,
+        /// What to put there; `None` removes the field.
+        #[serde(default)]
+        value: Option<serde_json::Value>,
+        /// How many requests.
+        times: u32,
+        /// Only requests whose path contains this, e.g. `journalLines`.
+        #[serde(default)]
+        path: Option<String>,
+    },
 }
 
 impl PodFault {
     /// The fault's kind, as `faults_served` counts it (`status`, `throttle`, `delay`,
-    /// `lose_import_response`, `end_job`).
+    /// `lose_import_response`, `end_job`, `malform`).
     pub fn kind(&self) -> &'static str {
         match self {
             PodFault::Status { .. } => "status",
@@ -140,6 +156,7 @@ impl PodFault {
             PodFault::Delay { .. } => "delay",
             PodFault::LoseImportResponse { .. } => "lose_import_response",
             PodFault::EndJob { .. } => "end_job",
+            PodFault::Malform { .. } => "malform",
         }
     }
 }

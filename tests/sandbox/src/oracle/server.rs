@@ -150,6 +150,10 @@ async fn route(
         _ => {}
     }
     let lose_response = matches!(fault, Some(PodFault::LoseImportResponse { .. }));
+    let malform = match &fault {
+        Some(PodFault::Malform { field, value, .. }) => Some((field.as_str(), value.as_ref())),
+        _ => None,
+    };
     let job_end = match fault {
         Some(PodFault::EndJob { status, .. }) => Some(status),
         _ => None,
@@ -208,7 +212,7 @@ async fn route(
                 .map(|b| pod.batch_json(b))
                 .filter(|item| conditions.iter().all(|c| matches(item, c)))
                 .collect();
-            collection(items, &q, cap, uri.path())
+            collection(items, &q, cap, uri.path(), malform)
         }
         ("GET", ["journalBatches", id, "child", "journalHeaders"]) => {
             let Some(b) = id
@@ -261,7 +265,7 @@ async fn route(
                 })
                 .filter(|item| conditions.iter().all(|c| matches(item, c)))
                 .collect();
-            collection(items, &q, cap, uri.path())
+            collection(items, &q, cap, uri.path(), malform)
         }
         (
             "GET",
@@ -289,7 +293,7 @@ async fn route(
                 );
             };
             let items: Vec<Value> = h.lines.iter().map(Pod::line_json).collect();
-            collection(items, &q, cap, uri.path())
+            collection(items, &q, cap, uri.path(), malform)
         }
         ("GET", ["accountingPeriodStatusLOV"]) => {
             let conditions = match conditions(param(&q, "q").unwrap_or(""), version) {
@@ -344,7 +348,7 @@ async fn route(
             if param(&q, "orderBy") == Some("StartDate:asc") {
                 items.sort_by(|a, b| a["StartDate"].as_str().cmp(&b["StartDate"].as_str()));
             }
-            collection(items, &q, cap, uri.path())
+            collection(items, &q, cap, uri.path(), malform)
         }
         ("GET", ["ledgersLOV"]) => {
             let items: Vec<Value> = pod
@@ -353,7 +357,7 @@ async fn route(
                 .map(|l| json!({"LedgerId": l.id, "Name": l.name, "Description": l.name, "CurrencyCode": l.currency,
                     "ChartOfAccountsId": 101, "PeriodSetName": "Accounting", "AccountedPeriodType": "Month"}))
                 .collect();
-            collection(items, &q, cap, uri.path())
+            collection(items, &q, cap, uri.path(), malform)
         }
         _ => adf_error(
             headers,
@@ -599,8 +603,17 @@ fn matches(item: &Value, (field, op, value): &(String, String, String)) -> bool 
     }
 }
 
+/// A field to spoil in every item of an answer (`PodFault::Malform`): its new value, or none.
+type Malformed<'f> = Option<(&'f str, Option<&'f Value>)>;
+
 /// A Fusion collection page; the server caps `limit` at its own page size.
-fn collection(items: Vec<Value>, q: &[(String, String)], cap: usize, path: &str) -> Response {
+fn collection(
+    items: Vec<Value>,
+    q: &[(String, String)],
+    cap: usize,
+    path: &str,
+    malform: Malformed<'_>,
+) -> Response {
     let limit = param(q, "limit")
         .and_then(|l| l.parse::<usize>().ok())
         .unwrap_or(25)
@@ -621,6 +634,12 @@ fn collection(items: Vec<Value>, q: &[(String, String)], cap: usize, path: &str)
                 }
             } else if item.get("links").is_none() {
                 item["links"] = json!([{"rel": "self", "href": path}]);
+            }
+            if let (Some((field, value)), Some(o)) = (malform, item.as_object_mut()) {
+                match value {
+                    Some(v) => o.insert(field.to_string(), v.clone()),
+                    None => o.remove(field),
+                };
             }
             item
         })

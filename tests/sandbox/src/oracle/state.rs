@@ -157,7 +157,8 @@ impl Pod {
             | PodFault::Throttle { times, .. }
             | PodFault::Delay { times, .. }
             | PodFault::LoseImportResponse { times }
-            | PodFault::EndJob { times, .. } => *times,
+            | PodFault::EndJob { times, .. }
+            | PodFault::Malform { times, .. } => *times,
         };
         self.faults.push((fault, times));
     }
@@ -169,6 +170,9 @@ impl Pod {
                 && match f {
                     PodFault::Status { path: p, .. } | PodFault::Delay { path: p, .. } => {
                         p.as_ref().is_none_or(|p| path.contains(p.as_str()))
+                    }
+                    PodFault::Malform { path: p, .. } => {
+                        !import && p.as_ref().is_none_or(|p| path.contains(p.as_str()))
                     }
                     PodFault::Throttle { .. } => true,
                     PodFault::LoseImportResponse { .. } | PodFault::EndJob { .. } => import,
