@@ -331,8 +331,13 @@ fn date(d: NaiveDate) -> String {
 /// Borrowed as it is when it already fits (nearly always: names and descriptions are short
 /// and plain), so a row costs no copy of it.
 fn clean(text: &str, max: usize) -> Cow<'_, str> {
-    let plain = text.len() <= max && text.bytes().all(|b| (0x20..0x7f).contains(&b));
-    if plain {
+    // `char::is_control` is U+0000..U+001F and U+007F..U+009F: in UTF-8 the bytes below 0x20,
+    // 0x7F, and 0xC2 (only ever a lead byte) followed by 0x80..0x9F.
+    let bytes = text.as_bytes();
+    let control = bytes.iter().enumerate().any(|(i, &b)| {
+        b < 0x20 || b == 0x7f || (b == 0xc2 && bytes.get(i + 1).is_some_and(|n| *n < 0xa0))
+    });
+    if !control && (text.len() <= max || text.chars().count() <= max) {
         return Cow::Borrowed(text);
     }
     Cow::Owned(
@@ -652,4 +657,33 @@ pub fn build_import(
         csv,
         zip,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_borrows_plain_text_and_replaces_every_control_character() {
+        for plain in ["Shirt", "Refund: Café ×2", "", "x,\"y\""] {
+            assert!(matches!(clean(plain, 240), Cow::Borrowed(_)), "{plain}");
+        }
+        for (text, want) in [
+            ("a\tb\nc\rd", "a b c d"),
+            ("nel\u{85}end", "nel end"),
+            ("c1\u{9f}x\u{7f}", "c1 x "),
+            ("¡no\u{a0}break", "¡no\u{a0}break"),
+        ] {
+            assert_eq!(clean(text, 240), want, "{text:?}");
+            assert_eq!(
+                clean(text, 240),
+                text.chars()
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .collect::<String>()
+            );
+        }
+        assert_eq!(clean("××××", 3), "×××", "cut at characters, not bytes");
+        assert!(matches!(clean("××××", 4), Cow::Borrowed(_)));
+        assert_eq!(clean("abcdef", 4), "abcd");
+    }
 }
