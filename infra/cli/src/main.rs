@@ -12,6 +12,7 @@ mod demo;
 mod local;
 mod ping;
 mod reconcile;
+mod report_html;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -216,9 +217,8 @@ struct ReconcileArgs {
     /// Who asks (kept in the audit of what --fix queues).
     #[arg(long, default_value = "operator")]
     by: String,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = TableFormat::Text)]
-    format: TableFormat,
+    #[command(flatten)]
+    output: reconcile::Output,
 }
 
 /// How a report with a row per item (`reconcile`, `catalog`) is written.

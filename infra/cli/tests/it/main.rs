@@ -11,4 +11,5 @@ mod hostile_cli;
 mod ping_cli;
 mod preview_cli;
 mod reconcile_cli;
+mod report_html;
 mod serve_cli;
