@@ -6,6 +6,7 @@
 //! (arguments, connector document, order file).
 
 mod catalog;
+mod config_cmd;
 mod csv;
 mod dead_letters;
 mod demo;
@@ -85,6 +86,8 @@ enum ConfigAction {
         #[arg(long)]
         config: PathBuf,
     },
+    #[command(flatten)]
+    Deployed(config_cmd::Action),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -643,6 +646,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Audit(args) => run_audit(args).await,
         Command::Preview(args) => run_preview(args),
         Command::Fetch(args) => run_fetch(args).await,
+        Command::Config {
+            action: ConfigAction::Deployed(action),
+        } => config_cmd::run(action).await,
         Command::Config {
             action: ConfigAction::Check { config },
         } => {

@@ -4,6 +4,7 @@
 mod support;
 
 mod catalog_cli;
+mod config_cli;
 mod dead_letters_cli;
 mod demo_cli;
 mod fetch_cli;
