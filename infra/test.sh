@@ -35,6 +35,17 @@ SAM_CLI_TELEMETRY=0 "${VENV}/bin/sam" --version
 VENV_BIN="$(cd "${VENV}" && pwd)/bin"
 export MLC_PYTHON="${VENV_BIN}/python"
 
+step "chromium (the HTML report's browser test)"
+# Debian's Chromium, for the test that opens `mlc reconcile --format html`'s page headless; as
+# root in CI, installed only when missing. MLC_BROWSER turns the test's browser part on.
+if [ ! -x /usr/bin/chromium ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > "${VENV}/chromium-install.log" 2>&1 \
+    || { apt-get update -qq > /dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > "${VENV}/chromium-install.log" 2>&1; } \
+    || { cat "${VENV}/chromium-install.log" >&2; echo "could not install chromium" >&2; exit 1; }
+fi
+export MLC_BROWSER=/usr/bin/chromium
+"${MLC_BROWSER}" --version 2> /dev/null
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -19,6 +19,7 @@ use crate::money::Currency;
 
 /// What an amount is, for the ledger. Also the key of `mapping.defaults`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AccountRole {
     /// Sales of goods and services.

@@ -352,3 +352,52 @@ pub trait SecretSource: Send + Sync {
     /// The current document (implementations cache it for a while).
     async fn connector_document(&self) -> Result<Arc<ConnectorConfig>, SourceError>;
 }
+
+/// One stored version of the connector document, as text: what `mlc config pull` writes and
+/// what `mlc config push` compares a new document against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentVersion {
+    /// The document exactly as stored (it holds secrets: never log it).
+    pub text: String,
+    /// The store's id of this version (Secrets Manager's `VersionId`).
+    pub version_id: String,
+}
+
+/// Why a version could not be read or written; nothing was written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VersionError {
+    /// The call failed (permissions, network, no such secret).
+    #[error("{source_name}: {message}")]
+    Call {
+        /// Secret id.
+        source_name: String,
+        /// Why.
+        message: String,
+    },
+    /// Someone wrote another version after this one was read: the change shown is not the
+    /// change that would be made.
+    #[error(
+        "{source_name}: a new version ({found}) was written since version {read} was read; run the push again to see the changes against it"
+    )]
+    Changed {
+        /// Secret id.
+        source_name: String,
+        /// The version read.
+        read: String,
+        /// The version now current.
+        found: String,
+    },
+}
+
+/// The connector document's versions, for the operator who changes it: read the current one
+/// whole, write a new one. The functions only read (through [`SecretSource`]).
+#[async_trait]
+pub trait DocumentVersions: Send + Sync {
+    /// The current version, uncached; `None` when the secret holds no value yet.
+    async fn current_version(&self) -> Result<Option<DocumentVersion>, VersionError>;
+
+    /// Writes `text` as the new current version and returns its id, unless the current
+    /// version is no longer `read` (the id of what the caller compared against; `None`: there
+    /// was no value).
+    async fn put_version(&self, text: &str, read: Option<&str>) -> Result<String, VersionError>;
+}

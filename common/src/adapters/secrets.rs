@@ -14,7 +14,7 @@ use aws_sdk_secretsmanager::error::DisplayErrorContext;
 use tokio::sync::Mutex;
 
 use crate::config::ConnectorConfig;
-use crate::ports::{SecretSource, SourceError};
+use crate::ports::{DocumentVersion, DocumentVersions, SecretSource, SourceError, VersionError};
 
 /// The document in a Secrets Manager secret.
 pub struct SecretsManagerSource {
@@ -35,6 +35,12 @@ impl SecretsManagerSource {
             cached: Mutex::new(None),
             reads: AtomicU64::new(0),
         }
+    }
+
+    /// `secret_id` read afresh on every call, for an operator's command (`mlc config push`,
+    /// `pull`) that must see the version as it is now.
+    pub fn uncached(sdk: &aws_config::SdkConfig, secret_id: &str) -> Self {
+        Self::new(Client::new(sdk), secret_id, Duration::ZERO)
     }
 
     /// Times the secret was read from Secrets Manager.
@@ -88,6 +94,71 @@ impl SecretSource for SecretsManagerSource {
         );
         *cached = Some((Instant::now(), doc.clone()));
         Ok(doc)
+    }
+}
+
+impl SecretsManagerSource {
+    fn call_error(&self, e: impl std::fmt::Display) -> VersionError {
+        VersionError::Call {
+            source_name: self.name(),
+            message: e.to_string(),
+        }
+    }
+}
+
+#[async_trait]
+impl DocumentVersions for SecretsManagerSource {
+    async fn current_version(&self) -> Result<Option<DocumentVersion>, VersionError> {
+        let answer = match self
+            .client
+            .get_secret_value()
+            .secret_id(&self.secret_id)
+            .send()
+            .await
+        {
+            Ok(answer) => answer,
+            // A secret created without a value answers so too; a missing secret is named by
+            // the write that follows.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_resource_not_found_exception()) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(self.call_error(DisplayErrorContext(e))),
+        };
+        let text = answer.secret_string.ok_or_else(|| {
+            self.call_error("it has no SecretString; store the connector document as text")
+        })?;
+        let version_id = answer
+            .version_id
+            .ok_or_else(|| self.call_error("Secrets Manager gave no VersionId"))?;
+        Ok(Some(DocumentVersion { text, version_id }))
+    }
+
+    async fn put_version(&self, text: &str, read: Option<&str>) -> Result<String, VersionError> {
+        // Secrets Manager has no conditional write: the version is read again just before,
+        // which leaves a window of one call instead of the time a person took to confirm.
+        let now = self.current_version().await?.map(|v| v.version_id);
+        if now.as_deref() != read {
+            return Err(VersionError::Changed {
+                source_name: self.name(),
+                read: read.unwrap_or("(none)").to_string(),
+                found: now.unwrap_or_else(|| "(none)".into()),
+            });
+        }
+        let answer = self
+            .client
+            .put_secret_value()
+            .secret_id(&self.secret_id)
+            .secret_string(text)
+            .send()
+            .await
+            .map_err(|e| self.call_error(DisplayErrorContext(e)))?;
+        *self.cached.lock().await = None;
+        answer
+            .version_id
+            .ok_or_else(|| self.call_error("Secrets Manager gave no VersionId"))
     }
 }
 

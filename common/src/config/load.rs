@@ -15,7 +15,10 @@ use super::{
 };
 use crate::mapping::AccountRole;
 
-const TOP_LEVEL: &[&str] = &[
+/// The document's top-level fields. `$schema` names the JSON Schema for editors
+/// (`mlc config schema`) and is otherwise ignored.
+pub(super) const TOP_LEVEL: &[&str] = &[
+    "$schema",
     "schema_version",
     "description",
     "stores",
@@ -50,28 +53,53 @@ pub(super) struct MappingParts {
     pub rules: Vec<Option<RuleConfig>>,
 }
 
+/// `oracle` as read: its parts are read one by one (each with its own path in errors); the
+/// schema gives them their types.
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
-struct RawOracle {
+pub(super) struct RawOracle {
+    /// Pod URL, e.g. `https://acme.fa.us2.oraclecloud.com`.
     base_url: String,
+    /// How to authenticate.
+    #[cfg_attr(feature = "schema", schemars(with = "OracleAuth"))]
     auth: Value,
+    /// The ledgers stores post to.
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<LedgerConfig>"))]
     ledgers: Vec<Value>,
+    /// Journal source name (`USER_JE_SOURCE_NAME`), registered in Fusion for this connector.
     journal_source: String,
+    /// Journal category name (`USER_JE_CATEGORY_NAME`).
     journal_category: String,
+    /// UCM account the import file is uploaded to (`fin$/generalLedger$/import$` when absent).
     #[serde(default)]
     document_account: Option<String>,
+    /// Segment order of the chart of accounts (GL_INTERFACE SEGMENT1…SEGMENT30).
+    #[cfg_attr(feature = "schema", schemars(with = "ChartOfAccounts"))]
     chart_of_accounts: Value,
+    /// `REST-Framework-Version` sent on every call (9 when absent).
     #[serde(default)]
     rest_framework_version: Option<String>,
+    /// How the Import Journals job is submitted.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<ImportSettings>"))]
     import: Option<Value>,
 }
 
+/// `mapping` as read.
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
-struct RawMapping {
+pub(super) struct RawMapping {
+    /// Segment values per amount type, used where no rule decides.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "BTreeMap<AccountRole, BTreeMap<String, String>>")
+    )]
     defaults: Value,
+    /// Rules, most specific match wins per segment; ties go to the earlier rule.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<RuleConfig>"))]
     rules: Vec<Value>,
 }
 

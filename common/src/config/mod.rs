@@ -7,7 +7,10 @@
 //! every amount type maps to a complete account, every rule names real segments.
 
 mod advice;
+mod diff;
 mod load;
+#[cfg(feature = "schema")]
+mod schema;
 mod secret;
 mod validate;
 
@@ -19,6 +22,9 @@ use serde::{Deserialize, Serialize};
 use crate::mapping::AccountRole;
 use crate::money::Currency;
 
+pub use diff::{Change, ChangeKind, SecretPaths, Seg, diff};
+#[cfg(feature = "schema")]
+pub use schema::{SCHEMA_FILE, json_schema, secret_paths};
 pub use secret::{REDACTED, Secret, SecretError};
 
 /// The schema version this build reads. A document with another version is refused rather
@@ -44,6 +50,7 @@ pub struct ConnectorConfig {
 ///
 /// A multi-storefront store whose storefronts post to different ledgers appears once per ledger,
 /// with the same `store_hash` and disjoint `channels`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
@@ -69,6 +76,7 @@ pub struct StoreConfig {
 }
 
 /// A BigCommerce API account.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreCredentials {
@@ -109,6 +117,7 @@ pub struct OracleConfig {
 pub const DEFAULT_REST_FRAMEWORK_VERSION: &str = "9";
 
 /// The Import Journals job (`JournalImportLauncher`) and its seven positional parameters.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ImportSettings {
@@ -151,6 +160,7 @@ impl Default for ImportSettings {
 pub const DEFAULT_DOCUMENT_ACCOUNT: &str = "fin$/generalLedger$/import$";
 
 /// Fusion authentication.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum OracleAuth {
@@ -175,6 +185,7 @@ pub enum OracleAuth {
 }
 
 /// A Fusion ledger journals are posted to.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LedgerConfig {
@@ -197,6 +208,7 @@ pub struct LedgerConfig {
 }
 
 /// Foreign-currency conversion of journals into the ledger currency.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConversionConfig {
@@ -214,6 +226,7 @@ pub struct ConversionConfig {
 }
 
 /// The rate a refund of a foreign-currency order converts at.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RefundConversion {
@@ -242,6 +255,7 @@ impl Default for ConversionConfig {
 }
 
 /// Where conversion rates come from.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RateSource {
@@ -253,6 +267,7 @@ pub enum RateSource {
 }
 
 /// The chart of accounts: segment names in GL_INTERFACE order.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChartOfAccounts {
@@ -290,6 +305,7 @@ impl ChartOfAccounts {
 }
 
 /// One chart-of-accounts segment.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SegmentConfig {
@@ -304,6 +320,7 @@ pub struct SegmentConfig {
 }
 
 /// When and how orders become journals.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PostingSettings {
@@ -348,6 +365,7 @@ impl Default for PostingSettings {
 }
 
 /// How discounts appear in the sale journal.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DiscountPresentation {
@@ -359,6 +377,7 @@ pub enum DiscountPresentation {
 }
 
 /// What happens when BigCommerce's components do not add up to what the customer owes.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MismatchPolicy {
@@ -370,6 +389,7 @@ pub enum MismatchPolicy {
 }
 
 /// What happens to a journal whose accounting date falls in a closed period.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClosedPeriodPolicy {
@@ -411,6 +431,7 @@ impl MappingConfig {
 }
 
 /// One mapping rule.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
@@ -431,6 +452,7 @@ fn default_applies_to() -> Vec<AccountRole> {
 }
 
 /// A rule's conditions. Each takes one value or a list (any of them matches).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Conditions {
@@ -465,6 +487,7 @@ pub struct Conditions {
 }
 
 /// A condition value: `"us"` and `["us", "ca"]` are both accepted.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum OneOrMany<T> {

@@ -13,6 +13,7 @@ pub const REDACTED: &str = "«redacted»";
 
 /// A credential: written inline, or named by an environment variable.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum Secret {
     /// The value itself (fine inside Secrets Manager; avoid in files under version control).

@@ -6,6 +6,7 @@
 //! (arguments, connector document, order file).
 
 mod catalog;
+mod config_cmd;
 mod csv;
 mod dead_letters;
 #[cfg(feature = "demo")]
@@ -13,6 +14,7 @@ mod demo;
 mod local;
 mod ping;
 mod reconcile;
+mod report_html;
 mod trail;
 
 use std::path::{Path, PathBuf};
@@ -87,6 +89,8 @@ enum ConfigAction {
         #[arg(long)]
         config: PathBuf,
     },
+    #[command(flatten)]
+    Deployed(config_cmd::Action),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -219,9 +223,8 @@ struct ReconcileArgs {
     /// Who asks (kept in the audit of what --fix queues).
     #[arg(long, default_value = "operator")]
     by: String,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = TableFormat::Text)]
-    format: TableFormat,
+    #[command(flatten)]
+    output: reconcile::Output,
 }
 
 /// How a report with a row per item (`reconcile`, `catalog`) is written.
@@ -647,6 +650,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Audit(args) => run_audit(args).await,
         Command::Preview(args) => run_preview(args),
         Command::Fetch(args) => run_fetch(args).await,
+        Command::Config {
+            action: ConfigAction::Deployed(action),
+        } => config_cmd::run(action).await,
         Command::Config {
             action: ConfigAction::Check { config },
         } => {

@@ -10,11 +10,42 @@ use common::posting::reconcile::{
     Finding, OrderLine, ReconcileReport, ReconcileRequest, Selection, Standing, reconcile,
 };
 
-use crate::{Failure, ReconcileArgs, SelectBy, TableFormat, bad, operator_services};
+use crate::{Failure, ReconcileArgs, SelectBy, bad, operator_services};
+
+/// How the report is written, and where.
+#[derive(clap::Args)]
+pub struct Output {
+    /// Output format: text for people, json for scripts, csv (a row per finding) for
+    /// spreadsheets, html (one self-contained page: totals, a chart per day, the orders needing
+    /// action) for a controller; html needs --out.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Write the report to this file instead of standard output.
+    #[arg(long)]
+    out: Option<std::path::PathBuf>,
+}
+
+/// The report's formats.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    /// For people.
+    Text,
+    /// The whole report, for scripts.
+    Json,
+    /// A row per finding, for spreadsheets.
+    Csv,
+    /// One self-contained page, for a controller (needs --out).
+    Html,
+}
 
 /// Runs the command; `Err(Failed)` (exit code 1) after the report when something needs action.
 pub async fn run(args: ReconcileArgs) -> Result<(), Failure> {
-    // The period's syntax first: a typo is named before any system is reached.
+    // The command line's syntax first: a typo is named before any system is reached.
+    if matches!(args.output.format, Format::Html) && args.output.out.is_none() {
+        return Err(bad(anyhow!(
+            "--out: required with --format html (the page's file, e.g. --out reconciliation.html)"
+        )));
+    }
     instant("--from", &args.from, Tz::UTC)?;
     if let Some(to) = &args.to {
         instant("--to", to, Tz::UTC)?;
@@ -51,13 +82,27 @@ pub async fn run(args: ReconcileArgs) -> Result<(), Failure> {
     let report = reconcile(&services, &request)
         .await
         .map_err(|e| bad(anyhow!(e)))?;
-    match args.format {
-        TableFormat::Csv => print!("{}", csv(&report)),
-        TableFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&report).map_err(|e| Failure::Failed(e.into()))?
-        ),
-        TableFormat::Text => print!("{}", render(&report)),
+    let text = match args.output.format {
+        Format::Csv => csv(&report),
+        Format::Json => {
+            serde_json::to_string_pretty(&report).map_err(|e| Failure::Failed(e.into()))? + "\n"
+        }
+        Format::Text => render(&report),
+        Format::Html => crate::report_html::render(&report, tz, Utc::now()),
+    };
+    match &args.output.out {
+        Some(path) => {
+            std::fs::write(path, text).map_err(|e| {
+                Failure::Failed(anyhow!("--out: cannot write {}: {e}", path.display()))
+            })?;
+            eprintln!(
+                "wrote {}: {} orders, {} needing action",
+                path.display(),
+                report.orders.len(),
+                report.needing_action()
+            );
+        }
+        None => print!("{text}"),
     }
     let needing = report.needing_action();
     if needing == 0 {
@@ -91,7 +136,8 @@ fn instant(flag: &str, text: &str, tz: Tz) -> Result<DateTime<Utc>, Failure> {
         .ok_or_else(|| bad(anyhow!("{flag} {text:?}: midnight does not exist in {tz}")))
 }
 
-fn standing_name(s: Standing) -> &'static str {
+/// A standing in words, the same in every format.
+pub(crate) fn standing_name(s: Standing) -> &'static str {
     match s {
         Standing::LedgerDiffers => "ledger differs",
         Standing::NotPosted => "not posted",
@@ -103,7 +149,8 @@ fn standing_name(s: Standing) -> &'static str {
     }
 }
 
-fn describe(f: &Finding) -> String {
+/// A finding in one sentence, the same in every format.
+pub(crate) fn describe(f: &Finding) -> String {
     match f {
         Finding::NotPosted { batches, queued } => format!(
             "not posted: {}{}",

@@ -4,6 +4,7 @@
 mod support;
 
 mod catalog_cli;
+mod config_cli;
 mod dead_letters_cli;
 #[cfg(feature = "demo")]
 mod demo_cli;
@@ -12,4 +13,5 @@ mod hostile_cli;
 mod ping_cli;
 mod preview_cli;
 mod reconcile_cli;
+mod report_html;
 mod serve_cli;
