@@ -46,17 +46,18 @@ fn client(config: &ConnectorConfig) -> FusionClient {
     FusionClient::from_config(&config.oracle, fast()).unwrap()
 }
 
-fn submit_settings() -> SubmitSettings {
-    SubmitSettings {
-        poll_interval: Duration::from_millis(10),
-        import_timeout: Duration::from_secs(10),
-        unknown_wait: Duration::from_secs(2),
-    }
+/// A desk on the production path for `config`, whose imports may run `timeout` before they
+/// count as stuck.
+fn desk_timing_out(config: &ConnectorConfig, timeout: Duration) -> Desk {
+    let submit = SubmitSettings {
+        import_timeout: timeout,
+    };
+    Desk::new(config.clone(), fast(), submit)
 }
 
-/// A desk on the production path for `config`, with the default test timings.
+/// A desk on the production path for `config`, with a 10 s import timeout.
 fn desk_for(config: &ConnectorConfig) -> Desk {
-    Desk::new(config.clone(), fast(), submit_settings())
+    desk_timing_out(config, Duration::from_secs(10))
 }
 
 /// How long a test waits for its postings to settle.
@@ -497,14 +498,7 @@ async fn a_lost_answer_whose_batches_do_not_appear_yet_is_waited_for_never_resen
 async fn a_lost_answer_whose_batches_never_appear_is_queued_again_after_the_timeout() {
     let pod = seeded_pod(PodOptions::default()).await;
     let config = config_for(&pod, |_| {});
-    let mut desk = Desk::new(
-        config.clone(),
-        fast(),
-        SubmitSettings {
-            import_timeout: Duration::from_millis(600),
-            ..submit_settings()
-        },
-    );
+    let mut desk = desk_timing_out(&config, Duration::from_millis(600));
     // A 503 from the gateway in front of the import: it may have been processed, so its
     // outcome is unknown; here it was not, and without a request id the connector cannot see
     // a job: only the batch names can tell.
@@ -550,14 +544,7 @@ async fn an_import_past_its_timeout_is_counted_stuck_and_never_resent() {
     })
     .await;
     let config = config_for(&pod, |_| {});
-    let mut desk = Desk::new(
-        config.clone(),
-        fast(),
-        SubmitSettings {
-            import_timeout: Duration::from_millis(300),
-            ..submit_settings()
-        },
-    );
+    let mut desk = desk_timing_out(&config, Duration::from_millis(300));
     // BLOCKED: an incompatible job runs first; the import waits until it is released.
     pod.inject(PodFault::EndJob {
         status: JobEnd::Blocked,
