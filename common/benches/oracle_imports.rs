@@ -74,9 +74,7 @@ impl World {
             self.config.clone(),
             FusionSettings::default(),
             SubmitSettings {
-                poll_interval: Duration::from_millis(5),
                 import_timeout: Duration::from_secs(30),
-                unknown_wait: Duration::from_secs(1),
             },
         )
     }
@@ -155,7 +153,7 @@ async fn steady_flow(world: &World) -> bool {
         world.pod.imports() - imports_before
     );
     println!(
-        "  Fusion calls: {} ({:.2} per order: period check, import, job status, read-back); {rounds} tracking rounds",
+        "  Fusion calls: {} ({:.2} per order, mostly each journal's read-back by name); {rounds} tracking rounds",
         desk.oracle.calls(),
         desk.oracle.calls() as f64 / ORDERS as f64
     );

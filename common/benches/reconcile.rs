@@ -51,9 +51,7 @@ async fn main() {
     let config = Arc::new(ConnectorConfig::from_json(&doc.to_string(), "bench").unwrap());
     let mut settings = PipelineSettings::for_config(&config);
     settings.submit = SubmitSettings {
-        poll_interval: Duration::from_millis(10),
         import_timeout: Duration::from_secs(30),
-        unknown_wait: Duration::from_millis(100),
     };
     let bc = Arc::new(
         BigCommerceClient::for_store(&config.stores[0], ClientSettings::default()).unwrap(),

@@ -23,27 +23,20 @@ use crate::state::{
     PostingState, StateName, StoreError,
 };
 
-/// Timing of submitted imports.
+/// Timing of submitted imports. The pace of tracking is the poller's schedule, not a setting.
 #[derive(Debug, Clone)]
 pub struct SubmitSettings {
-    /// How often a job is checked.
-    pub poll_interval: Duration,
     /// How long an import may run before the tracker counts it stuck (an alarm), and how long
     /// an import whose answer was lost is looked for by name before its postings are queued
     /// again.
     pub import_timeout: Duration,
-    /// After a lost answer, how long to look for the batches before leaving them to the tracker.
-    pub unknown_wait: Duration,
 }
 
 impl SubmitSettings {
     /// The settings of the connector document.
     pub fn from_posting(p: &PostingSettings) -> Self {
-        let poll = Duration::from_secs(u64::from(p.import_poll_seconds));
         Self {
-            poll_interval: poll,
             import_timeout: Duration::from_secs(u64::from(p.import_timeout_minutes) * 60),
-            unknown_wait: poll * 8,
         }
     }
 }

@@ -16,7 +16,7 @@ use common::oracle::{FusionClient, FusionSettings, JobStatus, OracleError};
 use common::ports::OracleApi;
 use common::posting::dispatch::SubmitSettings;
 use common::posting::message::OrderMessage;
-use common::state::{AuditKind, ImportState, PostingState, StateName};
+use common::state::{AuditKind, ImportState, PostingRecord, PostingState, StateName};
 use rust_decimal::Decimal;
 use sandbox::demo::{US_LEDGER, seeded_pod};
 use sandbox::oracle::{OraclePod, PodFault, PodOptions};
@@ -46,21 +46,32 @@ fn client(config: &ConnectorConfig) -> FusionClient {
     FusionClient::from_config(&config.oracle, fast()).unwrap()
 }
 
-fn submit_settings() -> SubmitSettings {
-    SubmitSettings {
-        poll_interval: Duration::from_millis(10),
-        import_timeout: Duration::from_secs(10),
-        unknown_wait: Duration::from_secs(2),
-    }
+/// A desk on the production path for `config`, whose imports may run `timeout` before they
+/// count as stuck.
+fn desk_timing_out(config: &ConnectorConfig, timeout: Duration) -> Desk {
+    let submit = SubmitSettings {
+        import_timeout: timeout,
+    };
+    Desk::new(config.clone(), fast(), submit)
 }
 
-/// A desk on the production path for `config`, with the default test timings.
+/// A desk on the production path for `config`, with a 10 s import timeout.
 fn desk_for(config: &ConnectorConfig) -> Desk {
-    Desk::new(config.clone(), fast(), submit_settings())
+    desk_timing_out(config, Duration::from_secs(10))
 }
 
 /// How long a test waits for its postings to settle.
 const SETTLE: Duration = Duration::from_secs(20);
+
+/// The desk's imports in `state`.
+async fn imports_in(desk: &Desk, state: ImportState) -> Vec<common::state::ImportRecord> {
+    desk.svc.store.imports_in_state(state, 100).await.unwrap()
+}
+
+/// Whether every posting is Posted.
+fn all_posted(postings: &[PostingRecord]) -> bool {
+    postings.iter().all(|p| p.state.name() == StateName::Posted)
+}
 
 /// The reason a Held or Rejected posting carries.
 fn reason_of(state: &PostingState) -> &str {
@@ -198,12 +209,7 @@ async fn journals_round_trip_through_import_tracking_and_read_back() {
             "{fusion_name}"
         );
     }
-    let import = desk
-        .svc
-        .store
-        .imports_in_state(ImportState::Submitted, 10)
-        .await
-        .unwrap();
+    let import = imports_in(&desk, ImportState::Submitted).await;
     assert!(import.is_empty(), "the import is closed: {import:?}");
     for j in &sent {
         let batches = desk.oracle.find_batches(&j.batch_name, true).await.unwrap();
@@ -247,12 +253,7 @@ async fn a_refused_submission_is_recognised_and_held() {
         assert!(reason_of(&p.state).contains("ReqstId -1"), "{:?}", p.state);
     }
     assert_eq!(desk.metrics.count(metrics::POSTINGS_HELD), 2.0);
-    let failed = desk
-        .svc
-        .store
-        .imports_in_state(ImportState::Failed, 10)
-        .await
-        .unwrap();
+    let failed = imports_in(&desk, ImportState::Failed).await;
     assert_eq!(failed.len(), 1, "the refused import is closed as failed");
     assert!(pod.batches().is_empty());
 }
@@ -392,7 +393,7 @@ async fn one_bad_journal_among_64_is_isolated_in_at_most_13_imports() {
     // Every import is closed, and every batch is read back, page after page, whatever the
     // page size.
     for state in [ImportState::Submitted, ImportState::Unknown] {
-        let open = desk.svc.store.imports_in_state(state, 100).await.unwrap();
+        let open = imports_in(&desk, state).await;
         assert!(open.is_empty(), "{open:?}");
     }
     assert_eq!(
@@ -433,12 +434,7 @@ async fn a_lost_answer_after_an_accepted_import_does_not_create_a_second_batch()
     assert_eq!(pod.imports(), 1, "never resent");
     assert_eq!(desk.imports(), 1);
     assert_eq!(pod.batches().len(), 3);
-    let open = desk
-        .svc
-        .store
-        .imports_in_state(ImportState::Unknown, 10)
-        .await
-        .unwrap();
+    let open = imports_in(&desk, ImportState::Unknown).await;
     assert!(open.is_empty(), "the unknown import is closed: {open:?}");
 }
 
@@ -454,22 +450,10 @@ async fn a_lost_answer_whose_batches_do_not_appear_yet_is_waited_for_never_resen
     let mut desk = desk_for(&config);
     pod.inject(PodFault::LoseImportResponse { times: 1 });
     let recorded = desk.record(journals(&config, 6100, 1)).await;
-    let mut round_metrics = metrics::Metrics::default();
-    let round = common::posting::dispatch::submit_postings(
-        &desk.svc,
-        common::state::Actor::Poster,
-        recorded.clone(),
-        &mut round_metrics,
-    )
-    .await;
+    let round = desk.send(recorded.clone()).await;
     assert!(round.passing.is_empty(), "a lost answer is not retried");
     assert_eq!(pod.faults_served().get("lose_import_response"), Some(&1));
-    let unknown = desk
-        .svc
-        .store
-        .imports_in_state(ImportState::Unknown, 10)
-        .await
-        .unwrap();
+    let unknown = imports_in(&desk, ImportState::Unknown).await;
     assert_eq!(unknown.len(), 1, "the import is recorded as unknown");
     assert_eq!(unknown[0].request_id, None);
     // Rounds while the job runs: the batch is looked for by name, not found, and nothing is sent.
@@ -494,18 +478,18 @@ async fn a_lost_answer_whose_batches_do_not_appear_yet_is_waited_for_never_resen
         "never resent while its batches may appear"
     );
     // Once the job has run, a round finds the batch and the posting is Posted.
-    crate::support::eventually("the batch found by name", SETTLE, async || {
-        desk.track_round().await;
-        let now = desk.reread(&recorded).await;
+    let after = desk.track_until(&recorded, SETTLE, all_posted).await;
+    assert!(
         matches!(
-            now[0].state,
+            after.postings[0].state,
             PostingState::Posted {
                 request_id: None,
                 ..
             }
-        )
-    })
-    .await;
+        ),
+        "found by name, without a request id: {:?}",
+        after.postings[0].state
+    );
     assert_eq!(pod.imports(), 1);
     assert_eq!(pod.batches().len(), 1);
 }
@@ -514,14 +498,7 @@ async fn a_lost_answer_whose_batches_do_not_appear_yet_is_waited_for_never_resen
 async fn a_lost_answer_whose_batches_never_appear_is_queued_again_after_the_timeout() {
     let pod = seeded_pod(PodOptions::default()).await;
     let config = config_for(&pod, |_| {});
-    let mut desk = Desk::new(
-        config.clone(),
-        fast(),
-        SubmitSettings {
-            import_timeout: Duration::from_millis(600),
-            ..submit_settings()
-        },
-    );
+    let mut desk = desk_timing_out(&config, Duration::from_millis(600));
     // A 503 from the gateway in front of the import: it may have been processed, so its
     // outcome is unknown; here it was not, and without a request id the connector cannot see
     // a job: only the batch names can tell.
@@ -551,12 +528,7 @@ async fn a_lost_answer_whose_batches_never_appear_is_queued_again_after_the_time
         .collect();
     orders.sort();
     assert_eq!(orders, vec![6200, 6201], "{queued:?}");
-    let failed = desk
-        .svc
-        .store
-        .imports_in_state(ImportState::Failed, 10)
-        .await
-        .unwrap();
+    let failed = imports_in(&desk, ImportState::Failed).await;
     assert_eq!(failed.len(), 1);
     assert_eq!(pod.faults_served().get("status"), Some(&1));
     assert_eq!(desk.imports(), 1, "not resent by the tracker itself");
@@ -572,14 +544,7 @@ async fn an_import_past_its_timeout_is_counted_stuck_and_never_resent() {
     })
     .await;
     let config = config_for(&pod, |_| {});
-    let mut desk = Desk::new(
-        config.clone(),
-        fast(),
-        SubmitSettings {
-            import_timeout: Duration::from_millis(300),
-            ..submit_settings()
-        },
-    );
+    let mut desk = desk_timing_out(&config, Duration::from_millis(300));
     // BLOCKED: an incompatible job runs first; the import waits until it is released.
     pod.inject(PodFault::EndJob {
         status: JobEnd::Blocked,
@@ -605,14 +570,10 @@ async fn an_import_past_its_timeout_is_counted_stuck_and_never_resent() {
     assert_eq!(pod.imports(), 1, "a running import is never resent");
     // Released, the job goes on to its verdict; the next rounds post both.
     assert_eq!(pod.release_blocked_jobs(), 1);
-    crate::support::eventually("both posted", SETTLE, async || {
-        desk.track_round().await;
-        desk.reread(&settled.postings)
-            .await
-            .iter()
-            .all(|p| p.state.name() == StateName::Posted)
-    })
-    .await;
+    let after = desk
+        .track_until(&settled.postings, SETTLE, all_posted)
+        .await;
+    assert!(all_posted(&after.postings), "{:?}", after.postings);
     assert_eq!(pod.imports(), 1);
     assert_eq!(pod.batches().len(), 2);
 }
@@ -642,23 +603,12 @@ async fn throttling_past_the_clients_tries_leaves_the_postings_queued_for_a_retr
     assert_eq!(pod.imports(), 0);
     // The outage over, the redelivered message sends them: posted, once.
     pod.clear_faults();
-    let mut desk_metrics = metrics::Metrics::default();
-    let round = common::posting::dispatch::submit_postings(
-        &desk.svc,
-        common::state::Actor::Poster,
-        settled.postings.clone(),
-        &mut desk_metrics,
-    )
-    .await;
+    let round = desk.send(settled.postings.clone()).await;
     assert!(round.passing.is_empty(), "{:?}", round.passing);
-    crate::support::eventually("both posted", SETTLE, async || {
-        desk.track_round().await;
-        desk.reread(&settled.postings)
-            .await
-            .iter()
-            .all(|p| p.state.name() == StateName::Posted)
-    })
-    .await;
+    let after = desk
+        .track_until(&settled.postings, SETTLE, all_posted)
+        .await;
+    assert!(all_posted(&after.postings), "{:?}", after.postings);
     assert_eq!(pod.imports(), 1);
     assert_eq!(pod.batches().len(), 2);
 }

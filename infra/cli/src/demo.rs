@@ -433,9 +433,7 @@ fn connect(
 ) -> anyhow::Result<Services> {
     let mut settings = PipelineSettings::for_config(&config);
     settings.submit = SubmitSettings {
-        poll_interval: Duration::from_millis(50),
         import_timeout: Duration::from_secs(20),
-        unknown_wait: Duration::from_secs(1),
     };
     settings.webhook_url = Some(webhook_url.to_string());
     Ok(Services::connect(

@@ -255,9 +255,7 @@ impl Drop for World {
 pub fn quick_settings(config: &ConnectorConfig, webhook_url: Option<String>) -> PipelineSettings {
     let mut s = PipelineSettings::for_config(config);
     s.submit = SubmitSettings {
-        poll_interval: Duration::from_millis(10),
         import_timeout: Duration::from_secs(3),
-        unknown_wait: Duration::from_millis(200),
     };
     s.webhook_url = webhook_url;
     s

@@ -25,9 +25,7 @@ pub fn services(doc: &Value, db: &SqliteDb) -> Services {
     let config = Arc::new(ConnectorConfig::from_json(&doc.to_string(), "test").unwrap());
     let mut settings = PipelineSettings::for_config(&config);
     settings.submit = SubmitSettings {
-        poll_interval: Duration::from_millis(10),
         import_timeout: Duration::from_secs(5),
-        unknown_wait: Duration::from_millis(100),
     };
     let entry = &config.stores[0];
     let bc: Arc<dyn BigCommerceApi> =

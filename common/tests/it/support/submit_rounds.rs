@@ -136,17 +136,25 @@ impl Desk {
         out
     }
 
-    /// Records `journals`, sends them, and tracks until every posting is at rest (or `limit`
-    /// has passed: then the postings are returned as they are).
-    pub async fn post(&mut self, journals: Vec<Journal>, limit: Duration) -> Settled {
-        let recorded = self.record(journals).await;
+    /// Sends `postings` as the poster does, its figures added to the desk's.
+    pub async fn send(&mut self, postings: Vec<PostingRecord>) -> SubmitRound {
         let mut metrics = Metrics::default();
-        let first_round =
-            submit_postings(&self.svc, Actor::Poster, recorded.clone(), &mut metrics).await;
+        let round = submit_postings(&self.svc, Actor::Poster, postings, &mut metrics).await;
         self.metrics.merge(&metrics);
+        round
+    }
+
+    /// Tracking rounds until `done` holds for the postings as the store holds them (or `limit`
+    /// has passed: then they are returned as they are, for the caller's assertions).
+    pub async fn track_until(
+        &mut self,
+        postings: &[PostingRecord],
+        limit: Duration,
+        done: impl Fn(&[PostingRecord]) -> bool,
+    ) -> Settled {
         let mut settled = Settled {
             postings: Vec::new(),
-            first_round,
+            first_round: SubmitRound::default(),
             track_rounds: 0,
             splits: 0,
             stuck: 0,
@@ -154,8 +162,8 @@ impl Desk {
         };
         let deadline = Instant::now() + limit;
         loop {
-            let now = self.reread(&recorded).await;
-            if now.iter().all(|p| at_rest(p.state.name())) || Instant::now() >= deadline {
+            let now = self.reread(postings).await;
+            if done(&now) || Instant::now() >= deadline {
                 settled.postings = now;
                 return settled;
             }
@@ -166,5 +174,15 @@ impl Desk {
             settled.stuck += report.stuck;
             settled.requeued += report.requeued;
         }
+    }
+
+    /// Records `journals`, sends them, and tracks until every posting is at rest.
+    pub async fn post(&mut self, journals: Vec<Journal>, limit: Duration) -> Settled {
+        let recorded = self.record(journals).await;
+        let first_round = self.send(recorded.clone()).await;
+        let all_at_rest = |ps: &[PostingRecord]| ps.iter().all(|p| at_rest(p.state.name()));
+        let mut settled = self.track_until(&recorded, limit, all_at_rest).await;
+        settled.first_round = first_round;
+        settled
     }
 }
