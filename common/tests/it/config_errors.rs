@@ -340,7 +340,7 @@ fn every_problem_is_reported_at_once() {
         err.to_string(),
         [
             "connector.json: invalid connector document (4 problems):",
-            "  surprise: unknown field; expected one of schema_version, description, stores, oracle, posting, mapping",
+            "  surprise: unknown field; expected one of $schema, schema_version, description, stores, oracle, posting, mapping",
             r#"  stores[0].timezone: unknown time zone "Mars/Olympus"; use an IANA name such as "America/New_York""#,
             r#"  stores[1].ledger: unknown ledger "EU-LEDGR"; known: NW US Primary, NW EU Primary"#,
             r#"  mapping.rules[0].when.store: unknown store "uk"; known: us, eu"#,
