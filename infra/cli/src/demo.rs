@@ -17,7 +17,8 @@ use common::bigcommerce::ClientSettings;
 use common::bigcommerce::api::RefundPolicy;
 use common::journal::PostingKind;
 use common::oracle::FusionSettings;
-use common::ports::{Queue, SecretSource, StateStore, SystemClock};
+use common::ports::{Ports, Queue, SecretSource, StateStore, SystemClock};
+use common::posting::intake::FrontDoor;
 use common::posting::services::{PipelineSettings, Services};
 use common::posting::submit::SubmitSettings;
 use common::state::{AuditEvent, PostingKey, PostingRecord, PostingState, StateName};
@@ -29,7 +30,7 @@ use sandbox::oracle::PodOptions;
 use common::posting::poller::poll;
 use common::posting::poster::drain_queue;
 
-use crate::local::{Endpoint, serve_webhooks};
+use crate::local::serve_webhooks;
 
 /// The example document, built in, so the demo runs from anywhere.
 const EXAMPLE: &str = include_str!("../../examples/connector.json");
@@ -154,13 +155,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let store: Arc<dyn StateStore> = Arc::new(SqliteStore::new(db.clone()));
     let queue = Arc::new(LocalQueue::new(db, "orders", 5));
     let clock = Arc::new(SystemClock);
-    let endpoint = Endpoint {
+    let door = FrontDoor::new(Ports {
         source: source.clone(),
         store: store.clone(),
         queue: queue.clone() as Arc<dyn Queue>,
         clock: clock.clone(),
-    };
-    let (addr, server) = serve_webhooks("127.0.0.1:0".parse()?, endpoint).await?;
+    });
+    let (addr, server) = serve_webhooks("127.0.0.1:0".parse()?, door).await?;
     let webhook_url = format!("http://{addr}/webhooks");
 
     let mut settings = PipelineSettings::for_config(&config);
