@@ -401,3 +401,18 @@ pub trait DocumentVersions: Send + Sync {
     /// was no value).
     async fn put_version(&self, text: &str, read: Option<&str>) -> Result<String, VersionError>;
 }
+
+/// The four ports every entry point builds once and hands on: the webhook function and
+/// `mlc serve` take deliveries over them, the poster and poller build their services over them.
+/// One value, so a front door cannot be wired with a port the other lacks.
+#[derive(Clone)]
+pub struct Ports {
+    /// The connector document (Secrets Manager, or a file).
+    pub source: Arc<dyn SecretSource>,
+    /// Posting state, audit and delivery ids (DynamoDB, or SQLite).
+    pub store: Arc<dyn StateStore>,
+    /// The orders queue (SQS, or the SQLite queue).
+    pub queue: Arc<dyn Queue>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+}

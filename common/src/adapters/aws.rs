@@ -12,7 +12,7 @@ pub use aws_config::SdkConfig;
 use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::secrets::SecretsManagerSource;
 use crate::adapters::sqs::SqsQueue;
-use crate::ports::{Queue, SecretSource, StateStore};
+use crate::ports::{Ports, SystemClock};
 
 /// The Lambda environment's configuration (region and credentials from the environment; a
 /// custom endpoint from `AWS_ENDPOINT_URL` when set).
@@ -81,37 +81,28 @@ impl LambdaEnv {
     }
 }
 
-/// The AWS adapters a function works with.
-pub struct AwsPorts {
-    /// The connector document from Secrets Manager (cached for [`DOCUMENT_TTL`]).
-    pub source: Arc<dyn SecretSource>,
-    /// DynamoDB.
-    pub store: Arc<dyn StateStore>,
-    /// SQS.
-    pub queue: Arc<dyn Queue>,
-}
-
-impl AwsPorts {
-    /// Clients for the resources `env` names (no call is made here).
-    pub fn new(env: &LambdaEnv, sdk: &SdkConfig) -> Self {
-        let source = SecretsManagerSource::new(
-            aws_sdk_secretsmanager::Client::new(sdk),
-            &env.config_secret,
-            DOCUMENT_TTL,
-        );
-        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &env.table);
-        let queue = SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &env.queue_url, None);
-        Self {
-            source: Arc::new(source),
-            store: Arc::new(store),
-            queue: Arc::new(queue),
-        }
+/// The ports a function works with, on the resources `env` names: the connector document from
+/// Secrets Manager (cached for [`DOCUMENT_TTL`]), DynamoDB, SQS and the system clock. No call is
+/// made here.
+pub fn ports(env: &LambdaEnv, sdk: &SdkConfig) -> Ports {
+    let source = SecretsManagerSource::new(
+        aws_sdk_secretsmanager::Client::new(sdk),
+        &env.config_secret,
+        DOCUMENT_TTL,
+    );
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &env.table);
+    let queue = SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &env.queue_url, None);
+    Ports {
+        source: Arc::new(source),
+        store: Arc::new(store),
+        queue: Arc::new(queue),
+        clock: Arc::new(SystemClock),
     }
 }
 
 /// The stack's queue with its dead-letter queue, found through the queue's redrive policy
 /// (one `GetQueueAttributes` and one `GetQueueUrl`): what an operator moving dead letters
-/// back needs. The functions never read dead letters, so [`AwsPorts`] does not look.
+/// back needs. The functions never read dead letters, so [`ports`] does not look.
 pub async fn queue_with_dead_letters(
     env: &LambdaEnv,
     sdk: &SdkConfig,

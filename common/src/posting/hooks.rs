@@ -84,6 +84,7 @@ impl HookChanges {
 }
 
 /// Brings the store's hooks in line with `spec`.
+#[tracing::instrument(name = "keep_hooks", skip_all, fields(store_hash = %spec.marker))]
 pub async fn keep_hooks(api: &dyn BigCommerceApi, spec: &HookSpec) -> Result<HookChanges, BcError> {
     let hooks = api.hooks().await?;
     let mut changes = HookChanges::default();

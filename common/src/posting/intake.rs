@@ -10,11 +10,14 @@
 //! could not be recorded or queued (BigCommerce retries, and nothing was kept).
 
 use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_json::json;
 
 use crate::bigcommerce::webhook::{WebhookError, WebhookVerifier, delivery_id, parse_event};
 use crate::config::ConnectorConfig;
 use crate::metrics::{self, Metrics};
-use crate::ports::{Clock, Queue, StateStore};
+use crate::ports::{Clock, Ports, Queue, StateStore};
 use crate::posting::message::{KIND_ORDER, OrderMessage};
 
 /// What intake did with an accepted delivery.
@@ -100,6 +103,14 @@ pub const UNAVAILABLE_ANSWER: &str = "not accepted now; retry later";
 /// the internet learns that much and no more (the document's problems go to the log).
 pub const NOT_CONFIGURED_ANSWER: &str = "the connector is not configured; retry later";
 
+/// The largest delivery body taken, at every front door: BigCommerce's events are well under
+/// 1 KiB, so anything near this is not one, and reading more only costs memory.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// How long a delivery id is remembered: BigCommerce retries a delivery for about two days, and
+/// a retry inside this time is answered as a duplicate, not queued again.
+pub const DEDUPE_TTL: Duration = Duration::from_secs(3 * 24 * 60 * 60);
+
 /// What intake needs.
 pub struct Intake<'a> {
     /// The connector document (client secrets, stores).
@@ -110,10 +121,6 @@ pub struct Intake<'a> {
     pub queue: &'a dyn Queue,
     /// The time (signature window).
     pub clock: &'a dyn Clock,
-    /// How long a delivery id is remembered.
-    pub dedupe_ttl: std::time::Duration,
-    /// Largest body accepted.
-    pub max_body: usize,
 }
 
 /// The store hashes whose API account signed the delivery, or why none did.
@@ -209,10 +216,10 @@ impl Intake<'_> {
         headers: &http::HeaderMap,
         body: &[u8],
     ) -> Result<Accepted, Refusal> {
-        if body.len() > self.max_body {
+        if body.len() > MAX_BODY {
             return Err(Refusal::TooLarge {
                 size: body.len(),
-                limit: self.max_body,
+                limit: MAX_BODY,
             });
         }
         let now = self.clock.now();
@@ -240,7 +247,7 @@ impl Intake<'_> {
         let key = format!("webhook#{store_hash}#{webhook_id}");
         let first = self
             .store
-            .first_sighting(&key, self.dedupe_ttl, now)
+            .first_sighting(&key, DEDUPE_TTL, now)
             .await
             .map_err(|e| Refusal::Unavailable(format!("recording the delivery: {e}")))?;
         if !first {
@@ -275,5 +282,196 @@ impl Intake<'_> {
                 Err(Refusal::Unavailable(format!("queueing the order: {e}")))
             }
         }
+    }
+}
+
+/// The answer to a delivery as it goes on the wire: a status and a JSON body. Every front door
+/// (the webhook function behind API Gateway, `mlc serve`) sends exactly this, so they cannot
+/// drift apart in what the sender (and BigCommerce's retry logic) sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The JSON body.
+    pub body: String,
+}
+
+impl Answer {
+    /// The `Content-Type` of every answer.
+    pub const CONTENT_TYPE: &'static str = "application/json";
+
+    fn json(status: u16, body: serde_json::Value) -> Self {
+        Self {
+            status,
+            body: body.to_string(),
+        }
+    }
+
+    /// The answer to an accepted delivery: 200, so BigCommerce does not send it again.
+    pub fn accepted(accepted: &Accepted) -> Self {
+        match accepted {
+            Accepted::Queued { order_id, .. } => {
+                Self::json(200, json!({"status": "queued", "order_id": order_id}))
+            }
+            Accepted::Duplicate => Self::json(200, json!({"status": "duplicate"})),
+            Accepted::Ignored { reason } => {
+                Self::json(200, json!({"status": "ignored", "reason": reason}))
+            }
+        }
+    }
+
+    /// The answer to a refused delivery: its status, its code and what the sender may learn.
+    pub fn refused(refusal: &Refusal) -> Self {
+        Self::json(
+            refusal.status(),
+            json!({"error": refusal.code(), "message": refusal.public_message()}),
+        )
+    }
+
+    /// The answer while the connector document cannot be used (503; BigCommerce retries).
+    pub fn not_configured() -> Self {
+        Self::json(
+            503,
+            json!({"error": "unavailable", "message": NOT_CONFIGURED_ANSWER}),
+        )
+    }
+
+    /// The answer to a body the transport could not deliver whole (a broken chunked stream).
+    pub fn unreadable(detail: &str) -> Self {
+        Self::refused(&Refusal::Malformed(format!(
+            "the body could not be read: {detail}"
+        )))
+    }
+}
+
+/// A body read as it arrives, refused as soon as it passes [`MAX_BODY`]: a front door that
+/// reads a stream (`mlc serve`) stops reading there, and an announced `Content-Length` above it
+/// is refused before a byte is read.
+#[derive(Debug, Default)]
+pub struct BodyReader {
+    read: Vec<u8>,
+}
+
+impl BodyReader {
+    /// A reader for a delivery with these headers, or the 413 answer when its announced length
+    /// is already too large.
+    pub fn for_headers(headers: &http::HeaderMap) -> Result<Self, Answer> {
+        let announced = headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        match announced {
+            Some(n) if n > MAX_BODY as u64 => {
+                Err(too_large(usize::try_from(n).unwrap_or(usize::MAX)))
+            }
+            _ => Ok(Self::default()),
+        }
+    }
+
+    /// Adds the next chunk; the 413 answer once the body passes the limit.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), Answer> {
+        if self.read.len() + chunk.len() > MAX_BODY {
+            return Err(too_large(self.read.len() + chunk.len()));
+        }
+        self.read.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    /// The whole body.
+    pub fn finish(self) -> Vec<u8> {
+        self.read
+    }
+}
+
+/// The 413 answer, the same whether the size was announced, found while reading, or measured.
+fn too_large(size: usize) -> Answer {
+    Answer::refused(&Refusal::TooLarge {
+        size,
+        limit: MAX_BODY,
+    })
+}
+
+/// A front door's desk: the ports it takes deliveries with, and the one way a delivery becomes
+/// an [`Answer`] and a log line. The webhook function and `mlc serve` each hold one and only
+/// move bytes between HTTP and it.
+#[derive(Clone)]
+pub struct FrontDoor {
+    ports: Ports,
+}
+
+impl FrontDoor {
+    /// A front door over these ports.
+    pub fn new(ports: Ports) -> Self {
+        Self { ports }
+    }
+
+    /// The ports (the function's metrics line needs the clock).
+    pub fn ports(&self) -> &Ports {
+        &self.ports
+    }
+
+    /// Answers one delivery: its headers and its raw body, exactly as received. Its log lines
+    /// carry the order (`order_id`) and BigCommerce store (`store_hash`) once the delivery is
+    /// authenticated and read; before that nothing in it can be trusted enough to log.
+    #[tracing::instrument(
+        name = "delivery",
+        skip_all,
+        fields(store_hash = tracing::field::Empty, order_id = tracing::field::Empty)
+    )]
+    pub async fn answer(
+        &self,
+        headers: &http::HeaderMap,
+        body: &[u8],
+        metrics: &mut Metrics,
+    ) -> Answer {
+        let config = match self.ports.source.connector_document().await {
+            Ok(config) => config,
+            Err(e) => {
+                // The detail (which field, which secret) is for the operator's log; the sender
+                // is not authenticated yet and learns only that there is no configuration.
+                tracing::error!(error = %e, "connector document unavailable; the delivery is refused for a retry");
+                return Answer::not_configured();
+            }
+        };
+        let intake = Intake {
+            config: &config,
+            store: self.ports.store.as_ref(),
+            queue: self.ports.queue.as_ref(),
+            clock: self.ports.clock.as_ref(),
+        };
+        match intake.take(headers, body, metrics).await {
+            Ok(accepted) => {
+                log_accepted(&accepted);
+                Answer::accepted(&accepted)
+            }
+            Err(refusal) => {
+                log_refusal(&refusal);
+                Answer::refused(&refusal)
+            }
+        }
+    }
+}
+
+fn log_accepted(accepted: &Accepted) {
+    match accepted {
+        Accepted::Queued {
+            store_hash,
+            order_id,
+            message_id,
+        } => {
+            let span = tracing::Span::current();
+            span.record("store_hash", store_hash.as_str());
+            span.record("order_id", order_id);
+            tracing::info!(%message_id, "queued");
+        }
+        Accepted::Duplicate => tracing::info!("duplicate delivery"),
+        Accepted::Ignored { reason } => tracing::info!(%reason, "ignored"),
+    }
+}
+
+fn log_refusal(refusal: &Refusal) {
+    match refusal {
+        Refusal::Unavailable(_) => tracing::error!(%refusal, "delivery not accepted"),
+        _ => tracing::warn!(%refusal, status = refusal.status(), "delivery refused"),
     }
 }

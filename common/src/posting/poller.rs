@@ -44,6 +44,7 @@ pub struct PollReport {
 }
 
 /// Sweeps every store, keeps the hooks, tracks the imports.
+#[tracing::instrument(name = "sweep", skip_all)]
 pub async fn poll(svc: &Services) -> PollReport {
     let calls_before = svc.bigcommerce_calls();
     let mut report = PollReport::default();
@@ -145,6 +146,7 @@ async fn send(svc: &Services, messages: Vec<OrderMessage>) -> Result<usize, Stri
 }
 
 /// Queues the orders modified since the cursor that are not recorded in their current form.
+#[tracing::instrument(name = "sweep_orders", skip_all, fields(store_hash = hash))]
 async fn sweep_orders(
     svc: &Services,
     hash: &str,
@@ -191,6 +193,7 @@ async fn sweep_orders(
 }
 
 /// Queues the orders of refunds created since the cursor that have no posting yet.
+#[tracing::instrument(name = "sweep_refunds", skip_all, fields(store_hash = hash))]
 async fn sweep_refunds(
     svc: &Services,
     hash: &str,
@@ -262,6 +265,7 @@ pub(crate) enum Wait {
 }
 
 /// What the order's last decision waits for (one or two state-store reads).
+#[tracing::instrument(name = "waiting_on", skip_all, fields(store = store, order_id = order_id))]
 pub(crate) async fn waiting_on(svc: &Services, store: &str, order_id: u64) -> Result<Wait, String> {
     let waiting = svc
         .store
@@ -288,6 +292,7 @@ pub(crate) async fn waiting_on(svc: &Services, store: &str, order_id: u64) -> Re
 }
 
 /// Audits what the hook keeper changed; re-activations and redirects are alarms.
+#[tracing::instrument(name = "hook_changes", skip_all, fields(store_hash = hash))]
 async fn record_hook_changes(
     svc: &Services,
     hash: &str,
@@ -309,5 +314,134 @@ async fn record_hook_changes(
     }));
     if let Err(e) = svc.store.append_audit(&event).await {
         tracing::error!(error = %e, "could not audit the hook repair");
+    }
+}
+
+/// What a scheduled invocation of the poller function asks for: the template's three schedules.
+/// The sweep's schedule sends no input (the plain EventBridge event), so an event without a
+/// `job` is a sweep; a `job` the function does not know is refused, never taken for a sweep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Job {
+    /// Orders and refunds webhooks missed, the hooks, and a tracking round (`{}`,
+    /// `{"job": "sweep"}`).
+    Sweep,
+    /// The imports only, between sweeps (`{"job": "track"}`).
+    Track,
+    /// The orders of the last `window_hours`, ending `settle_minutes` ago, against the ledger
+    /// (`{"job": "reconcile"}`; both optional, 24 and 15 by default).
+    Reconcile {
+        /// Hours reconciled.
+        window_hours: i64,
+        /// Minutes left out at the end, for orders still being posted.
+        settle_minutes: i64,
+    },
+}
+
+/// The jobs' names, as an event's `job` gives them.
+pub const JOB_NAMES: [&str; 3] = ["sweep", "track", "reconcile"];
+
+/// The scheduled reconciliation's default window: the day before.
+pub const RECONCILE_HOURS: i64 = 24;
+/// The scheduled reconciliation's default settling time.
+pub const RECONCILE_SETTLE_MINUTES: i64 = 15;
+
+/// A scheduled event the poller cannot run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JobError {
+    /// `job` names no job.
+    #[error("unknown job {0:?}: expected one of {names}", names = JOB_NAMES.join(", "))]
+    Unknown(String),
+    /// `job` is there but not a string.
+    #[error("job: expected a string, one of {names}; got {0}", names = JOB_NAMES.join(", "))]
+    NotAName(String),
+    /// A reconciliation's option is not a whole number.
+    #[error("{0}: expected a whole number, got {1}")]
+    NotANumber(&'static str, String),
+}
+
+impl Job {
+    /// The job a scheduled event asks for.
+    pub fn from_event(event: &serde_json::Value) -> Result<Self, JobError> {
+        let name = match event.get("job") {
+            None | Some(serde_json::Value::Null) => return Ok(Job::Sweep),
+            Some(serde_json::Value::String(name)) => name.as_str(),
+            Some(other) => return Err(JobError::NotAName(other.to_string())),
+        };
+        let number = |field: &'static str, default: i64| match event.get(field) {
+            None | Some(serde_json::Value::Null) => Ok(default),
+            Some(v) => v
+                .as_i64()
+                .ok_or_else(|| JobError::NotANumber(field, v.to_string())),
+        };
+        match name {
+            "sweep" => Ok(Job::Sweep),
+            "track" => Ok(Job::Track),
+            "reconcile" => Ok(Job::Reconcile {
+                window_hours: number("window_hours", RECONCILE_HOURS)?,
+                settle_minutes: number("settle_minutes", RECONCILE_SETTLE_MINUTES)?,
+            }),
+            other => Err(JobError::Unknown(other.to_string())),
+        }
+    }
+
+    /// The job's name, as an event gives it (and the summary reports it).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Job::Sweep => JOB_NAMES[0],
+            Job::Track => JOB_NAMES[1],
+            Job::Reconcile { .. } => JOB_NAMES[2],
+        }
+    }
+}
+
+#[cfg(test)]
+mod job_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_templates_schedules_name_their_jobs() {
+        // The sweep's schedule has no input: Lambda gets the plain scheduled event.
+        let plain = json!({"version": "0", "detail-type": "Scheduled Event", "detail": {}});
+        assert_eq!(Job::from_event(&plain), Ok(Job::Sweep));
+        assert_eq!(Job::from_event(&json!({"job": "sweep"})), Ok(Job::Sweep));
+        assert_eq!(Job::from_event(&json!({"job": "track"})), Ok(Job::Track));
+        assert_eq!(
+            Job::from_event(&json!({"job": "reconcile"})),
+            Ok(Job::Reconcile {
+                window_hours: 24,
+                settle_minutes: 15
+            })
+        );
+        assert_eq!(
+            Job::from_event(&json!({"job": "reconcile", "settle_minutes": 0})),
+            Ok(Job::Reconcile {
+                window_hours: 24,
+                settle_minutes: 0
+            })
+        );
+        for name in JOB_NAMES {
+            assert_eq!(Job::from_event(&json!({"job": name})).unwrap().name(), name);
+        }
+    }
+
+    #[test]
+    fn a_mistyped_job_is_refused_with_the_jobs_listed() {
+        let err = Job::from_event(&json!({"job": "swep"})).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown job \"swep\": expected one of sweep, track, reconcile"
+        );
+        let err = Job::from_event(&json!({"job": 1})).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "job: expected a string, one of sweep, track, reconcile; got 1"
+        );
+        let err = Job::from_event(&json!({"job": "reconcile", "window_hours": "24"})).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "window_hours: expected a whole number, got \"24\""
+        );
     }
 }

@@ -342,6 +342,7 @@ impl ReconcileReport {
 }
 
 /// Reconciles the orders created in `req.from..req.to`.
+#[tracing::instrument(name = "reconcile", skip_all, fields(store = req.store.as_deref()))]
 pub async fn reconcile(
     svc: &Services,
     req: &ReconcileRequest,
@@ -524,6 +525,7 @@ fn merge(into: &mut TotalsMap, from: TotalsMap) {
     }
 }
 
+#[tracing::instrument(name = "reconcile_order", skip_all, fields(store = store, order_id = order.id))]
 async fn reconcile_order(
     svc: &Services,
     req: &ReconcileRequest,
@@ -823,6 +825,7 @@ fn settle(mut line: OrderLine, recorded: &[PostingRecord]) -> OrderLine {
 }
 
 /// Puts the order on the queue, with an audit event saying who asked and what was missing.
+#[tracing::instrument(name = "queue_again", skip_all, fields(store = store, order_id = order_id))]
 async fn queue_again(
     svc: &Services,
     hash: &str,
@@ -853,6 +856,7 @@ async fn queue_again(
 /// without `fix`: a person looks at what it finds. Its metrics carry the orders looked at and
 /// those needing action (the template's alarm); each such order is logged with its findings
 /// (ids, batch names and reasons; no customer data).
+#[tracing::instrument(name = "scheduled_reconcile", skip_all)]
 pub async fn scheduled(
     svc: &Services,
     hours: i64,

@@ -58,6 +58,11 @@ pub struct Replayed {
 }
 
 /// Sends a Held or Rejected posting again; `by` says who asked (for the audit).
+#[tracing::instrument(
+    name = "replay",
+    skip_all,
+    fields(store = %key.store, order_id = key.order_id, posting = %key)
+)]
 pub async fn replay(svc: &Services, key: &PostingKey, by: &str) -> Result<Replayed, ReplayError> {
     let fail = |message: String| ReplayError::Failed {
         key: key.clone(),
@@ -177,6 +182,7 @@ pub async fn replay(svc: &Services, key: &PostingKey, by: &str) -> Result<Replay
 /// Whether the posting's batch is in the ledger (looked up by its name); when it is, the
 /// posting is recorded Posted with that batch. An answer that cannot be read is an error:
 /// nothing is changed or sent.
+#[tracing::instrument(name = "in_ledger", skip_all, fields(posting = %record.key))]
 async fn in_ledger(svc: &Services, record: &PostingRecord) -> Result<Option<u64>, String> {
     let group = vec![((), record.journal.clone())];
     let lookup = look_up_by_name(svc.oracle.as_ref(), group).await;

@@ -11,9 +11,7 @@ use tokio::sync::Mutex;
 use crate::bigcommerce::{BcError, BigCommerceClient, ClientSettings};
 use crate::config::{ConnectorConfig, StoreConfig};
 use crate::oracle::{FusionClient, FusionSettings, OracleError};
-use crate::ports::{
-    BigCommerceApi, Clock, OracleApi, Queue, SecretSource, SourceError, StateStore,
-};
+use crate::ports::{BigCommerceApi, Clock, OracleApi, Ports, Queue, SourceError, StateStore};
 use crate::posting::dispatch::SubmitSettings;
 use crate::posting::group_ids::{GroupIds, StoreGroupIds};
 
@@ -28,8 +26,6 @@ pub struct PipelineSettings {
     pub overlap: Duration,
     /// How far back the first sweep of a store looks (history is `mlc backfill`'s job).
     pub first_lookback: Duration,
-    /// How long a webhook id is remembered (BigCommerce retries for about two days).
-    pub dedupe_ttl: Duration,
     /// A posting still Queued after this long is queued again (its message was lost or
     /// exhausted).
     pub requeue_after: Duration,
@@ -37,8 +33,6 @@ pub struct PipelineSettings {
     pub concurrency: usize,
     /// Where BigCommerce must deliver webhooks; the poller keeps the hooks pointed here.
     pub webhook_url: Option<String>,
-    /// The largest webhook body accepted (BigCommerce's are well under 1 KiB).
-    pub max_webhook_body: usize,
 }
 
 impl PipelineSettings {
@@ -48,11 +42,9 @@ impl PipelineSettings {
             submit: SubmitSettings::from_posting(&config.posting),
             overlap: Duration::from_secs(5 * 60),
             first_lookback: Duration::from_secs(60 * 60),
-            dedupe_ttl: Duration::from_secs(3 * 24 * 60 * 60),
             requeue_after: Duration::from_secs(15 * 60),
             concurrency: 8,
             webhook_url: None,
-            max_webhook_body: 64 * 1024,
         }
     }
 }
@@ -165,10 +157,7 @@ impl Services {
 /// Builds [`Services`] from a secret source and keeps them while the document is unchanged
 /// (Lambda containers serve many invocations; the document is re-read after its cache TTL).
 pub struct ServicesCache {
-    source: Arc<dyn SecretSource>,
-    store: Arc<dyn StateStore>,
-    queue: Arc<dyn Queue>,
-    clock: Arc<dyn Clock>,
+    ports: Ports,
     tune: Box<dyn Fn(&ConnectorConfig) -> PipelineSettings + Send + Sync>,
     bigcommerce: ClientSettings,
     fusion: FusionSettings,
@@ -178,17 +167,11 @@ pub struct ServicesCache {
 impl ServicesCache {
     /// A cache over these ports; `tune` makes the pipeline settings for a document.
     pub fn new(
-        source: Arc<dyn SecretSource>,
-        store: Arc<dyn StateStore>,
-        queue: Arc<dyn Queue>,
-        clock: Arc<dyn Clock>,
+        ports: Ports,
         tune: impl Fn(&ConnectorConfig) -> PipelineSettings + Send + Sync + 'static,
     ) -> Self {
         Self {
-            source,
-            store,
-            queue,
-            clock,
+            ports,
             tune: Box::new(tune),
             bigcommerce: ClientSettings::default(),
             fusion: FusionSettings::default(),
@@ -209,7 +192,7 @@ impl ServicesCache {
 
     /// The services for the current document.
     pub async fn services(&self) -> Result<Arc<Services>, SetupError> {
-        let config = self.source.connector_document().await?;
+        let config = self.ports.source.connector_document().await?;
         let mut current = self.current.lock().await;
         if let Some((seen, services)) = current.as_ref()
             && Arc::ptr_eq(seen, &config)
@@ -219,9 +202,9 @@ impl ServicesCache {
         let settings = (self.tune)(&config);
         let services = Arc::new(Services::connect(
             config.clone(),
-            self.store.clone(),
-            self.queue.clone(),
-            self.clock.clone(),
+            self.ports.store.clone(),
+            self.ports.queue.clone(),
+            self.ports.clock.clone(),
             settings,
             self.bigcommerce.clone(),
             self.fusion.clone(),

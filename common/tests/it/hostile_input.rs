@@ -86,8 +86,6 @@ impl Desk {
             store: &self.store,
             queue: &self.queue,
             clock: &SystemClock,
-            dedupe_ttl: Duration::from_secs(3600),
-            max_body: 64 * 1024,
         }
         .take(headers, body.as_bytes(), &mut Metrics::default())
         .await

@@ -29,6 +29,7 @@ mod ping;
 mod queue;
 mod reconcile;
 mod secrets;
+mod spans;
 mod state_store;
 mod sweeps;
 mod webhook_verification;

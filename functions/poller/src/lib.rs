@@ -3,6 +3,7 @@
 //! the Oracle imports. A sweep that fails in part is not retried: the next one covers it,
 //! because cursors only move after their orders are queued.
 //!
+//! The event names the job ([`Job`]); one it does not know is refused with the jobs listed.
 //! Two more schedules call it. Every minute, the tracker runs alone: a refused import is split
 //! and sent again within a minute, not a sweep period. Concurrent rounds are safe, because
 //! postings are claimed by conditional writes. Daily,
@@ -12,7 +13,7 @@
 // Every public item says why it exists (the project standard); clippy -D warnings holds it.
 #![warn(missing_docs)]
 
-use common::posting::poller::poll;
+use common::posting::poller::{Job, JobError, poll};
 use common::posting::reconcile::scheduled;
 use common::posting::services::ServicesCache;
 use common::posting::tracker::{TrackReport, track};
@@ -26,50 +27,54 @@ pub struct PollerApp {
     pub namespace: String,
 }
 
-/// The sweep could not start.
-#[derive(Debug)]
-pub struct SweepFailed(pub String);
-
-impl std::fmt::Display for SweepFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "sweep could not start: {}", self.0)
-    }
+/// Why an invocation did no work: the invocation fails, so the error shows in the function's
+/// errors metric and its log, and the next schedule tries again.
+#[derive(Debug, thiserror::Error)]
+pub enum PollerError {
+    /// The event asks for a job that does not exist (a schedule's input mistyped).
+    #[error("{0}")]
+    Job(#[from] JobError),
+    /// The job could not start (the connector document, a client).
+    #[error("{job} could not start: {why}")]
+    NotStarted {
+        /// The job's name.
+        job: &'static str,
+        /// Why.
+        why: String,
+    },
 }
 
-impl std::error::Error for SweepFailed {}
-
-/// The scheduled reconciliation's defaults: the day before, ending 15 minutes ago.
-const RECONCILE_HOURS: i64 = 24;
-const RECONCILE_SETTLE_MINUTES: i64 = 15;
-
 impl PollerApp {
-    /// Runs what the scheduled event asks: `{"job": "track"}` follows the imports only;
-    /// `{"job": "reconcile"}` (optionally with `window_hours` and `settle_minutes`) reconciles
-    /// the day before; anything else is a sweep. Returns the summary (the invocation's result,
-    /// for logs and `invoke`).
-    pub async fn handle(&self, event: &Value) -> Result<Value, SweepFailed> {
+    /// Runs the [`Job`] the scheduled event asks for (`{"job": "track"}`, `{"job": "reconcile"}`
+    /// with optional `window_hours` and `settle_minutes`; no `job` is a sweep). Returns the
+    /// summary (the invocation's result, for logs and `invoke`).
+    pub async fn handle(&self, event: &Value) -> Result<Value, PollerError> {
+        let job = Job::from_event(event)?;
+        let not_started = |why: String| PollerError::NotStarted {
+            job: job.name(),
+            why,
+        };
         let services = self
             .services
             .services()
             .await
-            .map_err(|e| SweepFailed(e.to_string()))?;
-        let (summary, metrics) = match event["job"].as_str() {
-            Some("track") => {
+            .map_err(|e| not_started(e.to_string()))?;
+        let (summary, metrics) = match &job {
+            Job::Track => {
                 // Between sweeps: follow the imports only, so a finished import is confirmed,
                 // and a refused one split and sent again, within a minute, not a sweep period.
                 let t = track(&services).await;
                 let summary = json!({"job": "track", "tracking": tracking(&t)});
                 (summary, t.metrics)
             }
-            Some("reconcile") => {
-                let hours = event["window_hours"].as_i64().unwrap_or(RECONCILE_HOURS);
-                let settle = event["settle_minutes"]
-                    .as_i64()
-                    .unwrap_or(RECONCILE_SETTLE_MINUTES);
-                let (report, metrics) =
-                    scheduled(&services, hours, chrono::Duration::minutes(settle))
-                        .await
-                        .map_err(|e| SweepFailed(e.to_string()))?;
+            Job::Reconcile {
+                window_hours,
+                settle_minutes,
+            } => {
+                let settle = chrono::Duration::minutes(*settle_minutes);
+                let (report, metrics) = scheduled(&services, *window_hours, settle)
+                    .await
+                    .map_err(|e| not_started(e.to_string()))?;
                 let summary = json!({
                     "job": "reconcile",
                     "from": report.from,
@@ -80,9 +85,10 @@ impl PollerApp {
                 });
                 (summary, metrics)
             }
-            _ => {
+            Job::Sweep => {
                 let report = poll(&services).await;
                 let summary = json!({
+                    "job": "sweep",
                     "queued": report.queued,
                     "hooks_changed": report.hooks.iter().filter(|(_, c)| c.changed_anything()).map(|(h, _)| h).collect::<Vec<_>>(),
                     "problems": report.problems,

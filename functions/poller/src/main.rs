@@ -3,8 +3,7 @@
 
 use std::sync::Arc;
 
-use common::adapters::aws::{AwsPorts, LambdaEnv, from_environment};
-use common::ports::SystemClock;
+use common::adapters::aws::{LambdaEnv, from_environment, ports};
 use common::posting::services::{PipelineSettings, ServicesCache};
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use poller::PollerApp;
@@ -14,19 +13,12 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     common::telemetry::init_json_logs();
     let env = LambdaEnv::from_env()?;
-    let ports = AwsPorts::new(&env, &from_environment().await);
     let webhook_url = env.webhook_url.clone();
-    let services = ServicesCache::new(
-        ports.source,
-        ports.store,
-        ports.queue,
-        Arc::new(SystemClock),
-        move |config| {
-            let mut settings = PipelineSettings::for_config(config);
-            settings.webhook_url = webhook_url.clone();
-            settings
-        },
-    );
+    let services = ServicesCache::new(ports(&env, &from_environment().await), move |config| {
+        let mut settings = PipelineSettings::for_config(config);
+        settings.webhook_url = webhook_url.clone();
+        settings
+    });
     let app = Arc::new(PollerApp {
         services,
         namespace: env.metrics_namespace,

@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use common::adapters::aws::{AwsPorts, LambdaEnv, from_environment};
-use common::ports::SystemClock;
+use common::adapters::aws::{LambdaEnv, from_environment, ports};
 use common::posting::services::{PipelineSettings, ServicesCache};
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use poster::PosterApp;
@@ -13,12 +12,8 @@ use poster::PosterApp;
 async fn main() -> Result<(), Error> {
     common::telemetry::init_json_logs();
     let env = LambdaEnv::from_env()?;
-    let ports = AwsPorts::new(&env, &from_environment().await);
     let services = ServicesCache::new(
-        ports.source,
-        ports.store,
-        ports.queue,
-        Arc::new(SystemClock),
+        ports(&env, &from_environment().await),
         PipelineSettings::for_config,
     );
     let app = Arc::new(PosterApp {

@@ -2,8 +2,7 @@
 
 use std::sync::Arc;
 
-use common::adapters::aws::{AwsPorts, LambdaEnv, from_environment};
-use common::ports::SystemClock;
+use common::adapters::aws::{LambdaEnv, from_environment, ports};
 use lambda_http::{Error, Request, run, service_fn};
 use webhook::WebhookApp;
 
@@ -11,14 +10,8 @@ use webhook::WebhookApp;
 async fn main() -> Result<(), Error> {
     common::telemetry::init_json_logs();
     let env = LambdaEnv::from_env()?;
-    let ports = AwsPorts::new(&env, &from_environment().await);
-    let app = Arc::new(WebhookApp::new(
-        ports.source,
-        ports.store,
-        ports.queue,
-        Arc::new(SystemClock),
-        &env.metrics_namespace,
-    ));
+    let ports = ports(&env, &from_environment().await);
+    let app = Arc::new(WebhookApp::new(ports, &env.metrics_namespace));
     run(service_fn(move |request: Request| {
         let app = app.clone();
         async move { Ok::<_, Error>(app.handle(request).await) }

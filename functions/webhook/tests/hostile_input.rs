@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use common::adapters::local_queue::LocalQueue;
 use common::adapters::secrets::FileSource;
 use common::adapters::sqlite::{SqliteDb, SqliteStore};
-use common::ports::SystemClock;
+use common::ports::{Ports, SystemClock};
 use lambda_http::{Body, Request};
 use serde_json::{Value, json};
 use webhook::WebhookApp;
@@ -48,13 +48,13 @@ async fn deliver(name: &str, doc: &Value) -> (u16, String, String) {
     let path = dir.join("connector.json");
     std::fs::write(&path, doc.to_string()).unwrap();
     let db = SqliteDb::in_memory().unwrap();
-    let app = WebhookApp::new(
-        Arc::new(FileSource::new(&path)),
-        Arc::new(SqliteStore::new(db.clone())),
-        Arc::new(LocalQueue::new(db, "orders", 5)),
-        Arc::new(SystemClock),
-        "test",
-    );
+    let ports = Ports {
+        source: Arc::new(FileSource::new(&path)),
+        store: Arc::new(SqliteStore::new(db.clone())),
+        queue: Arc::new(LocalQueue::new(db, "orders", 5)),
+        clock: Arc::new(SystemClock),
+    };
+    let app = WebhookApp::new(ports, "test");
     let body = json!({"scope": "store/order/created", "store_id": "1001",
         "producer": "stores/nw4x7k2p", "data": {"type": "order", "id": 7}})
     .to_string();

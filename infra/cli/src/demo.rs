@@ -22,7 +22,8 @@ use common::bigcommerce::api::RefundPolicy;
 use common::config::ConnectorConfig;
 use common::journal::PostingKind;
 use common::oracle::FusionSettings;
-use common::ports::{Queue, SecretSource, StateStore, SystemClock};
+use common::ports::{Ports, Queue, SecretSource, StateStore, SystemClock};
+use common::posting::intake::FrontDoor;
 use common::posting::poller::poll;
 use common::posting::poster::drain_queue;
 use common::posting::reconcile::{ReconcileRequest, reconcile};
@@ -34,7 +35,7 @@ use sandbox::bigcommerce::{BigCommerceSandbox, RefundItemSpec, RefundSpec, Sandb
 use sandbox::demo::{HASH, document_for, seeded_pod, seeded_store, us_order};
 use sandbox::oracle::{BatchView, OraclePod, PodOptions};
 
-use crate::local::{Endpoint, serve_webhooks};
+use crate::local::serve_webhooks;
 use crate::trail::describe;
 
 /// The example document, built in, so the demo runs from anywhere.
@@ -189,13 +190,13 @@ impl Demo {
         let db = SqliteDb::open(&db_path)?;
         let store: Arc<dyn StateStore> = Arc::new(SqliteStore::new(db.clone()));
         let queue = Arc::new(LocalQueue::new(db, "orders", 5));
-        let endpoint = Endpoint {
+        let door = FrontDoor::new(Ports {
             source: source.clone(),
             store: store.clone(),
             queue: queue.clone() as Arc<dyn Queue>,
             clock: Arc::new(SystemClock),
-        };
-        let (addr, server) = serve_webhooks("127.0.0.1:0".parse()?, endpoint).await?;
+        });
+        let (addr, server) = serve_webhooks("127.0.0.1:0".parse()?, door).await?;
         let webhook_url = format!("http://{addr}/webhooks");
         let services = connect(config, store.clone(), queue.clone(), &webhook_url)?;
         Ok(Demo {

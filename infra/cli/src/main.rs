@@ -20,7 +20,6 @@ mod trail;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -50,7 +49,7 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run the pipeline as one local process on SQLite: a webhook endpoint, the poster on the
     /// local queue, the poller on an interval. Stops on Ctrl-C.
-    Serve(ServeArgs),
+    Serve(local::ServeArgs),
     /// An order's audit trail, from a local state database.
     Audit(AuditArgs),
     /// Send a Held or Rejected posting again once its cause is fixed or a person has confirmed
@@ -139,30 +138,6 @@ struct FetchArgs {
     /// Where to write the bundle (default: standard output).
     #[arg(long)]
     out: Option<PathBuf>,
-}
-
-#[derive(clap::Args)]
-struct ServeArgs {
-    /// The connector document (re-read when the file changes).
-    #[arg(long)]
-    config: PathBuf,
-    /// The SQLite state database (created when missing).
-    #[arg(long, default_value = "mlc-state.db")]
-    state: PathBuf,
-    /// Address of the webhook endpoint (`POST /webhooks`).
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    listen: std::net::SocketAddr,
-    /// The public HTTPS URL BigCommerce should deliver to (a tunnel or reverse proxy to
-    /// --listen); the poller keeps the hooks pointed there. Without it, hooks are left alone.
-    #[arg(long)]
-    webhook_url: Option<String>,
-    /// Seconds between sweeps (missed orders, hooks, import tracking).
-    #[arg(long, default_value_t = 300)]
-    poll_seconds: u64,
-    /// Seconds between import-tracking rounds between sweeps, as the deployed poller's minute
-    /// schedule does (a refused import is split and sent again this soon).
-    #[arg(long, default_value_t = 60)]
-    track_seconds: u64,
 }
 
 #[derive(clap::Args)]
@@ -408,86 +383,6 @@ fn write_fbdi(preview: &Preview, args: &PreviewArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn run_serve(args: ServeArgs) -> Result<(), Failure> {
-    use common::adapters::local_queue::LocalQueue;
-    use common::adapters::secrets::FileSource;
-    use common::adapters::sqlite::{SqliteDb, SqliteStore};
-    use common::ports::{Queue, SecretSource, StateStore, SystemClock};
-    use common::posting::services::{PipelineSettings, ServicesCache};
-
-    common::telemetry::init_json_logs();
-    let source: Arc<dyn SecretSource> = Arc::new(FileSource::new(&args.config));
-    source.connector_document().await.map_err(bad)?;
-    let db = SqliteDb::open(&args.state).map_err(bad)?;
-    let store: Arc<dyn StateStore> = Arc::new(SqliteStore::new(db.clone()));
-    let queue: Arc<dyn Queue> = Arc::new(LocalQueue::new(db, "orders", 5));
-    let clock = Arc::new(SystemClock);
-    let endpoint = local::Endpoint {
-        source: source.clone(),
-        store: store.clone(),
-        queue: queue.clone(),
-        clock: clock.clone(),
-    };
-    let (addr, _server) = local::serve_webhooks(args.listen, endpoint)
-        .await
-        .map_err(|e| bad(e.context(format!("listening on {}", args.listen))))?;
-    let url = args.webhook_url.clone();
-    let cache = ServicesCache::new(source, store, queue.clone(), clock, move |config| {
-        let mut settings = PipelineSettings::for_config(config);
-        settings.webhook_url = url.clone();
-        settings
-    });
-    eprintln!(
-        "mlc serve: webhooks on http://{addr}/webhooks, state in {}, sweeping every {} s; Ctrl-C stops",
-        args.state.display(),
-        args.poll_seconds
-    );
-    let every = Duration::from_secs(args.poll_seconds.max(1));
-    let track_every = Duration::from_secs(args.track_seconds.max(1));
-    let mut next_sweep = Instant::now();
-    let mut next_track = Instant::now() + track_every;
-    loop {
-        match cache.services().await {
-            Ok(services) => {
-                if let Err(e) = common::posting::poster::drain_queue(
-                    &services,
-                    queue.as_ref(),
-                    Duration::from_secs(60),
-                )
-                .await
-                {
-                    tracing::error!(error = %e, "draining the queue");
-                }
-                if Instant::now() >= next_sweep {
-                    let report = common::posting::poller::poll(&services).await;
-                    tracing::info!(queued = ?report.queued, problems = ?report.problems, posted = report.tracking.posted, "sweep");
-                    next_sweep = Instant::now() + every;
-                    next_track = Instant::now() + track_every;
-                } else if Instant::now() >= next_track {
-                    let t = common::posting::tracker::track(&services).await;
-                    if t.imports > 0 {
-                        tracing::info!(
-                            imports = t.imports,
-                            posted = t.posted,
-                            rejected = t.rejected,
-                            split = t.split,
-                            "tracking"
-                        );
-                    }
-                    next_track = Instant::now() + track_every;
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "the connector document cannot be used; waiting for a fix")
-            }
-        }
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => return Ok(()),
-            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-        }
-    }
-}
-
 async fn run_audit(args: AuditArgs) -> Result<(), Failure> {
     use common::adapters::sqlite::{SqliteDb, SqliteStore};
     use common::ports::StateStore;
@@ -535,14 +430,14 @@ async fn services_on(
     config: Option<&PathBuf>,
     db: impl FnOnce() -> Result<common::adapters::sqlite::SqliteDb, Failure>,
 ) -> Result<common::posting::services::Services, Failure> {
-    use common::adapters::aws::{AwsPorts, LambdaEnv, from_environment};
+    use common::adapters::aws::{LambdaEnv, from_environment, ports};
     use common::adapters::local_queue::LocalQueue;
     use common::adapters::secrets::FileSource;
     use common::adapters::sqlite::SqliteStore;
 
     if aws {
         let env = LambdaEnv::from_env().map_err(bad)?;
-        let ports = AwsPorts::new(&env, &from_environment().await);
+        let ports = ports(&env, &from_environment().await);
         return connect(ports.source, ports.store, ports.queue).await;
     }
     let config = config.expect("clap requires --config without --aws");
@@ -646,7 +541,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::DeadLetters(args) => dead_letters::run(args).await,
         #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(args).await.map_err(Failure::Failed),
-        Command::Serve(args) => run_serve(args).await,
+        Command::Serve(args) => local::run_serve(args).await,
         Command::Audit(args) => run_audit(args).await,
         Command::Preview(args) => run_preview(args),
         Command::Fetch(args) => run_fetch(args).await,

@@ -117,13 +117,13 @@ async fn webhook_latency() {
     std::fs::write(&path, doc.to_string()).unwrap();
 
     let db = SqliteDb::open(&dir.join("state.db")).unwrap();
-    let local = WebhookApp::new(
-        Arc::new(FileSource::new(&path)),
-        Arc::new(SqliteStore::new(db.clone())),
-        Arc::new(LocalQueue::new(db, "orders", 5)),
-        Arc::new(SystemClock),
-        "MlConnector/bench",
-    );
+    let ports = common::ports::Ports {
+        source: Arc::new(FileSource::new(&path)),
+        store: Arc::new(SqliteStore::new(db.clone())),
+        queue: Arc::new(LocalQueue::new(db, "orders", 5)),
+        clock: Arc::new(SystemClock),
+    };
+    let local = WebhookApp::new(ports, "MlConnector/bench");
     let (url, server) = serve_webhook(Arc::new(local)).await;
     load(&url, 500, 1, 9_000_000).await; // warm-up
     let (ms, errors, rate) = load(&url, 500, 4, 1_000_000).await;

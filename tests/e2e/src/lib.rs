@@ -18,14 +18,14 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::IntoResponse;
-use common::adapters::aws::{AwsPorts, LambdaEnv, local};
+use common::adapters::aws::{LambdaEnv, local, ports};
 use common::adapters::dynamodb::DynamoStore;
 use common::adapters::sqs::SqsQueue;
 use common::bigcommerce::ClientSettings;
 use common::bigcommerce::client::RetryPolicy;
 use common::config::ConnectorConfig;
 use common::oracle::FusionSettings;
-use common::ports::{Queue, StateStore, SystemClock};
+use common::ports::{Queue, StateStore};
 use common::posting::dispatch::SubmitSettings;
 use common::posting::services::{PipelineSettings, ServicesCache};
 use poller::PollerApp;
@@ -313,7 +313,7 @@ impl World {
             services: Self::services(&env, &sdk),
             namespace: env.metrics_namespace.clone(),
         };
-        let ports = AwsPorts::new(&env, &sdk);
+        let ports = ports(&env, &sdk);
         Self {
             sb,
             pod,
@@ -331,29 +331,15 @@ impl World {
 
     /// The webhook function as its `main` builds it, from the environment contract.
     pub fn webhook_app(env: &LambdaEnv, sdk: &common::adapters::aws::SdkConfig) -> WebhookApp {
-        let ports = AwsPorts::new(env, sdk);
-        WebhookApp::new(
-            ports.source,
-            ports.store,
-            ports.queue,
-            Arc::new(SystemClock),
-            &env.metrics_namespace,
-        )
+        WebhookApp::new(ports(env, sdk), &env.metrics_namespace)
     }
 
     /// A services cache as the poster's and poller's `main` build it (quicker timings).
     pub fn services(env: &LambdaEnv, sdk: &common::adapters::aws::SdkConfig) -> ServicesCache {
-        let ports = AwsPorts::new(env, sdk);
         let url = env.webhook_url.clone();
         let (bc, fusion) = fast_clients();
-        ServicesCache::new(
-            ports.source,
-            ports.store,
-            ports.queue,
-            Arc::new(SystemClock),
-            move |c| quick_settings(c, url.clone()),
-        )
-        .with_client_settings(bc, fusion)
+        ServicesCache::new(ports(env, sdk), move |c| quick_settings(c, url.clone()))
+            .with_client_settings(bc, fusion)
     }
 
     /// One schedule tick: the poller handler (hooks are made right on the first one).

@@ -21,7 +21,7 @@ use common::bigcommerce::webhook::{WebhookError, WebhookVerifier, parse_event};
 use common::config::ConnectorConfig;
 use common::metrics::Metrics;
 use common::ports::{Clock, Queue};
-use common::posting::intake::{Accepted, Intake, Refusal};
+use common::posting::intake::{Accepted, Intake, MAX_BODY, Refusal};
 use common::posting::message::OrderMessage;
 use http::{HeaderMap, HeaderValue};
 use proptest::prelude::*;
@@ -32,7 +32,6 @@ use super::{any_json, apply_edits, json_edits, run};
 /// The intake's clock: 2026-03-10 14:00:00 UTC.
 const NOW: i64 = 1_773_151_200;
 const HASH: &str = "nw4x7k2p";
-const MAX_BODY: usize = 64 * 1024;
 
 struct FixedClock(DateTime<Utc>);
 
@@ -83,8 +82,6 @@ impl Rig {
             store: &self.store,
             queue: &self.queue,
             clock: &self.clock,
-            dedupe_ttl: Duration::from_secs(3 * 24 * 60 * 60),
-            max_body: MAX_BODY,
         };
         rt.block_on(intake.take(headers, body, &mut Metrics::default()))
     }

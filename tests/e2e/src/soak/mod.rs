@@ -23,11 +23,11 @@ use std::time::{Duration, Instant};
 
 use std::path::PathBuf;
 
-use common::adapters::aws::{AwsPorts, LambdaEnv, SdkConfig, local, queue_with_dead_letters};
+use common::adapters::aws::{LambdaEnv, SdkConfig, local, ports, queue_with_dead_letters};
 use common::adapters::local_queue::LocalQueue;
 use common::adapters::secrets::FileSource;
 use common::adapters::sqlite::{SqliteDb, SqliteStore};
-use common::ports::{Queue, StateStore, SystemClock};
+use common::ports::{Ports, Queue, StateStore, SystemClock};
 use common::posting::services::ServicesCache;
 use common::state::{ImportState, StateName};
 use sandbox::bigcommerce::{BigCommerceSandbox, SandboxOptions};
@@ -239,13 +239,14 @@ pub(crate) struct Rig {
 
 impl Rig {
     /// A container's ports, its state store one request at a time with everyone else's.
-    pub fn ports(&self) -> AwsPorts {
+    pub fn ports(&self) -> Ports {
         let mut ports = match &self.infra {
-            Infra::Moto { sdk, env } => AwsPorts::new(env, sdk),
-            Infra::Local { db, document } => AwsPorts {
+            Infra::Moto { sdk, env } => ports(env, sdk),
+            Infra::Local { db, document } => Ports {
                 source: Arc::new(FileSource::new(document.clone())),
                 store: Arc::new(SqliteStore::new(db.clone())),
                 queue: Arc::new(LocalQueue::new(db.clone(), "orders", MAX_RECEIVES)),
+                clock: Arc::new(SystemClock),
             },
         };
         ports.store = Arc::new(serial::OneAtATime {
@@ -269,17 +270,16 @@ impl Rig {
         let url = Some(self.webhook_url.clone());
         let requeue = Duration::from_secs(6);
         let (bc, fusion) = workers::soak_clients();
-        ServicesCache::new(
-            ports.source,
+        let ports = Ports {
             store,
             queue,
-            Arc::new(SystemClock),
-            move |c| {
-                let mut s = quick_settings(c, url.clone());
-                s.requeue_after = requeue;
-                s
-            },
-        )
+            ..ports
+        };
+        ServicesCache::new(ports, move |c| {
+            let mut s = quick_settings(c, url.clone());
+            s.requeue_after = requeue;
+            s
+        })
         .with_client_settings(bc, fusion)
     }
 

@@ -12,7 +12,7 @@ use axum::extract::State;
 use common::bigcommerce::ClientSettings;
 use common::bigcommerce::client::RetryPolicy;
 use common::oracle::FusionSettings;
-use common::ports::SystemClock;
+use common::ports::{Ports, SystemClock};
 use common::posting::replay::replay;
 use common::posting::services::Services;
 use common::state::StateName;
@@ -172,19 +172,18 @@ impl Inbox {
 /// A webhook container.
 fn webhook_container(rig: &Rig, chaos: &Arc<WorkerChaos>) -> WebhookApp {
     let ports = rig.ports();
-    WebhookApp::new(
-        ports.source,
-        Arc::new(ChaosStore {
+    let ports = Ports {
+        store: Arc::new(ChaosStore {
             inner: ports.store,
             chaos: chaos.clone(),
         }),
-        Arc::new(ChaosQueue {
+        queue: Arc::new(ChaosQueue {
             inner: ports.queue,
             chaos: chaos.clone(),
         }),
-        Arc::new(SystemClock),
-        &rig.namespace,
-    )
+        ..ports
+    };
+    WebhookApp::new(ports, &rig.namespace)
 }
 
 /// Takes deliveries until stopped; dies where the dice say, and starts cold again.
