@@ -8,7 +8,8 @@ use chrono::format::{Item, StrftimeItems};
 
 use super::load::{MappingParts, OracleParts, Parts, issue};
 use super::{
-    ChartOfAccounts, ConfigIssue, OracleAuth, PostingSettings, SCHEMA_VERSION, Secret, StoreConfig,
+    ChartOfAccounts, ConfigIssue, ImportSettings, LedgerConfig, OracleAuth, PostingSettings,
+    SCHEMA_VERSION, Secret, StoreConfig,
 };
 use crate::bigcommerce::webhook::{WebhookError, WebhookVerifier};
 use crate::mapping::AccountRole;
@@ -238,7 +239,39 @@ fn check_stores(
 
 fn check_oracle(o: &OracleParts, issues: &mut Vec<ConfigIssue>) {
     check_url("oracle.base_url", &o.base_url, issues);
-    match &o.auth {
+    check_oracle_auth(o.auth.as_ref(), issues);
+    check_journal_names(o, issues);
+    check_not_blank(
+        "oracle.document_account",
+        &o.document_account,
+        "the UCM account, e.g. fin$/generalLedger$/import$",
+        issues,
+    );
+    if !o
+        .rest_framework_version
+        .parse::<u8>()
+        .is_ok_and(|v| (2..=9).contains(&v))
+    {
+        issues.push(issue(
+            "oracle.rest_framework_version",
+            format!(
+                "\"{}\" is not usable: give a version from 2 to 9 (1 has no q expressions)",
+                o.rest_framework_version
+            ),
+        ));
+    }
+    if let Some(import) = &o.import {
+        check_import(import, issues);
+    }
+    check_ledgers(&o.ledgers, issues);
+    if let Some(coa) = &o.chart_of_accounts {
+        check_chart(coa, issues);
+    }
+}
+
+/// The credentials the chosen grant needs are present and not placeholders.
+fn check_oracle_auth(auth: Option<&OracleAuth>, issues: &mut Vec<ConfigIssue>) {
+    match auth {
         Some(OracleAuth::Oauth2ClientCredentials {
             token_url,
             scope,
@@ -275,6 +308,10 @@ fn check_oracle(o: &OracleParts, issues: &mut Vec<ConfigIssue>) {
         }
         None => {}
     }
+}
+
+/// The journal source and category are named and fit GL_INTERFACE.
+fn check_journal_names(o: &OracleParts, issues: &mut Vec<ConfigIssue>) {
     check_not_blank(
         "oracle.journal_source",
         &o.journal_source,
@@ -303,49 +340,36 @@ fn check_oracle(o: &OracleParts, issues: &mut Vec<ConfigIssue>) {
             ));
         }
     }
-    check_not_blank(
-        "oracle.document_account",
-        &o.document_account,
-        "the UCM account, e.g. fin$/generalLedger$/import$",
-        issues,
-    );
-    if !o
-        .rest_framework_version
-        .parse::<u8>()
-        .is_ok_and(|v| (2..=9).contains(&v))
+}
+
+/// The ESS job is <package>,<job definition> and the notification code is two digits.
+fn check_import(import: &ImportSettings, issues: &mut Vec<ConfigIssue>) {
+    if import
+        .job_name
+        .split_once(',')
+        .is_none_or(|(p, d)| p.is_empty() || d.is_empty())
     {
         issues.push(issue(
-            "oracle.rest_framework_version",
-            format!(
-                "\"{}\" is not usable: give a version from 2 to 9 (1 has no q expressions)",
-                o.rest_framework_version
-            ),
+            "oracle.import.job_name",
+            format!("\"{}\" is not <package>,<job definition>", import.job_name),
         ));
     }
-    if let Some(import) = &o.import {
-        if import
-            .job_name
-            .split_once(',')
-            .is_none_or(|(p, d)| p.is_empty() || d.is_empty())
-        {
-            issues.push(issue(
-                "oracle.import.job_name",
-                format!("\"{}\" is not <package>,<job definition>", import.job_name),
-            ));
-        }
-        let code = &import.notification_code;
-        if code.len() != 2 || !code.chars().all(|c| c.is_ascii_digit()) {
-            issues.push(issue(
-                "oracle.import.notification_code",
-                format!("\"{code}\" is not two digits (e.g. \"10\": e-mail, always)"),
-            ));
-        }
+    let code = &import.notification_code;
+    if code.len() != 2 || !code.chars().all(|c| c.is_ascii_digit()) {
+        issues.push(issue(
+            "oracle.import.notification_code",
+            format!("\"{code}\" is not two digits (e.g. \"10\": e-mail, always)"),
+        ));
     }
-    if o.ledgers.is_empty() {
+}
+
+/// At least one ledger; each has a unique name, a real id, a usable period format.
+fn check_ledgers(ledgers: &[Option<LedgerConfig>], issues: &mut Vec<ConfigIssue>) {
+    if ledgers.is_empty() {
         issues.push(issue("oracle.ledgers", "at least one ledger is required"));
     }
     let mut names: BTreeMap<&str, usize> = BTreeMap::new();
-    for (i, ledger) in o.ledgers.iter().enumerate() {
+    for (i, ledger) in ledgers.iter().enumerate() {
         let Some(l) = ledger else { continue };
         let p = |field: &str| format!("oracle.ledgers[{i}].{field}");
         if l.name.trim().is_empty() {
@@ -384,9 +408,6 @@ fn check_oracle(o: &OracleParts, issues: &mut Vec<ConfigIssue>) {
             "a Fusion conversion type such as \"Corporate\"",
             issues,
         );
-    }
-    if let Some(coa) = &o.chart_of_accounts {
-        check_chart(coa, issues);
     }
 }
 
