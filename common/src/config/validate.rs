@@ -173,46 +173,8 @@ fn check_stores(
         if let Some(url) = &s.api_base_url {
             check_url(&p("api_base_url"), url, issues);
         }
-        for (field, secret) in [
-            ("credentials.access_token", &s.credentials.access_token),
-            ("credentials.client_secret", &s.credentials.client_secret),
-        ] {
-            if let Some(problem) = secret.problem() {
-                issues.push(issue(p(field), problem));
-            }
-        }
-        // The webhook key, when written inline, is checked now: a `whsec_` value that cannot
-        // be decoded would otherwise pass here and refuse every delivery of the store.
-        if let Secret::Inline(value) = &s.credentials.client_secret
-            && s.credentials.client_secret.problem().is_none()
-            && let Err(WebhookError::BadSecret(why)) = WebhookVerifier::new(value)
-        {
-            issues.push(issue(p("credentials.client_secret"), why));
-        }
-        if s.channels.is_empty() {
-            if let Some(first) = claims.get(&(s.store_hash.as_str(), None)) {
-                issues.push(issue(
-                    p("channels"),
-                    format!(
-                        "stores[{first}] already covers every other channel of store \"{}\"; list the channels this entry covers",
-                        s.store_hash
-                    ),
-                ));
-            } else {
-                claims.insert((&s.store_hash, None), i);
-            }
-        }
-        for (j, ch) in s.channels.iter().enumerate() {
-            match claims.get(&(s.store_hash.as_str(), Some(*ch))) {
-                Some(first) => issues.push(issue(
-                    format!("stores[{i}].channels[{j}]"),
-                    format!("channel {ch} is already claimed by stores[{first}] (same store hash)"),
-                )),
-                None => {
-                    claims.insert((&s.store_hash, Some(*ch)), i);
-                }
-            }
-        }
+        check_store_credentials(s, &p, issues);
+        claim_channels(i, s, &mut claims, issues);
         if let Some(known) = ledger_names
             && !known.contains(&s.ledger.as_str())
         {
@@ -233,6 +195,63 @@ fn check_stores(
                     s.timezone
                 ),
             ));
+        }
+    }
+}
+
+/// The store's token and webhook key are present, and an inline webhook key decodes.
+fn check_store_credentials(
+    s: &StoreConfig,
+    p: &dyn Fn(&str) -> String,
+    issues: &mut Vec<ConfigIssue>,
+) {
+    for (field, secret) in [
+        ("credentials.access_token", &s.credentials.access_token),
+        ("credentials.client_secret", &s.credentials.client_secret),
+    ] {
+        if let Some(problem) = secret.problem() {
+            issues.push(issue(p(field), problem));
+        }
+    }
+    // The webhook key, when written inline, is checked now: a `whsec_` value that cannot
+    // be decoded would otherwise pass here and refuse every delivery of the store.
+    if let Secret::Inline(value) = &s.credentials.client_secret
+        && s.credentials.client_secret.problem().is_none()
+        && let Err(WebhookError::BadSecret(why)) = WebhookVerifier::new(value)
+    {
+        issues.push(issue(p("credentials.client_secret"), why));
+    }
+}
+
+/// Each (store hash, channel) belongs to one entry, and one catch-all entry per store hash.
+fn claim_channels<'a>(
+    i: usize,
+    s: &'a StoreConfig,
+    claims: &mut BTreeMap<(&'a str, Option<u64>), usize>,
+    issues: &mut Vec<ConfigIssue>,
+) {
+    if s.channels.is_empty() {
+        if let Some(first) = claims.get(&(s.store_hash.as_str(), None)) {
+            issues.push(issue(
+                format!("stores[{i}].channels"),
+                format!(
+                    "stores[{first}] already covers every other channel of store \"{}\"; list the channels this entry covers",
+                    s.store_hash
+                ),
+            ));
+        } else {
+            claims.insert((&s.store_hash, None), i);
+        }
+    }
+    for (j, ch) in s.channels.iter().enumerate() {
+        match claims.get(&(s.store_hash.as_str(), Some(*ch))) {
+            Some(first) => issues.push(issue(
+                format!("stores[{i}].channels[{j}]"),
+                format!("channel {ch} is already claimed by stores[{first}] (same store hash)"),
+            )),
+            None => {
+                claims.insert((&s.store_hash, Some(*ch)), i);
+            }
         }
     }
 }
@@ -573,6 +592,39 @@ fn check_segments_map(
     }
 }
 
+/// Each default is a valid segment map, and every amount type that needs one always resolves.
+fn check_defaults(
+    defaults: &BTreeMap<AccountRole, BTreeMap<String, String>>,
+    coa: &ChartOfAccounts,
+    issues: &mut Vec<ConfigIssue>,
+) {
+    for (role, map) in defaults {
+        check_segments_map(&format!("mapping.defaults.{role}"), map, coa, issues);
+    }
+    // Every amount type must always resolve, whatever the rules: that is what lets an
+    // unmapped product or payment method post instead of blocking the order.
+    for role in AccountRole::ALL.into_iter().filter(|r| r.needs_default()) {
+        let map = defaults.get(&role);
+        for (i, seg) in coa.segments.iter().enumerate() {
+            let has_value = map.is_some_and(|m| m.contains_key(&seg.name)) || seg.default.is_some();
+            if !has_value {
+                let what = if role == AccountRole::RefundDue {
+                    " (a liability for what a cancelled order still owes the shopper, e.g. refunds payable)"
+                } else {
+                    ""
+                };
+                issues.push(issue(
+                    format!("mapping.defaults.{role}.{}", seg.name),
+                    format!(
+                        "required: {role} amounts{what} have no \"{}\" value when no rule sets one; set it here or give oracle.chart_of_accounts.segments[{i}] a default",
+                        seg.name
+                    ),
+                ));
+            }
+        }
+    }
+}
+
 fn check_mapping(
     m: &MappingParts,
     coa: &ChartOfAccounts,
@@ -580,32 +632,7 @@ fn check_mapping(
     issues: &mut Vec<ConfigIssue>,
 ) {
     if let Some(defaults) = &m.defaults {
-        for (role, map) in defaults {
-            check_segments_map(&format!("mapping.defaults.{role}"), map, coa, issues);
-        }
-        // Every amount type must always resolve, whatever the rules: that is what lets an
-        // unmapped product or payment method post instead of blocking the order.
-        for role in AccountRole::ALL.into_iter().filter(|r| r.needs_default()) {
-            let map = defaults.get(&role);
-            for (i, seg) in coa.segments.iter().enumerate() {
-                let has_value =
-                    map.is_some_and(|m| m.contains_key(&seg.name)) || seg.default.is_some();
-                if !has_value {
-                    let what = if role == AccountRole::RefundDue {
-                        " (a liability for what a cancelled order still owes the shopper, e.g. refunds payable)"
-                    } else {
-                        ""
-                    };
-                    issues.push(issue(
-                        format!("mapping.defaults.{role}.{}", seg.name),
-                        format!(
-                            "required: {role} amounts{what} have no \"{}\" value when no rule sets one; set it here or give oracle.chart_of_accounts.segments[{i}] a default",
-                            seg.name
-                        ),
-                    ));
-                }
-            }
-        }
+        check_defaults(defaults, coa, issues);
     }
     let mut names: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, rule) in m.rules.iter().enumerate() {
