@@ -8,7 +8,8 @@ use chrono::format::{Item, StrftimeItems};
 
 use super::load::{MappingParts, OracleParts, Parts, issue};
 use super::{
-    ChartOfAccounts, ConfigIssue, OracleAuth, PostingSettings, SCHEMA_VERSION, Secret, StoreConfig,
+    ChartOfAccounts, ConfigIssue, ImportSettings, LedgerConfig, OracleAuth, PostingSettings,
+    SCHEMA_VERSION, Secret, StoreConfig,
 };
 use crate::bigcommerce::webhook::{WebhookError, WebhookVerifier};
 use crate::mapping::AccountRole;
@@ -172,46 +173,8 @@ fn check_stores(
         if let Some(url) = &s.api_base_url {
             check_url(&p("api_base_url"), url, issues);
         }
-        for (field, secret) in [
-            ("credentials.access_token", &s.credentials.access_token),
-            ("credentials.client_secret", &s.credentials.client_secret),
-        ] {
-            if let Some(problem) = secret.problem() {
-                issues.push(issue(p(field), problem));
-            }
-        }
-        // The webhook key, when written inline, is checked now: a `whsec_` value that cannot
-        // be decoded would otherwise pass here and refuse every delivery of the store.
-        if let Secret::Inline(value) = &s.credentials.client_secret
-            && s.credentials.client_secret.problem().is_none()
-            && let Err(WebhookError::BadSecret(why)) = WebhookVerifier::new(value)
-        {
-            issues.push(issue(p("credentials.client_secret"), why));
-        }
-        if s.channels.is_empty() {
-            if let Some(first) = claims.get(&(s.store_hash.as_str(), None)) {
-                issues.push(issue(
-                    p("channels"),
-                    format!(
-                        "stores[{first}] already covers every other channel of store \"{}\"; list the channels this entry covers",
-                        s.store_hash
-                    ),
-                ));
-            } else {
-                claims.insert((&s.store_hash, None), i);
-            }
-        }
-        for (j, ch) in s.channels.iter().enumerate() {
-            match claims.get(&(s.store_hash.as_str(), Some(*ch))) {
-                Some(first) => issues.push(issue(
-                    format!("stores[{i}].channels[{j}]"),
-                    format!("channel {ch} is already claimed by stores[{first}] (same store hash)"),
-                )),
-                None => {
-                    claims.insert((&s.store_hash, Some(*ch)), i);
-                }
-            }
-        }
+        check_store_credentials(s, &p, issues);
+        claim_channels(i, s, &mut claims, issues);
         if let Some(known) = ledger_names
             && !known.contains(&s.ledger.as_str())
         {
@@ -236,9 +199,98 @@ fn check_stores(
     }
 }
 
+/// The store's token and webhook key are present, and an inline webhook key decodes.
+fn check_store_credentials(
+    s: &StoreConfig,
+    p: &dyn Fn(&str) -> String,
+    issues: &mut Vec<ConfigIssue>,
+) {
+    for (field, secret) in [
+        ("credentials.access_token", &s.credentials.access_token),
+        ("credentials.client_secret", &s.credentials.client_secret),
+    ] {
+        if let Some(problem) = secret.problem() {
+            issues.push(issue(p(field), problem));
+        }
+    }
+    // The webhook key, when written inline, is checked now: a `whsec_` value that cannot
+    // be decoded would otherwise pass here and refuse every delivery of the store.
+    if let Secret::Inline(value) = &s.credentials.client_secret
+        && s.credentials.client_secret.problem().is_none()
+        && let Err(WebhookError::BadSecret(why)) = WebhookVerifier::new(value)
+    {
+        issues.push(issue(p("credentials.client_secret"), why));
+    }
+}
+
+/// Each (store hash, channel) belongs to one entry, and one catch-all entry per store hash.
+fn claim_channels<'a>(
+    i: usize,
+    s: &'a StoreConfig,
+    claims: &mut BTreeMap<(&'a str, Option<u64>), usize>,
+    issues: &mut Vec<ConfigIssue>,
+) {
+    if s.channels.is_empty() {
+        if let Some(first) = claims.get(&(s.store_hash.as_str(), None)) {
+            issues.push(issue(
+                format!("stores[{i}].channels"),
+                format!(
+                    "stores[{first}] already covers every other channel of store \"{}\"; list the channels this entry covers",
+                    s.store_hash
+                ),
+            ));
+        } else {
+            claims.insert((&s.store_hash, None), i);
+        }
+    }
+    for (j, ch) in s.channels.iter().enumerate() {
+        match claims.get(&(s.store_hash.as_str(), Some(*ch))) {
+            Some(first) => issues.push(issue(
+                format!("stores[{i}].channels[{j}]"),
+                format!("channel {ch} is already claimed by stores[{first}] (same store hash)"),
+            )),
+            None => {
+                claims.insert((&s.store_hash, Some(*ch)), i);
+            }
+        }
+    }
+}
+
 fn check_oracle(o: &OracleParts, issues: &mut Vec<ConfigIssue>) {
     check_url("oracle.base_url", &o.base_url, issues);
-    match &o.auth {
+    check_oracle_auth(o.auth.as_ref(), issues);
+    check_journal_names(o, issues);
+    check_not_blank(
+        "oracle.document_account",
+        &o.document_account,
+        "the UCM account, e.g. fin$/generalLedger$/import$",
+        issues,
+    );
+    if !o
+        .rest_framework_version
+        .parse::<u8>()
+        .is_ok_and(|v| (2..=9).contains(&v))
+    {
+        issues.push(issue(
+            "oracle.rest_framework_version",
+            format!(
+                "\"{}\" is not usable: give a version from 2 to 9 (1 has no q expressions)",
+                o.rest_framework_version
+            ),
+        ));
+    }
+    if let Some(import) = &o.import {
+        check_import(import, issues);
+    }
+    check_ledgers(&o.ledgers, issues);
+    if let Some(coa) = &o.chart_of_accounts {
+        check_chart(coa, issues);
+    }
+}
+
+/// The credentials the chosen grant needs are present and not placeholders.
+fn check_oracle_auth(auth: Option<&OracleAuth>, issues: &mut Vec<ConfigIssue>) {
+    match auth {
         Some(OracleAuth::Oauth2ClientCredentials {
             token_url,
             scope,
@@ -275,6 +327,10 @@ fn check_oracle(o: &OracleParts, issues: &mut Vec<ConfigIssue>) {
         }
         None => {}
     }
+}
+
+/// The journal source and category are named and fit GL_INTERFACE.
+fn check_journal_names(o: &OracleParts, issues: &mut Vec<ConfigIssue>) {
     check_not_blank(
         "oracle.journal_source",
         &o.journal_source,
@@ -303,49 +359,36 @@ fn check_oracle(o: &OracleParts, issues: &mut Vec<ConfigIssue>) {
             ));
         }
     }
-    check_not_blank(
-        "oracle.document_account",
-        &o.document_account,
-        "the UCM account, e.g. fin$/generalLedger$/import$",
-        issues,
-    );
-    if !o
-        .rest_framework_version
-        .parse::<u8>()
-        .is_ok_and(|v| (2..=9).contains(&v))
+}
+
+/// The ESS job is <package>,<job definition> and the notification code is two digits.
+fn check_import(import: &ImportSettings, issues: &mut Vec<ConfigIssue>) {
+    if import
+        .job_name
+        .split_once(',')
+        .is_none_or(|(p, d)| p.is_empty() || d.is_empty())
     {
         issues.push(issue(
-            "oracle.rest_framework_version",
-            format!(
-                "\"{}\" is not usable: give a version from 2 to 9 (1 has no q expressions)",
-                o.rest_framework_version
-            ),
+            "oracle.import.job_name",
+            format!("\"{}\" is not <package>,<job definition>", import.job_name),
         ));
     }
-    if let Some(import) = &o.import {
-        if import
-            .job_name
-            .split_once(',')
-            .is_none_or(|(p, d)| p.is_empty() || d.is_empty())
-        {
-            issues.push(issue(
-                "oracle.import.job_name",
-                format!("\"{}\" is not <package>,<job definition>", import.job_name),
-            ));
-        }
-        let code = &import.notification_code;
-        if code.len() != 2 || !code.chars().all(|c| c.is_ascii_digit()) {
-            issues.push(issue(
-                "oracle.import.notification_code",
-                format!("\"{code}\" is not two digits (e.g. \"10\": e-mail, always)"),
-            ));
-        }
+    let code = &import.notification_code;
+    if code.len() != 2 || !code.chars().all(|c| c.is_ascii_digit()) {
+        issues.push(issue(
+            "oracle.import.notification_code",
+            format!("\"{code}\" is not two digits (e.g. \"10\": e-mail, always)"),
+        ));
     }
-    if o.ledgers.is_empty() {
+}
+
+/// At least one ledger; each has a unique name, a real id, a usable period format.
+fn check_ledgers(ledgers: &[Option<LedgerConfig>], issues: &mut Vec<ConfigIssue>) {
+    if ledgers.is_empty() {
         issues.push(issue("oracle.ledgers", "at least one ledger is required"));
     }
     let mut names: BTreeMap<&str, usize> = BTreeMap::new();
-    for (i, ledger) in o.ledgers.iter().enumerate() {
+    for (i, ledger) in ledgers.iter().enumerate() {
         let Some(l) = ledger else { continue };
         let p = |field: &str| format!("oracle.ledgers[{i}].{field}");
         if l.name.trim().is_empty() {
@@ -384,9 +427,6 @@ fn check_oracle(o: &OracleParts, issues: &mut Vec<ConfigIssue>) {
             "a Fusion conversion type such as \"Corporate\"",
             issues,
         );
-    }
-    if let Some(coa) = &o.chart_of_accounts {
-        check_chart(coa, issues);
     }
 }
 
@@ -552,6 +592,39 @@ fn check_segments_map(
     }
 }
 
+/// Each default is a valid segment map, and every amount type that needs one always resolves.
+fn check_defaults(
+    defaults: &BTreeMap<AccountRole, BTreeMap<String, String>>,
+    coa: &ChartOfAccounts,
+    issues: &mut Vec<ConfigIssue>,
+) {
+    for (role, map) in defaults {
+        check_segments_map(&format!("mapping.defaults.{role}"), map, coa, issues);
+    }
+    // Every amount type must always resolve, whatever the rules: that is what lets an
+    // unmapped product or payment method post instead of blocking the order.
+    for role in AccountRole::ALL.into_iter().filter(|r| r.needs_default()) {
+        let map = defaults.get(&role);
+        for (i, seg) in coa.segments.iter().enumerate() {
+            let has_value = map.is_some_and(|m| m.contains_key(&seg.name)) || seg.default.is_some();
+            if !has_value {
+                let what = if role == AccountRole::RefundDue {
+                    " (a liability for what a cancelled order still owes the shopper, e.g. refunds payable)"
+                } else {
+                    ""
+                };
+                issues.push(issue(
+                    format!("mapping.defaults.{role}.{}", seg.name),
+                    format!(
+                        "required: {role} amounts{what} have no \"{}\" value when no rule sets one; set it here or give oracle.chart_of_accounts.segments[{i}] a default",
+                        seg.name
+                    ),
+                ));
+            }
+        }
+    }
+}
+
 fn check_mapping(
     m: &MappingParts,
     coa: &ChartOfAccounts,
@@ -559,32 +632,7 @@ fn check_mapping(
     issues: &mut Vec<ConfigIssue>,
 ) {
     if let Some(defaults) = &m.defaults {
-        for (role, map) in defaults {
-            check_segments_map(&format!("mapping.defaults.{role}"), map, coa, issues);
-        }
-        // Every amount type must always resolve, whatever the rules: that is what lets an
-        // unmapped product or payment method post instead of blocking the order.
-        for role in AccountRole::ALL.into_iter().filter(|r| r.needs_default()) {
-            let map = defaults.get(&role);
-            for (i, seg) in coa.segments.iter().enumerate() {
-                let has_value =
-                    map.is_some_and(|m| m.contains_key(&seg.name)) || seg.default.is_some();
-                if !has_value {
-                    let what = if role == AccountRole::RefundDue {
-                        " (a liability for what a cancelled order still owes the shopper, e.g. refunds payable)"
-                    } else {
-                        ""
-                    };
-                    issues.push(issue(
-                        format!("mapping.defaults.{role}.{}", seg.name),
-                        format!(
-                            "required: {role} amounts{what} have no \"{}\" value when no rule sets one; set it here or give oracle.chart_of_accounts.segments[{i}] a default",
-                            seg.name
-                        ),
-                    ));
-                }
-            }
-        }
+        check_defaults(defaults, coa, issues);
     }
     let mut names: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, rule) in m.rules.iter().enumerate() {

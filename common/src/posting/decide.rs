@@ -29,7 +29,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
-use crate::bigcommerce::OrderBundle;
+use crate::bigcommerce::{OrderBundle, OrderFee, OrderProduct};
 use crate::journal::{
     Journal, JournalContext, JournalError, Position, PostingKind, SegmentMemory, build_adjustment,
     build_cancellation, build_refund, build_refund_of_cancelled, build_reinstatement, build_sale,
@@ -640,62 +640,13 @@ pub fn rebuild(
 /// refuse as out of range) are shown as their parts instead of panicking.
 pub fn fingerprint(bundle: &OrderBundle) -> String {
     let o = &bundle.order;
-    let lines: Vec<serde_json::Value> = bundle
-        .lines
-        .iter()
-        .map(|l| {
-            serde_json::json!([
-                l.id,
-                l.product_id,
-                l.quantity,
-                l.total_ex_tax.normalize().to_string(),
-                l.total_inc_tax.normalize().to_string(),
-                l.applied_discounts
-                    .iter()
-                    .try_fold(Decimal::ZERO, |sum, d| sum.checked_add(d.amount))
-                    .map_or_else(
-                        || format!(
-                            "{:?}",
-                            l.applied_discounts
-                                .iter()
-                                .map(|d| d.amount)
-                                .collect::<Vec<_>>()
-                        ),
-                        |total| total.normalize().to_string(),
-                    ),
-                l.kind,
-                l.parent_order_product_id
-            ])
-        })
-        .collect();
+    let lines: Vec<serde_json::Value> = bundle.lines.iter().map(line_fingerprint).collect();
     let refunds: Vec<serde_json::Value> = bundle
         .refunds
         .iter()
         .map(|r| serde_json::json!([r.id, r.total_amount.normalize().to_string()]))
         .collect();
-    let fees: Vec<String> = o
-        .fees
-        .iter()
-        .map(|f| {
-            // OrderFee::amount_inc_tax, checked: the sum of a fee's parts near the decimal
-            // type's edge is shown as the parts.
-            let inc = f.cost_inc_tax.or_else(|| {
-                f.cost_ex_tax
-                    .or(f.base_cost)
-                    .unwrap_or_default()
-                    .checked_add(f.cost_tax.unwrap_or_default())
-            });
-            match inc {
-                Some(inc) => format!("{}:{}", f.id, inc.normalize()),
-                None => format!(
-                    "{}:{:?}+{:?}",
-                    f.id,
-                    f.cost_ex_tax.or(f.base_cost),
-                    f.cost_tax
-                ),
-            }
-        })
-        .collect();
+    let fees: Vec<String> = o.fees.iter().map(fee_fingerprint).collect();
     let amounts: Vec<String> = [
         o.total_inc_tax,
         o.total_tax,
@@ -718,4 +669,51 @@ pub fn fingerprint(bundle: &OrderBundle) -> String {
     });
     let digest = Sha256::digest(canonical.to_string().as_bytes());
     digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// One line as the fingerprint sees it; a discount total that would overflow is shown as its parts.
+fn line_fingerprint(l: &OrderProduct) -> serde_json::Value {
+    serde_json::json!([
+        l.id,
+        l.product_id,
+        l.quantity,
+        l.total_ex_tax.normalize().to_string(),
+        l.total_inc_tax.normalize().to_string(),
+        l.applied_discounts
+            .iter()
+            .try_fold(Decimal::ZERO, |sum, d| sum.checked_add(d.amount))
+            .map_or_else(
+                || format!(
+                    "{:?}",
+                    l.applied_discounts
+                        .iter()
+                        .map(|d| d.amount)
+                        .collect::<Vec<_>>()
+                ),
+                |total| total.normalize().to_string(),
+            ),
+        l.kind,
+        l.parent_order_product_id
+    ])
+}
+
+/// One fee as `id:amount including tax`, or its parts when their sum would overflow.
+fn fee_fingerprint(f: &OrderFee) -> String {
+    // OrderFee::amount_inc_tax, checked: the sum of a fee's parts near the decimal
+    // type's edge is shown as the parts.
+    let inc = f.cost_inc_tax.or_else(|| {
+        f.cost_ex_tax
+            .or(f.base_cost)
+            .unwrap_or_default()
+            .checked_add(f.cost_tax.unwrap_or_default())
+    });
+    match inc {
+        Some(inc) => format!("{}:{}", f.id, inc.normalize()),
+        None => format!(
+            "{}:{:?}+{:?}",
+            f.id,
+            f.cost_ex_tax.or(f.base_cost),
+            f.cost_tax
+        ),
+    }
 }

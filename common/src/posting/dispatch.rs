@@ -324,7 +324,7 @@ async fn send_import(
 async fn record_answer(
     svc: &Services,
     actor: Actor,
-    mut import: ImportRecord,
+    import: ImportRecord,
     claimed: Vec<PostingRecord>,
     answer: Result<Submission, OracleError>,
     round: &mut SubmitRound,
@@ -334,58 +334,11 @@ async fn record_answer(
     match answer {
         Ok(submission) => {
             tracing::Span::current().record("request_id", submission.request_id);
-            import.request_id = Some(submission.request_id);
-            let expected = import.version;
-            if let Err(e) = svc.store.save_import(&import, Some(expected)).await {
-                // The tracker finds the batches by name even without the request id.
-                tracing::error!(group_id, error = %e, "could not record the request id");
-            }
-            for record in &claimed {
-                let state = PostingState::Submitted {
-                    group_id,
-                    request_id: Some(submission.request_id),
-                };
-                let detail = json!({"group_id": group_id, "request_id": submission.request_id});
-                if let Err(e) = move_posting(
-                    svc,
-                    actor,
-                    AuditKind::Submitted,
-                    record,
-                    state,
-                    None,
-                    detail,
-                )
-                .await
-                {
-                    tracing::error!(posting = %record.key, error = %e, "could not record the request id");
-                }
-                metrics.incr(metrics::POSTINGS_SUBMITTED);
-            }
-            tracing::info!(
-                group_id,
-                request_id = submission.request_id,
-                journals = claimed.len(),
-                "import submitted"
-            );
+            record_submitted(svc, actor, import, &claimed, &submission, metrics).await;
         }
         Err(e) => match classify_submit_error(&e) {
             SubmitFailure::Lost(why) => {
-                // Maybe accepted: the tracker looks for the batches by name; never resent here.
-                import.state = ImportState::Unknown;
-                let expected = import.version;
-                if let Err(e) = svc.store.save_import(&import, Some(expected)).await {
-                    tracing::error!(group_id, error = %e, "could not mark the import unknown");
-                }
-                for record in &claimed {
-                    let event = posting_event(svc, actor, AuditKind::Submitted, record)
-                        .states(Some(StateName::Submitted), Some(StateName::Submitted))
-                        .detail(json!({"group_id": group_id, "answer": why}));
-                    if let Err(e) = svc.store.append_audit(&event).await {
-                        tracing::error!(error = %e, "audit");
-                    }
-                    metrics.incr(metrics::POSTINGS_SUBMITTED);
-                }
-                tracing::warn!(group_id, %why, "import answer lost; the tracker will look for its batches");
+                record_lost(svc, actor, import, &claimed, &why, metrics).await;
             }
             SubmitFailure::Refused(reason) => {
                 close_import(svc, import, ImportState::Failed).await;
@@ -417,6 +370,79 @@ async fn record_answer(
             }
         },
     }
+}
+
+/// Fusion took the import: its request id goes on the import and on every claimed posting.
+async fn record_submitted(
+    svc: &Services,
+    actor: Actor,
+    mut import: ImportRecord,
+    claimed: &[PostingRecord],
+    submission: &Submission,
+    metrics: &mut Metrics,
+) {
+    let group_id = import.group_id;
+    import.request_id = Some(submission.request_id);
+    let expected = import.version;
+    if let Err(e) = svc.store.save_import(&import, Some(expected)).await {
+        // The tracker finds the batches by name even without the request id.
+        tracing::error!(group_id, error = %e, "could not record the request id");
+    }
+    for record in claimed {
+        let state = PostingState::Submitted {
+            group_id,
+            request_id: Some(submission.request_id),
+        };
+        let detail = json!({"group_id": group_id, "request_id": submission.request_id});
+        if let Err(e) = move_posting(
+            svc,
+            actor,
+            AuditKind::Submitted,
+            record,
+            state,
+            None,
+            detail,
+        )
+        .await
+        {
+            tracing::error!(posting = %record.key, error = %e, "could not record the request id");
+        }
+        metrics.incr(metrics::POSTINGS_SUBMITTED);
+    }
+    tracing::info!(
+        group_id,
+        request_id = submission.request_id,
+        journals = claimed.len(),
+        "import submitted"
+    );
+}
+
+/// The answer was lost: the import may exist, so its postings stay Submitted for the tracker.
+async fn record_lost(
+    svc: &Services,
+    actor: Actor,
+    mut import: ImportRecord,
+    claimed: &[PostingRecord],
+    why: &str,
+    metrics: &mut Metrics,
+) {
+    let group_id = import.group_id;
+    // Maybe accepted: the tracker looks for the batches by name; never resent here.
+    import.state = ImportState::Unknown;
+    let expected = import.version;
+    if let Err(e) = svc.store.save_import(&import, Some(expected)).await {
+        tracing::error!(group_id, error = %e, "could not mark the import unknown");
+    }
+    for record in claimed {
+        let event = posting_event(svc, actor, AuditKind::Submitted, record)
+            .states(Some(StateName::Submitted), Some(StateName::Submitted))
+            .detail(json!({"group_id": group_id, "answer": why}));
+        if let Err(e) = svc.store.append_audit(&event).await {
+            tracing::error!(error = %e, "audit");
+        }
+        metrics.incr(metrics::POSTINGS_SUBMITTED);
+    }
+    tracing::warn!(group_id, %why, "import answer lost; the tracker will look for its batches");
 }
 
 /// Claimed postings that were not sent go back to Queued, and their messages are retried.

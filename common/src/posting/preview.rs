@@ -15,6 +15,7 @@ use crate::journal::{
     Journal, JournalContext, JournalError, JournalFlag, Position, PostingKind, build_refund,
     build_sale,
 };
+use crate::money::Currency;
 use crate::posting::decide::decide;
 use crate::state::{PostingRecord, PostingState};
 
@@ -204,94 +205,104 @@ pub fn render_table(preview: &Preview) -> String {
         let _ = writeln!(out, "note: {note}");
     }
     for j in &preview.journals {
-        let _ = writeln!(out);
-        let period = j
-            .period_name
-            .as_ref()
-            .map(|p| format!(" ({p})"))
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "{} · {} · {} · {}{} · {}",
-            j.batch_name, j.posting, j.ledger, j.accounting_date, period, j.currency
-        );
-        if let Some(conv) = &j.conversion {
-            let rate = conv.rate.map(|r| format!(" rate {r}")).unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "  conversion: {} on {}{rate}",
-                conv.conversion_type, conv.date
-            );
-        }
-        if j.is_empty() {
-            let _ = writeln!(out, "  (no lines)");
-            continue;
-        }
-        let width = j
-            .lines
-            .iter()
-            .map(|l| l.segments.join("-").len())
-            .max()
-            .unwrap_or(0)
-            .max(8);
-        let _ = writeln!(
-            out,
-            "  {:<width$}  {:<16} {:>14} {:>14}  decided by · description",
-            "account", "role", "debit", "credit"
-        );
-        for l in &j.lines {
-            let show = |v: rust_decimal::Decimal| {
-                if v.is_zero() {
-                    String::new()
-                } else {
-                    v.to_string()
-                }
-            };
-            let _ = writeln!(
-                out,
-                "  {:<width$}  {:<16} {:>14} {:>14}  {} · {}",
-                l.segments.join("-"),
-                l.account_role.as_str(),
-                show(l.dr),
-                show(l.cr),
-                l.rule,
-                l.description
-            );
-        }
-        let _ = writeln!(
-            out,
-            "  {:<width$}  {:<16} {:>14} {:>14}",
-            "total",
-            "",
-            j.currency.format(j.total_dr()),
-            j.currency.format(j.total_cr())
-        );
+        render_journal(&mut out, j);
     }
     if let Some(currency) = preview.journals.first().map(|j| j.currency) {
-        let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "What the ledger holds for the order once these are posted, per account:"
-        );
-        if preview.position.accounts.is_empty() {
-            let _ = writeln!(out, "  nothing: every account nets to zero");
-        }
-        for a in &preview.position.accounts {
-            let roles: Vec<&str> = a.roles.iter().map(|r| r.as_str()).collect();
-            let (dr, cr) = if a.net > rust_decimal::Decimal::ZERO {
-                (currency.format(a.net), String::new())
-            } else {
-                (String::new(), currency.format(-a.net))
-            };
-            let _ = writeln!(
-                out,
-                "  {:<22}  {:<16} {:>14} {:>14}",
-                a.account.join("-"),
-                roles.join("/"),
-                dr,
-                cr
-            );
-        }
+        render_position(&mut out, &preview.position, currency);
     }
     out
+}
+
+/// One journal: its header, conversion, lines with the rule that decided each, and totals.
+fn render_journal(out: &mut String, j: &Journal) {
+    let _ = writeln!(out);
+    let period = j
+        .period_name
+        .as_ref()
+        .map(|p| format!(" ({p})"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "{} · {} · {} · {}{} · {}",
+        j.batch_name, j.posting, j.ledger, j.accounting_date, period, j.currency
+    );
+    if let Some(conv) = &j.conversion {
+        let rate = conv.rate.map(|r| format!(" rate {r}")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  conversion: {} on {}{rate}",
+            conv.conversion_type, conv.date
+        );
+    }
+    if j.is_empty() {
+        let _ = writeln!(out, "  (no lines)");
+        return;
+    }
+    let width = j
+        .lines
+        .iter()
+        .map(|l| l.segments.join("-").len())
+        .max()
+        .unwrap_or(0)
+        .max(8);
+    let _ = writeln!(
+        out,
+        "  {:<width$}  {:<16} {:>14} {:>14}  decided by · description",
+        "account", "role", "debit", "credit"
+    );
+    for l in &j.lines {
+        let show = |v: rust_decimal::Decimal| {
+            if v.is_zero() {
+                String::new()
+            } else {
+                v.to_string()
+            }
+        };
+        let _ = writeln!(
+            out,
+            "  {:<width$}  {:<16} {:>14} {:>14}  {} · {}",
+            l.segments.join("-"),
+            l.account_role.as_str(),
+            show(l.dr),
+            show(l.cr),
+            l.rule,
+            l.description
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  {:<width$}  {:<16} {:>14} {:>14}",
+        "total",
+        "",
+        j.currency.format(j.total_dr()),
+        j.currency.format(j.total_cr())
+    );
+}
+
+/// What the ledger holds for the order per account once the journals are posted.
+fn render_position(out: &mut String, position: &Position, currency: Currency) {
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "What the ledger holds for the order once these are posted, per account:"
+    );
+    if position.accounts.is_empty() {
+        let _ = writeln!(out, "  nothing: every account nets to zero");
+    }
+    for a in &position.accounts {
+        let roles: Vec<&str> = a.roles.iter().map(|r| r.as_str()).collect();
+        let (dr, cr) = if a.net > rust_decimal::Decimal::ZERO {
+            (currency.format(a.net), String::new())
+        } else {
+            (String::new(), currency.format(-a.net))
+        };
+        let _ = writeln!(
+            out,
+            "  {:<22}  {:<16} {:>14} {:>14}",
+            a.account.join("-"),
+            roles.join("/"),
+            dr,
+            cr
+        );
+    }
 }
