@@ -63,6 +63,24 @@ impl Transport {
 
     /// The credentials a request went out with (its `Authorization` value, the credential in
     /// it, the secrets behind it), for redacting an answer that echoes them.
+    /// A refusal Fusion answered with a status and, usually, an `o:errorCode`: one shape for
+    /// every call, with what this client sent (the token) kept out of the message.
+    fn refusal(
+        &self,
+        call: String,
+        status: reqwest::StatusCode,
+        body: &[u8],
+        auth: &str,
+    ) -> OracleError {
+        let (code, message) = error_detail(body, &self.sent(auth));
+        OracleError::Status {
+            call,
+            status: status.as_u16(),
+            code,
+            message,
+        }
+    }
+
     fn sent<'a>(&'a self, auth: &'a str) -> Vec<&'a str> {
         let mut known = self.credentials.secrets();
         known.push(auth);
@@ -174,13 +192,7 @@ impl Transport {
                 continue;
             }
             if !status.is_success() {
-                let (code, message) = error_detail(&bytes, &self.sent(&auth));
-                return Err(OracleError::Status {
-                    call,
-                    status: status.as_u16(),
-                    code,
-                    message,
-                });
+                return Err(self.refusal(call, status, &bytes, &auth));
             }
             return decode(&bytes).map_err(|m| OracleError::Decode {
                 call,
@@ -298,13 +310,7 @@ impl Transport {
                 });
             }
             if !status.is_success() {
-                let (code, message) = error_detail(&bytes, &self.sent(&auth));
-                return Err(OracleError::Status {
-                    call,
-                    status: status.as_u16(),
-                    code,
-                    message,
-                });
+                return Err(self.refusal(call, status, &bytes, &auth));
             }
             // Accepted or not, the answer does not say: the import may have happened.
             return decode(&bytes).map_err(|m| OracleError::OutcomeUnknown {
