@@ -20,7 +20,7 @@ use common::oracle::FusionSettings;
 use common::ports::{Queue, SecretSource, StateStore, SystemClock};
 use common::posting::services::{PipelineSettings, Services};
 use common::posting::submit::SubmitSettings;
-use common::state::{AuditEvent, PostingKey, PostingRecord, PostingState, StateName};
+use common::state::{PostingKey, PostingRecord, PostingState, StateName};
 use rust_decimal::Decimal;
 use sandbox::bigcommerce::{RefundItemSpec, RefundSpec, SandboxOptions};
 use sandbox::demo::{HASH, document_for, seeded_pod, seeded_store, us_order};
@@ -29,6 +29,7 @@ use sandbox::oracle::PodOptions;
 use common::posting::poller::poll;
 use common::posting::poster::drain_queue;
 
+use crate::audit::describe;
 use crate::local::{Endpoint, serve_webhooks};
 
 /// The example document, built in, so the demo runs from anywhere.
@@ -380,41 +381,4 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     server.abort();
     Ok(())
-}
-
-/// One audit event on one line.
-pub fn describe(e: &AuditEvent) -> String {
-    let posting = e.posting.map(|p| p.to_string()).unwrap_or_default();
-    let states = match (e.before, e.after) {
-        (None, None) => String::new(),
-        (b, a) => format!(
-            "{} → {}",
-            b.map_or("·".to_string(), |s| s.to_string()),
-            a.map_or("·".to_string(), |s| s.to_string())
-        ),
-    };
-    let mut ids: Vec<String> = Vec::new();
-    for field in ["group_id", "request_id", "batch_id", "reason"] {
-        if let Some(v) = e.detail.get(field).filter(|v| !v.is_null()) {
-            ids.push(format!(
-                "{field}={}",
-                v.as_str().map_or_else(|| v.to_string(), str::to_string)
-            ));
-        }
-    }
-    if let Some(reasons) = e.detail.get("reasons") {
-        ids.push(format!("because={reasons}"));
-    }
-    if let Some(link) = &e.links_to {
-        ids.push(format!("links to {link}"));
-    }
-    format!(
-        "{}  {:<8} {:<13} {:<10} {:<22} {}",
-        e.at.format("%H:%M:%S%.3f"),
-        format!("{:?}", e.actor).to_lowercase(),
-        format!("{:?}", e.kind).to_lowercase(),
-        posting,
-        states,
-        ids.join(" ")
-    )
 }
