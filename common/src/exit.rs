@@ -6,9 +6,9 @@
 //! look at the report" without parsing messages.
 //!
 //! The rule for a system's answer: a 4xx about what the caller named (an order that does not
-//! exist, a token the document holds that is refused, a request too wide) is the caller's
-//! input; a transport failure, a 5xx, a 429 that outlasted every wait or an answer of the wrong
-//! shape is a failure of the work, which the same input may get past later.
+//! exist, a request too wide) is the caller's input; a transport failure, a 5xx, a 429 that
+//! outlasted every wait, a refused API account or an answer of the wrong shape is a failure of
+//! the work, which the same input may get past later.
 //!
 //! The impls live together here, not beside each type, so the whole table reads in one place;
 //! each matches every variant, so a new variant cannot compile without its class.
@@ -98,18 +98,19 @@ impl Classify for SourceError {
 impl Classify for BcError {
     fn exit_class(&self) -> ExitClass {
         match self {
-            // What the caller named or configured: an order that does not exist, the
-            // document's token refused, a request too wide to page through, a store entry
-            // whose URL or token cannot be used.
-            BcError::NotFound { .. }
-            | BcError::Unauthorized { .. }
-            | BcError::TooManyPages { .. }
-            | BcError::Setup { .. } => BadInput,
+            // What the caller named or configured: an order that does not exist, a request
+            // too wide to page through, a store entry whose URL or token cannot be used.
+            BcError::NotFound { .. } | BcError::TooManyPages { .. } | BcError::Setup { .. } => {
+                BadInput
+            }
             BcError::Status { status, .. } if (400..500).contains(status) && *status != 429 => {
                 BadInput
             }
-            // BigCommerce failed or answered wrongly; the same request may work later.
-            BcError::Status { .. }
+            // BigCommerce failed, refused the API account (its scopes are changed in
+            // BigCommerce, not on this command line; `mlc ping` names the fix), or answered
+            // wrongly; the same request may work later.
+            BcError::Unauthorized { .. }
+            | BcError::Status { .. }
             | BcError::RateLimited { .. }
             | BcError::Transport { .. }
             | BcError::Decode { .. }
@@ -179,9 +180,10 @@ impl Classify for SetupError {
 impl Classify for ReplayError {
     fn exit_class(&self) -> ExitClass {
         match self {
-            // The caller named a posting that is not recorded, or one a replay must not send.
-            ReplayError::Unknown(_) | ReplayError::NotReplayable { .. } => BadInput,
-            ReplayError::Failed { .. } => Failed,
+            // The caller named a posting that is not recorded.
+            ReplayError::Unknown(_) => BadInput,
+            // It exists, but is not held or rejected: there is nothing a replay can do.
+            ReplayError::NotReplayable { .. } | ReplayError::Failed { .. } => Failed,
         }
     }
 }

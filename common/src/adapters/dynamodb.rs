@@ -145,6 +145,14 @@ impl DynamoStore {
         Self::new(Client::new(sdk), table)
     }
 
+    /// Creates the table as `template.yaml` declares it and gives a store on it (local runs
+    /// and tests of the operator's commands).
+    pub async fn create_on(sdk: &aws_config::SdkConfig, table: &str) -> Result<Self, StoreError> {
+        let store = Self::on(sdk, table);
+        Self::create_table(&store.client, table).await?;
+        Ok(store)
+    }
+
     /// Creates the table as `template.yaml` declares it (for local runs and tests; in AWS the
     /// template creates it).
     pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {

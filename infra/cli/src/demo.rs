@@ -29,8 +29,34 @@ use sandbox::oracle::PodOptions;
 use common::posting::poller::poll;
 use common::posting::poster::drain_queue;
 
+use crate::ReportFormat;
 use crate::audit::describe;
 use crate::local::{Endpoint, serve_webhooks};
+
+/// Whether the narration goes to standard error: under `--format json` standard output holds
+/// the summary document alone.
+static NARRATE_TO_STDERR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+// The story is told with `println!`/`print!`; in this file they narrate where
+// [`NARRATE_TO_STDERR`] says, so the story reads as it prints.
+macro_rules! println {
+    ($($arg:tt)*) => {
+        if NARRATE_TO_STDERR.load(std::sync::atomic::Ordering::Relaxed) {
+            std::eprintln!($($arg)*)
+        } else {
+            std::println!($($arg)*)
+        }
+    };
+}
+macro_rules! print {
+    ($($arg:tt)*) => {
+        if NARRATE_TO_STDERR.load(std::sync::atomic::Ordering::Relaxed) {
+            std::eprint!($($arg)*)
+        } else {
+            std::print!($($arg)*)
+        }
+    };
+}
 
 /// The example document, built in, so the demo runs from anywhere.
 const EXAMPLE: &str = include_str!("../../examples/connector.json");
@@ -42,6 +68,10 @@ pub struct DemoArgs {
     /// temporary directory when absent.
     #[arg(long)]
     pub state: Option<PathBuf>,
+    /// Output format: the story for people, or (json) a summary document on standard output
+    /// with the story on standard error.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
 }
 
 struct Demo {
@@ -120,6 +150,10 @@ fn write_owner_only(path: &std::path::Path, text: &str) -> std::io::Result<()> {
 
 /// Runs the demo.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    NARRATE_TO_STDERR.store(
+        args.format == ReportFormat::Json,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     let dir = match args.state {
         Some(d) => d,
         None => std::env::temp_dir().join(format!("mlc-demo-{}", std::process::id())),
@@ -377,8 +411,19 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         pod.imports()
     );
     println!(
-        "Try `mlc preview --config infra/examples/connector.json --order-file infra/examples/orders/us-1001.json --format table` to see how one order is mapped."
+        "Try `mlc preview --config infra/examples/connector.json --order-file infra/examples/orders/us-1001.json --format text` to see how one order is mapped."
     );
+    if args.format == ReportFormat::Json {
+        let summary = serde_json::json!({
+            "state": dir,
+            "orders": {"us": [a, b, c, d, p], "eu": [e]},
+            "postings": states,
+            "bigcommerce_calls": services.bigcommerce_calls(),
+            "oracle_imports": pod.imports(),
+            "reconciliation": report,
+        });
+        std::println!("{summary:#}");
+    }
     server.abort();
     Ok(())
 }
