@@ -12,9 +12,9 @@ sends it an event shaped like AWS's own examples (tests/e2e/fixtures). Against m
 3. the poller function (EventBridge schedule event) until its tracker reports the sale posted,
    and the posting is Posted in DynamoDB; then the daily schedule's event, a reconciliation
    that finds the sale matched;
-4. the operator's `mlc ping`, `catalog`, `reconcile` and `dead-letters` with `--aws` on that
-   stack: every check passes, the sale reconciles as matched, a dead letter is listed and
-   moved back.
+4. the operator's `mlc ping`, `catalog`, `reconcile`, `dead-letters`, `postings` and `audit`
+   with `--aws` on that stack: every check passes, the sale reconciles as matched, a dead
+   letter is listed and moved back, the queue is empty, and the sale's audit trail is read.
 
 Needs: cargo-lambda on PATH (infra/test.sh installs it into .venv), boto3 (comes with moto),
 and `cargo build -p e2e --bin e2e-world` done.
@@ -129,8 +129,9 @@ def mlc(args, variables):
 
 
 def operator_commands(world, variables, sqs):
-    """`mlc ping`, `catalog`, `reconcile` and `dead-letters` on the deployed stack (--aws):
-    the document from Secrets Manager, the state in DynamoDB, the queue and its dead letters."""
+    """`mlc ping`, `catalog`, `reconcile`, `dead-letters`, `postings` and `audit` on the
+    deployed stack (--aws): the document from Secrets Manager, the state in DynamoDB, the queue
+    and its dead letters."""
     code, out, err = mlc(["ping", "--aws", "--format", "json"], variables)
     checks = json.loads(out) if out else []
     require(code == 0 and checks and all(c["outcome"] != "fail" for c in checks), f"ping --aws: {code}\n{out}\n{err}")
@@ -158,7 +159,21 @@ def operator_commands(world, variables, sqs):
     back = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
     require(len(back) == 1 and "(redriven by smoke at " in json.loads(back[0]["Body"])["reason"], back)
     sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=back[0]["ReceiptHandle"])
-    print("lambda smoke: mlc ping, catalog, reconcile and dead-letters --aws agree with the stack")
+    # The morning queue and the order's audit trail, from the stack's table: nothing waits on
+    # a person (exit code 0), the sale is there as posted, and its story ends in Posted.
+    code, out, err = mlc(["postings", "--aws"], variables)
+    require(code == 0 and out == "no postings\n", f"postings --aws: {code}\n{out}\n{err}")
+    code, out, err = mlc(["postings", "--aws", "--status", "posted", "--store", "us", "--format", "json"], variables)
+    queue = json.loads(out) if out else {}
+    require(code == 0 and queue.get("needs_action") == 0
+            and [(p["order_id"], p["posting"], p["state"]) for p in queue.get("postings", [])]
+            == [(world["order_id"], "sale", "posted")], f"postings --aws --status posted: {code}\n{out}\n{err}")
+    code, out, err = mlc(["audit", "--aws", "--store", "us", "--order-id", str(world["order_id"]), "--format", "json"], variables)
+    story = json.loads(out) if out else {}
+    kinds = [e["kind"] for e in story.get("events", [])]
+    require(code == 0 and story.get("order_id") == world["order_id"] and "received" in kinds and "posted" in kinds,
+            f"audit --aws: {code}\n{out}\n{err}")
+    print("lambda smoke: mlc ping, catalog, reconcile, dead-letters, postings and audit --aws agree with the stack")
 
 
 def main():

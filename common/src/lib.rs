@@ -10,6 +10,7 @@
 pub mod adapters;
 pub mod bigcommerce;
 pub mod config;
+pub mod exit;
 pub mod journal;
 mod json_path;
 pub mod mapping;
@@ -18,6 +19,7 @@ pub mod money;
 pub mod oracle;
 pub mod ports;
 pub mod posting;
+pub mod progress;
 pub mod redact;
 pub mod retry;
 pub mod state;

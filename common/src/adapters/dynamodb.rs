@@ -139,6 +139,20 @@ impl DynamoStore {
         }
     }
 
+    /// A store on `table` with the clients of `sdk`: for a caller that needs the state and
+    /// nothing else of the stack (the operator's `mlc audit --aws` and `mlc postings --aws`).
+    pub fn on(sdk: &aws_config::SdkConfig, table: &str) -> Self {
+        Self::new(Client::new(sdk), table)
+    }
+
+    /// Creates the table as `template.yaml` declares it and gives a store on it (local runs
+    /// and tests of the operator's commands).
+    pub async fn create_on(sdk: &aws_config::SdkConfig, table: &str) -> Result<Self, StoreError> {
+        let store = Self::on(sdk, table);
+        Self::create_table(&store.client, table).await?;
+        Ok(store)
+    }
+
     /// Creates the table as `template.yaml` declares it (for local runs and tests; in AWS the
     /// template creates it).
     pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {

@@ -347,6 +347,16 @@ pub async fn reconcile(
     svc: &Services,
     req: &ReconcileRequest,
 ) -> Result<ReconcileReport, ReconcileError> {
+    reconcile_with_progress(svc, req, &crate::progress::Silent).await
+}
+
+/// [`reconcile`], telling `progress` each order reconciled out of those listed so far: a
+/// month of orders takes minutes, and the person who asked should see it move.
+pub async fn reconcile_with_progress(
+    svc: &Services,
+    req: &ReconcileRequest,
+    progress: &dyn crate::progress::Progress,
+) -> Result<ReconcileReport, ReconcileError> {
     if req.from >= req.to {
         return Err(ReconcileError::EmptyPeriod {
             from: req.from,
@@ -380,6 +390,7 @@ pub async fn reconcile(
     let mut hashes: Vec<&str> = entries.iter().map(|s| s.store_hash.as_str()).collect();
     hashes.sort_unstable();
     hashes.dedup();
+    let (mut done_count, mut total) = (0, 0);
     for hash in hashes {
         let bc = svc
             .bigcommerce(hash)
@@ -452,6 +463,8 @@ pub async fn reconcile(
                 work.push((entry.id.clone(), order));
             }
         }
+        total += work.len();
+        progress.advanced(done_count, total);
         // Owned items: a future over borrowed ones is not `Send` for every lifetime, which
         // the poller's handler (spawned by the runtime) needs.
         let mut done =
@@ -464,6 +477,8 @@ pub async fn reconcile(
             report.queued += usize::from(checked.queued);
             merge(&mut report.totals, checked.totals);
             report.orders.push(checked.line);
+            done_count += 1;
+            progress.advanced(done_count, total);
         }
     }
     report.orders.sort_by(|a, b| {

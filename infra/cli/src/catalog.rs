@@ -5,7 +5,7 @@
 use anyhow::anyhow;
 use common::posting::catalog::{StaleRule, catalog_alignment};
 
-use crate::{DocumentArgs, Failure, TableFormat, bad, document_services};
+use crate::{DocumentArgs, Failure, TableFormat, document_services};
 
 /// `mlc catalog` arguments.
 #[derive(clap::Args)]
@@ -23,12 +23,7 @@ pub struct CatalogArgs {
 /// Reads the catalogs and prints where each category's revenue goes.
 pub async fn run(args: CatalogArgs) -> Result<(), Failure> {
     let services = document_services(&args.document).await?;
-    let report = catalog_alignment(&services, args.store.as_deref())
-        .await
-        .map_err(|e| match e {
-            common::posting::catalog::CatalogError::UnknownStore(..) => bad(anyhow!(e)),
-            other => Failure::Failed(anyhow!(other)),
-        })?;
+    let report = catalog_alignment(&services, args.store.as_deref()).await?;
     match args.format {
         TableFormat::Csv => {
             print!(

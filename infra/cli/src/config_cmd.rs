@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow};
 use common::adapters::secrets::SecretsManagerSource;
 use common::config::{ConnectorConfig, diff, json_schema, secret_paths};
-use common::ports::{DocumentVersions, VersionError};
+use common::ports::DocumentVersions;
 use serde_json::Value;
 
 use crate::{Failure, bad};
@@ -76,19 +76,15 @@ async fn deployed() -> Result<SecretsManagerSource, Failure> {
     Ok(SecretsManagerSource::uncached(&sdk, &id))
 }
 
-fn failed(e: VersionError) -> Failure {
-    Failure::Failed(anyhow!(e))
-}
-
 async fn push(path: &Path, yes: bool) -> Result<(), Failure> {
     // Validation first, as `config check` does it: a document that fails never goes further.
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("--config: cannot read {}", path.display()))
         .map_err(bad)?;
-    ConnectorConfig::from_json(&text, &path.display().to_string()).map_err(bad)?;
+    ConnectorConfig::from_json(&text, &path.display().to_string())?;
     let new: Value = serde_json::from_str(&text).map_err(|e| bad(anyhow!(e)))?;
     let secret = deployed().await?;
-    let current = secret.current_version().await.map_err(failed)?;
+    let current = secret.current_version().await?;
     let before = match &current {
         Some(v) => match serde_json::from_str::<Value>(&v.text) {
             Ok(doc) => Some(doc),
@@ -127,7 +123,7 @@ async fn push(path: &Path, yes: bool) -> Result<(), Failure> {
         println!("nothing written");
         return Ok(());
     }
-    let version = secret.put_version(&text, read).await.map_err(failed)?;
+    let version = secret.put_version(&text, read).await?;
     println!(
         "wrote version {version}; the functions read it within {} s",
         common::adapters::aws::DOCUMENT_TTL.as_secs()
@@ -156,8 +152,7 @@ async fn pull(out: &Path) -> Result<(), Failure> {
     let secret = deployed().await?;
     let current = secret
         .current_version()
-        .await
-        .map_err(failed)?
+        .await?
         .ok_or_else(|| Failure::Failed(anyhow!("the secret holds no document yet")))?;
     write_private(out, &current.text)
         .with_context(|| format!("--out: cannot write {}", out.display()))

@@ -41,12 +41,8 @@ pub async fn run(args: DeadLetterArgs) -> Result<(), Failure> {
     use common::posting::dead_letters::{DeadLetter, list, redrive};
 
     let queue: Arc<dyn Queue> = if args.aws {
-        let env = LambdaEnv::from_env().map_err(bad)?;
-        Arc::new(
-            queue_with_dead_letters(&env, &from_environment().await)
-                .await
-                .map_err(|e| Failure::Failed(e.into()))?,
-        )
+        let env = LambdaEnv::from_env()?;
+        Arc::new(queue_with_dead_letters(&env, &from_environment().await).await?)
     } else {
         if !args.state.exists() {
             return Err(bad(anyhow!(
@@ -54,7 +50,7 @@ pub async fn run(args: DeadLetterArgs) -> Result<(), Failure> {
                 args.state.display()
             )));
         }
-        let db = SqliteDb::open(&args.state).map_err(bad)?;
+        let db = SqliteDb::open(&args.state)?;
         Arc::new(LocalQueue::new(db, "orders", 5))
     };
     let describe = |d: &DeadLetter| match &d.order {
@@ -73,9 +69,7 @@ pub async fn run(args: DeadLetterArgs) -> Result<(), Failure> {
         ),
     };
     let failed = if args.redrive {
-        let done = redrive(queue.as_ref(), args.max, &args.by, chrono::Utc::now())
-            .await
-            .map_err(|e| Failure::Failed(e.into()))?;
+        let done = redrive(queue.as_ref(), args.max, &args.by, chrono::Utc::now()).await?;
         match args.format {
             ReportFormat::Json => println!(
                 "{}",
@@ -102,9 +96,7 @@ pub async fn run(args: DeadLetterArgs) -> Result<(), Failure> {
         }
         done.failed.len()
     } else {
-        let letters = list(queue.as_ref(), args.max)
-            .await
-            .map_err(|e| Failure::Failed(e.into()))?;
+        let letters = list(queue.as_ref(), args.max).await?;
         match args.format {
             ReportFormat::Json => println!(
                 "{}",

@@ -27,7 +27,7 @@ use common::posting::dispatch::SubmitSettings;
 use common::posting::intake::FrontDoor;
 use common::posting::poller::poll;
 use common::posting::poster::drain_queue;
-use common::posting::reconcile::{ReconcileRequest, reconcile};
+use common::posting::reconcile::{ReconcileReport, ReconcileRequest, reconcile};
 use common::posting::services::{PipelineSettings, Services};
 use common::state::{PostingKey, PostingRecord, PostingState, StateName};
 use rust_decimal::Decimal;
@@ -35,8 +35,34 @@ use sandbox::bigcommerce::{BigCommerceSandbox, RefundItemSpec, RefundSpec, Sandb
 use sandbox::demo::{HASH, document_for, seeded_pod, seeded_store, us_order};
 use sandbox::oracle::{BatchView, OraclePod, PodOptions};
 
+use crate::ReportFormat;
 use crate::local::serve_webhooks;
 use crate::trail::describe;
+
+/// Whether the narration goes to standard error: under `--format json` standard output holds
+/// the summary document alone.
+static NARRATE_TO_STDERR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+// The story is told with `println!`/`print!`; in this file they narrate where
+// [`NARRATE_TO_STDERR`] says, so the story reads as it prints.
+macro_rules! println {
+    ($($arg:tt)*) => {
+        if NARRATE_TO_STDERR.load(std::sync::atomic::Ordering::Relaxed) {
+            std::eprintln!($($arg)*)
+        } else {
+            std::println!($($arg)*)
+        }
+    };
+}
+macro_rules! print {
+    ($($arg:tt)*) => {
+        if NARRATE_TO_STDERR.load(std::sync::atomic::Ordering::Relaxed) {
+            std::eprint!($($arg)*)
+        } else {
+            std::print!($($arg)*)
+        }
+    };
+}
 
 /// The example document, built in, so the demo runs from anywhere.
 const EXAMPLE: &str = include_str!("../../examples/connector.json");
@@ -49,11 +75,17 @@ pub struct DemoArgs {
     /// the demo ends.
     #[arg(long)]
     pub state: Option<PathBuf>,
+    /// Output format: the story for people, or (json) a summary document on standard output
+    /// with the story on standard error.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
 }
 
 /// Runs the demo in `--state` or in a scratch directory that is gone when this returns,
 /// whether the demo finished, failed or was stopped with Ctrl-C.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let json = args.format == ReportFormat::Json;
+    NARRATE_TO_STDERR.store(json, std::sync::atomic::Ordering::Relaxed);
     let scratch = match &args.state {
         Some(_) => None,
         None => Some(
@@ -76,12 +108,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     tokio::select! {
         biased;
         _ = tokio::signal::ctrl_c() => bail!("mlc demo: interrupted"),
-        done = walk_through(&dir, scratch.is_some()) => done,
+        done = walk_through(&dir, scratch.is_some(), json) => done,
     }
 }
 
 /// The demo from start to end, printed as it goes.
-async fn walk_through(dir: &Path, scratch: bool) -> anyhow::Result<()> {
+async fn walk_through(dir: &Path, scratch: bool, json: bool) -> anyhow::Result<()> {
     println!("ml-connector demo: BigCommerce orders into Oracle Fusion GL journals, exactly once.");
     println!(
         "Sandbox BigCommerce store and Oracle Fusion pod on this machine; nothing is sent anywhere else."
@@ -110,8 +142,19 @@ async fn walk_through(dir: &Path, scratch: bool) -> anyhow::Result<()> {
     print_journals(&postings, &batches);
     print_net_positions(&orders, &batches);
     demo.print_audit_trail(orders.b).await?;
-    demo.print_reconciliation().await?;
-    demo.print_summary(&postings);
+    let report = demo.print_reconciliation().await?;
+    let states = demo.print_summary(&postings);
+    if json {
+        let summary = serde_json::json!({
+            "state": dir,
+            "orders": {"us": [orders.a, orders.b, orders.c, orders.d, orders.p], "eu": [orders.e]},
+            "postings": states,
+            "bigcommerce_calls": demo.services.bigcommerce_calls(),
+            "oracle_imports": demo.pod.imports(),
+            "reconciliation": report,
+        });
+        std::println!("{summary:#}");
+    }
     Ok(())
 }
 
@@ -361,7 +404,7 @@ impl Demo {
 
     /// Step 5, the month-end question asked of today's orders: BigCommerce fetched fresh,
     /// against what the connector recorded and what the pod holds.
-    async fn print_reconciliation(&self) -> anyhow::Result<()> {
+    async fn print_reconciliation(&self) -> anyhow::Result<ReconcileReport> {
         let today = chrono::Utc::now();
         let report = reconcile(
             &self.services,
@@ -384,11 +427,11 @@ impl Demo {
             }
         );
         print!("{}", crate::reconcile::render(&report));
-        Ok(())
+        Ok(report)
     }
 
-    /// The postings by state, and what the demo cost in calls.
-    fn print_summary(&self, postings: &[PostingRecord]) {
+    /// The postings by state, and what the demo cost in calls; gives the counts by state.
+    fn print_summary(&self, postings: &[PostingRecord]) -> BTreeMap<&'static str, usize> {
         let states = postings
             .iter()
             .fold(BTreeMap::<&str, usize>::new(), |mut m, p| {
@@ -401,8 +444,9 @@ impl Demo {
             self.pod.imports()
         );
         println!(
-            "Try `mlc preview --config infra/examples/connector.json --order-file infra/examples/orders/us-1001.json --format table` to see how one order is mapped."
+            "Try `mlc preview --config infra/examples/connector.json --order-file infra/examples/orders/us-1001.json --format text` to see how one order is mapped."
         );
+        states
     }
 }
 

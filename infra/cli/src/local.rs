@@ -63,7 +63,7 @@ pub async fn run_serve(args: ServeArgs) -> Result<(), Failure> {
     common::telemetry::init_json_logs();
     let db = SqliteDb::open(&args.state).map_err(bad)?;
     let ports = local_ports(&args.config, db);
-    ports.source.connector_document().await.map_err(bad)?;
+    ports.source.connector_document().await?;
     let (addr, _server) = serve_webhooks(args.listen, FrontDoor::new(ports.clone()))
         .await
         .map_err(|e| bad(e.context(format!("listening on {}", args.listen))))?;

@@ -2,19 +2,27 @@
 //! writes what it gets back; nothing here decides anything about accounting.
 //!
 //! Exit codes: 0 done; 1 the work could not be done (an order held for a totals mismatch, a
-//! BigCommerce call that failed) or, for `reconcile`, something needs action; 2 bad input
-//! (arguments, connector document, order file).
+//! BigCommerce call that failed) or it needs action (`reconcile`'s findings, `postings`' held
+//! ones); 2 bad input (arguments, connector document, order file, a posting that does not
+//! exist). The class comes from the library's error types (`common::exit`), and `main` is the
+//! one place it becomes a code. Reports print for people (`--format text`) or as one JSON
+//! document on standard output (`--format json`).
 
+mod audit;
 mod catalog;
 mod config_cmd;
 mod csv;
 mod dead_letters;
 #[cfg(feature = "demo")]
 mod demo;
+mod failure;
 mod local;
 mod ping;
+mod postings;
+mod progress;
 mod reconcile;
 mod report_html;
+mod state_args;
 mod trail;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +36,7 @@ use common::bigcommerce::{BigCommerceClient, ClientSettings, OrderBundle};
 use common::config::ConnectorConfig;
 use common::oracle::fbdi;
 use common::posting::preview::{self, Preview};
+use failure::{Failure, bad};
 
 #[derive(Parser)]
 #[command(
@@ -50,8 +59,16 @@ enum Command {
     /// Run the pipeline as one local process on SQLite: a webhook endpoint, the poster on the
     /// local queue, the poller on an interval. Stops on Ctrl-C.
     Serve(local::ServeArgs),
-    /// An order's audit trail, from a local state database.
-    Audit(AuditArgs),
+    /// An order's audit trail, from a local state database or the deployed table (--aws).
+    Audit(audit::AuditArgs),
+    /// The postings waiting on a person (held, rejected) or on their way (queued, submitted),
+    /// oldest first, with why and for how long: the morning queue, from a local state
+    /// database or the deployed table (--aws).
+    ///
+    /// Exit code 1 when any listed posting is held or rejected (it needs action: fix the
+    /// cause, then `mlc replay`), 0 when none is (an empty queue, or only postings on their
+    /// way), so a script or a scheduled check can gate on it.
+    Postings(postings::PostingsArgs),
     /// Send a Held or Rejected posting again once its cause is fixed or a person has confirmed
     /// it: a sale, refund or reinstatement journal is built again from the order and the
     /// document as they are now.
@@ -87,6 +104,9 @@ enum ConfigAction {
         /// The connector document.
         #[arg(long)]
         config: PathBuf,
+        /// Output format (json: the problems too, on standard output).
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
     },
     #[command(flatten)]
     Deployed(config_cmd::Action),
@@ -96,8 +116,9 @@ enum ConfigAction {
 enum Format {
     /// `{"journals": [...]}` with notes.
     Json,
-    /// For people.
-    Table,
+    /// For people (`table` is an older name for it).
+    #[value(alias = "table")]
+    Text,
     /// GlInterface.csv and its zip, written to --out.
     Fbdi,
 }
@@ -138,19 +159,6 @@ struct FetchArgs {
     /// Where to write the bundle (default: standard output).
     #[arg(long)]
     out: Option<PathBuf>,
-}
-
-#[derive(clap::Args)]
-struct AuditArgs {
-    /// The SQLite state database.
-    #[arg(long, default_value = "mlc-state.db")]
-    state: PathBuf,
-    /// Store id from the connector document.
-    #[arg(long)]
-    store: String,
-    /// Order id.
-    #[arg(long)]
-    order_id: u64,
 }
 
 /// Which connector state an operator command works on: a local SQLite database, or the
@@ -222,8 +230,8 @@ enum SelectBy {
     Modified,
 }
 
-/// How `mlc reconcile` writes its report.
-#[derive(Clone, Copy, ValueEnum)]
+/// How a report without rows for a spreadsheet is written.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum ReportFormat {
     /// For people.
     Text,
@@ -247,30 +255,20 @@ struct ReplayArgs {
     /// Who asks (kept in the audit).
     #[arg(long, default_value = "operator")]
     by: String,
-}
-
-/// Failures, by who has to act.
-enum Failure {
-    /// The caller gave something unusable.
-    BadInput(anyhow::Error),
-    /// The input is fine but the work cannot be done: the order cannot be posted as it is, or
-    /// BigCommerce refused or failed.
-    Failed(anyhow::Error),
-}
-
-fn bad(e: impl Into<anyhow::Error>) -> Failure {
-    Failure::BadInput(e.into())
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    format: ReportFormat,
 }
 
 fn load_config(path: &Path) -> Result<ConnectorConfig, Failure> {
-    ConnectorConfig::load_file(path).map_err(bad)
+    Ok(ConnectorConfig::load_file(path)?)
 }
 
 fn load_bundle(path: &Path) -> Result<OrderBundle, Failure> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("{}: cannot read", path.display()))
         .map_err(bad)?;
-    OrderBundle::from_json(&text).map_err(|e| bad(anyhow!("{}: {e}", path.display())))
+    OrderBundle::from_json(&text).map_err(|e| Failure::from(e).context(path.display().to_string()))
 }
 
 async fn run_fetch(args: FetchArgs) -> Result<(), Failure> {
@@ -283,7 +281,7 @@ async fn run_fetch(args: FetchArgs) -> Result<(), Failure> {
             known.join(", ")
         )));
     };
-    let client = BigCommerceClient::for_store(store, ClientSettings::default()).map_err(bad)?;
+    let client = BigCommerceClient::for_store(store, ClientSettings::default())?;
     // As the poster reads it: with the order's transactions when a rule needs the gateway.
     let bundle = common::posting::fetch::fetch_order(
         &config.mapping,
@@ -293,7 +291,7 @@ async fn run_fetch(args: FetchArgs) -> Result<(), Failure> {
         RefundPolicy::Always,
     )
     .await
-    .map_err(|e| Failure::Failed(anyhow!("cannot fetch order {}: {e}", args.order_id)))?;
+    .map_err(|e| Failure::from(e).context(format!("cannot fetch order {}", args.order_id)))?;
     let text = serde_json::to_string_pretty(&bundle.to_file_value()).map_err(bad)?;
     match &args.out {
         Some(path) => {
@@ -332,18 +330,19 @@ fn run_preview(args: PreviewArgs) -> Result<(), Failure> {
     // An order the builders cannot read (a currency ISO 4217 does not list) is bad input;
     // one that reads but cannot post as it is (a totals mismatch held) is a failure.
     let preview = preview::preview(&config, &store, &bundle).map_err(|e| {
-        if e.is_bad_input() {
-            bad(anyhow!("{}: {e}", args.order_file.display()))
+        let what = if e.is_bad_input() {
+            args.order_file.display().to_string()
         } else {
-            Failure::Failed(anyhow!("cannot post: {e}"))
-        }
+            "cannot post".to_string()
+        };
+        Failure::from(e).context(what)
     })?;
     match args.format {
         Format::Json => {
             let text = serde_json::to_string_pretty(&preview).map_err(bad)?;
             println!("{text}");
         }
-        Format::Table => print!("{}", preview::render_table(&preview)),
+        Format::Text => print!("{}", preview::render_table(&preview)),
         Format::Fbdi => write_fbdi(&preview, &args)?,
     }
     Ok(())
@@ -360,7 +359,7 @@ fn write_fbdi(preview: &Preview, args: &PreviewArgs) -> Result<(), Failure> {
     let group_id = args.group_id.unwrap_or(preview.order_id);
     let today = chrono::Utc::now().date_naive();
     let import = fbdi::build_import(&preview.journals, group_id, today)
-        .map_err(|e| Failure::Failed(anyhow!("cannot write the import file: {e}")))?;
+        .map_err(|e| Failure::from(e).context("cannot write the import file"))?;
     let csv_path = out.join(fbdi::CSV_FILE_NAME);
     let zip_path = out.join(import.zip_name());
     std::fs::write(&csv_path, &import.csv)
@@ -383,32 +382,6 @@ fn write_fbdi(preview: &Preview, args: &PreviewArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn run_audit(args: AuditArgs) -> Result<(), Failure> {
-    use common::adapters::sqlite::{SqliteDb, SqliteStore};
-    use common::ports::StateStore;
-    if !args.state.exists() {
-        return Err(bad(anyhow!(
-            "{}: no such state database",
-            args.state.display()
-        )));
-    }
-    let store = SqliteStore::new(SqliteDb::open(&args.state).map_err(bad)?);
-    let events = store
-        .audit_of_order(&args.store, args.order_id)
-        .await
-        .map_err(|e| Failure::Failed(e.into()))?;
-    if events.is_empty() {
-        println!(
-            "no audit events for order {} of store {}",
-            args.order_id, args.store
-        );
-    }
-    for event in events {
-        println!("{}", trail::describe(&event));
-    }
-    Ok(())
-}
-
 /// The services an operator command works with, on local or deployed state.
 async fn operator_services(on: &StateArgs) -> Result<common::posting::services::Services, Failure> {
     services_on(on.aws, on.config.as_ref(), || {
@@ -418,7 +391,7 @@ async fn operator_services(on: &StateArgs) -> Result<common::posting::services::
                 on.state.display()
             )));
         }
-        common::adapters::sqlite::SqliteDb::open(&on.state).map_err(bad)
+        Ok(common::adapters::sqlite::SqliteDb::open(&on.state)?)
     })
     .await
 }
@@ -436,7 +409,7 @@ async fn services_on(
     use common::adapters::sqlite::SqliteStore;
 
     if aws {
-        let env = LambdaEnv::from_env().map_err(bad)?;
+        let env = LambdaEnv::from_env()?;
         let ports = ports(&env, &from_environment().await);
         return connect(ports.source, ports.store, ports.queue).await;
     }
@@ -469,7 +442,7 @@ async fn document_services(
     on: &DocumentArgs,
 ) -> Result<common::posting::services::Services, Failure> {
     services_on(on.aws, on.config.as_ref(), || {
-        common::adapters::sqlite::SqliteDb::in_memory().map_err(bad)
+        Ok(common::adapters::sqlite::SqliteDb::in_memory()?)
     })
     .await
 }
@@ -481,7 +454,7 @@ async fn connect(
     queue: Arc<dyn common::ports::Queue>,
 ) -> Result<common::posting::services::Services, Failure> {
     use common::posting::services::{PipelineSettings, Services};
-    let config = source.connector_document().await.map_err(bad)?;
+    let config = source.connector_document().await?;
     let mut settings = PipelineSettings::for_config(&config);
     // The deployed functions' hook URL, when this shell has the stack's environment.
     settings.webhook_url = std::env::var("MLC_WEBHOOK_URL").ok();
@@ -494,7 +467,7 @@ async fn connect(
         ClientSettings::default(),
         common::oracle::FusionSettings::default(),
     )
-    .map_err(bad)
+    .map_err(Failure::from)
 }
 
 async fn run_replay(args: ReplayArgs) -> Result<(), Failure> {
@@ -511,9 +484,18 @@ async fn run_replay(args: ReplayArgs) -> Result<(), Failure> {
         order_id: args.order_id,
         posting,
     };
-    let done = common::posting::replay::replay(&services, &key, &args.by)
-        .await
-        .map_err(|e| Failure::Failed(e.into()))?;
+    let done = common::posting::replay::replay(&services, &key, &args.by).await?;
+    if args.format == ReportFormat::Json {
+        let answer = serde_json::json!({
+            "posting": key,
+            "already_in_ledger": done.already_in_ledger,
+            "queued": done.already_in_ledger.is_none(),
+            "journal_changed": done.journal_changed,
+            "message_id": (!done.message_id.is_empty()).then_some(&done.message_id),
+        });
+        println!("{answer:#}");
+        return Ok(());
+    }
     if let Some(batch_id) = done.already_in_ledger {
         println!(
             "{key}: its batch is in the ledger already (JeBatchId {batch_id}): recorded Posted, nothing sent again"
@@ -542,43 +524,76 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(args).await.map_err(Failure::Failed),
         Command::Serve(args) => local::run_serve(args).await,
-        Command::Audit(args) => run_audit(args).await,
+        Command::Audit(args) => audit::run(args).await,
+        Command::Postings(args) => postings::run(args).await,
         Command::Preview(args) => run_preview(args),
         Command::Fetch(args) => run_fetch(args).await,
         Command::Config {
             action: ConfigAction::Deployed(action),
         } => config_cmd::run(action).await,
         Command::Config {
-            action: ConfigAction::Check { config },
-        } => {
-            let doc = load_config(&config)?;
+            action: ConfigAction::Check { config, format },
+        } => run_config_check(&config, format),
+    }
+}
+
+/// `mlc config check`: valid with its counts and advice, or every problem with its path.
+fn run_config_check(path: &Path, format: ReportFormat) -> Result<(), Failure> {
+    let doc = match ConnectorConfig::load_file(path) {
+        Ok(doc) => doc,
+        Err(e) => {
+            if format == ReportFormat::Json {
+                let problems: Vec<_> = e
+                    .issues
+                    .iter()
+                    .map(|i| serde_json::json!({"path": i.path, "message": i.message}))
+                    .collect();
+                let answer = serde_json::json!({
+                    "config": path, "valid": false, "problems": problems,
+                });
+                println!("{answer:#}");
+            }
+            return Err(e.into());
+        }
+    };
+    let advice = doc.advice();
+    match format {
+        ReportFormat::Json => {
+            let answer = serde_json::json!({
+                "config": path,
+                "valid": true,
+                "schema_version": doc.schema_version,
+                "stores": doc.stores.len(),
+                "ledgers": doc.oracle.ledgers.len(),
+                "mapping_rules": doc.mapping.rules.len(),
+                "warnings": advice
+                    .iter()
+                    .map(|i| serde_json::json!({"path": i.path, "message": i.message}))
+                    .collect::<Vec<_>>(),
+            });
+            println!("{answer:#}");
+        }
+        ReportFormat::Text => {
             println!(
                 "{}: valid (schema version {}; {} stores, {} ledgers, {} mapping rules)",
-                config.display(),
+                path.display(),
                 doc.schema_version,
                 doc.stores.len(),
                 doc.oracle.ledgers.len(),
                 doc.mapping.rules.len()
             );
-            for advice in doc.advice() {
+            for advice in advice {
                 println!("warning: {advice}");
             }
-            Ok(())
         }
     }
+    Ok(())
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     match run(Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::BadInput(e)) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(2)
-        }
-        Err(Failure::Failed(e)) => {
-            eprintln!("{e:#}");
-            ExitCode::from(1)
-        }
+        Err(failure) => failure.report(),
     }
 }

@@ -7,7 +7,8 @@ use anyhow::anyhow;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use common::posting::reconcile::{
-    Finding, OrderLine, ReconcileReport, ReconcileRequest, Selection, Standing, reconcile,
+    Finding, OrderLine, ReconcileReport, ReconcileRequest, Selection, Standing,
+    reconcile_with_progress,
 };
 
 use crate::{Failure, ReconcileArgs, SelectBy, bad, operator_services};
@@ -79,9 +80,11 @@ pub async fn run(args: ReconcileArgs) -> Result<(), Failure> {
         check_ledger: !args.no_ledger,
         fix: args.fix.then(|| args.by.clone()),
     };
-    let report = reconcile(&services, &request)
-        .await
-        .map_err(|e| bad(anyhow!(e)))?;
+    let report = {
+        // The bar goes when the run ends, before the report is written.
+        let bar = crate::progress::on_terminal("orders");
+        reconcile_with_progress(&services, &request, bar.as_ref()).await?
+    };
     let text = match args.output.format {
         Format::Csv => csv(&report),
         Format::Json => {

@@ -181,6 +181,15 @@ fn the_demo_posts_every_journal_once_and_leaves_an_audit_trail() {
         "{}",
         String::from_utf8_lossy(&posted.stderr)
     );
+    // A posting that was never recorded is the caller's input: exit code 2, named.
+    let unknown = replay("refund:999");
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr)
+            .contains("no posting us/101/refund:999 is recorded"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
     let bad = replay("refund");
     assert_eq!(bad.status.code(), Some(2));
     assert!(
@@ -244,4 +253,28 @@ fn the_demo_removes_its_scratch_directory_when_done_or_interrupted() {
     );
     assert!(!state.exists(), "{} left after Ctrl-C", state.display());
     assert_eq!(left(), 0, "left behind after Ctrl-C");
+}
+
+#[test]
+fn the_demo_summary_is_one_json_document_with_the_story_on_standard_error() {
+    let dir = std::env::temp_dir().join(format!("mlc-demo-json-{}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_mlc"))
+        .args(["demo", "--state", dir.to_str().unwrap(), "--format", "json"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["postings"], serde_json::json!({"posted": 10}));
+    assert_eq!(summary["orders"]["eu"][0], 104);
+    assert!(summary["oracle_imports"].as_u64().unwrap() >= 1);
+    assert_eq!(
+        summary["reconciliation"]["counts"]["matched"], 5,
+        "{stdout}"
+    );
+    assert!(stderr.contains("Journals in Oracle"), "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -11,6 +11,7 @@ mod demo_cli;
 mod fetch_cli;
 mod hostile_cli;
 mod ping_cli;
+mod postings_cli;
 mod preview_cli;
 mod reconcile_cli;
 mod report_html;

@@ -219,3 +219,121 @@ async fn bad_periods_and_stores_are_refused_naming_the_flag() {
     assert_eq!(sb.request_count(HASH), 0);
     assert_eq!(pod.requests().len(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bigcommerce_outage_while_listing_is_a_failure_not_bad_input() {
+    let sb = seeded_store(SandboxOptions::default()).await;
+    let pod = seeded_pod(PodOptions::default()).await;
+    let dir = scratch("reconcile-outage");
+    let state = dir.join("state.db");
+    SqliteDb::open(&state).unwrap();
+    let config = sandboxed_config(&dir, &sb, &pod);
+    sb.inject(
+        HASH,
+        sandbox::bigcommerce::Fault::Status {
+            status: 503,
+            times: 1000,
+            path: Some("/v2/orders".into()),
+        },
+    );
+    let out = mlc(&[
+        "reconcile",
+        "--config",
+        config.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--store",
+        "us",
+        "--from",
+        "2026-03-01",
+        "--to",
+        "2026-04-01",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("orders could not be listed") && stderr.contains("HTTP 503"),
+        "{stderr}"
+    );
+    assert!(sb.faults_served(HASH).get("status").copied().unwrap_or(0) > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_counts_every_order_and_a_pipe_sees_no_bar() {
+    use common::progress::Progress;
+    use std::sync::Mutex;
+
+    /// Every count the reconciliation reports.
+    #[derive(Default)]
+    struct Recorded(Mutex<Vec<(usize, usize)>>);
+    impl Progress for Recorded {
+        fn advanced(&self, done: usize, total: usize) {
+            self.0.lock().unwrap().push((done, total));
+        }
+    }
+
+    let sb = seeded_store(SandboxOptions::default()).await;
+    let pod = seeded_pod(PodOptions::default()).await;
+    let dir = scratch("reconcile-progress");
+    let config = sandboxed_config(&dir, &sb, &pod);
+    let state = dir.join("state.db");
+    let db = SqliteDb::open(&state).unwrap();
+    for _ in 0..3 {
+        sb.create_order(HASH, us_order(1, 0));
+    }
+    let doc = FileSource::new(&config).connector_document().await.unwrap();
+    let svc = Services::connect(
+        doc.clone(),
+        Arc::new(SqliteStore::new(db.clone())),
+        Arc::new(LocalQueue::new(db, "orders", 5)),
+        Arc::new(SystemClock),
+        PipelineSettings::for_config(&doc),
+        ClientSettings::default(),
+        FusionSettings::default(),
+    )
+    .unwrap();
+    let now = Utc::now();
+    let request = common::posting::reconcile::ReconcileRequest {
+        store: Some("us".into()),
+        from: now - chrono::Duration::days(1),
+        to: now + chrono::Duration::days(1),
+        select: Default::default(),
+        check_ledger: false,
+        fix: None,
+    };
+    let seen = Recorded::default();
+    let report = common::posting::reconcile::reconcile_with_progress(&svc, &request, &seen)
+        .await
+        .unwrap();
+    assert_eq!(report.orders.len(), 3);
+    let seen = seen.0.into_inner().unwrap();
+    assert_eq!(seen.first(), Some(&(0, 3)), "{seen:?}");
+    assert_eq!(seen.last(), Some(&(3, 3)), "{seen:?}");
+    let done: Vec<usize> = seen.iter().map(|(d, _)| *d).collect();
+    assert!(done.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+    assert_eq!(done, [0, 1, 2, 3]);
+
+    // Run by a script (standard error a pipe): the report as before, and nothing else.
+    let today = Utc::now().date_naive();
+    let out = mlc(&[
+        "reconcile",
+        "--config",
+        config.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--store",
+        "us",
+        "--no-ledger",
+        "--from",
+        &(today - chrono::Days::new(1)).to_string(),
+        "--to",
+        &(today + chrono::Days::new(2)).to_string(),
+        "--format",
+        "json",
+    ]);
+    let (stdout, stderr) = text(&out);
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["orders"].as_array().unwrap().len(), 3);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr, "3 order(s) need action\n", "no bar on a pipe");
+}
