@@ -1,12 +1,12 @@
 //! `mlc audit`: an order's audit trail (who did what, with the ids that tie it to BigCommerce
 //! and Oracle), from local state or the deployed table.
 
-use common::state::AuditEvent;
 use serde_json::json;
 
 use crate::ReportFormat;
 use crate::failure::Failure;
 use crate::state_args::StoreArgs;
+use crate::trail::describe;
 
 /// `mlc audit` arguments.
 #[derive(clap::Args)]
@@ -52,41 +52,4 @@ pub async fn run(args: AuditArgs) -> Result<(), Failure> {
         }
     }
     Ok(())
-}
-
-/// One audit event on one line.
-pub fn describe(e: &AuditEvent) -> String {
-    let posting = e.posting.map(|p| p.to_string()).unwrap_or_default();
-    let states = match (e.before, e.after) {
-        (None, None) => String::new(),
-        (b, a) => format!(
-            "{} → {}",
-            b.map_or("·".to_string(), |s| s.to_string()),
-            a.map_or("·".to_string(), |s| s.to_string())
-        ),
-    };
-    let mut ids: Vec<String> = Vec::new();
-    for field in ["group_id", "request_id", "batch_id", "reason"] {
-        if let Some(v) = e.detail.get(field).filter(|v| !v.is_null()) {
-            ids.push(format!(
-                "{field}={}",
-                v.as_str().map_or_else(|| v.to_string(), str::to_string)
-            ));
-        }
-    }
-    if let Some(reasons) = e.detail.get("reasons") {
-        ids.push(format!("because={reasons}"));
-    }
-    if let Some(link) = &e.links_to {
-        ids.push(format!("links to {link}"));
-    }
-    format!(
-        "{}  {:<8} {:<13} {:<10} {:<22} {}",
-        e.at.format("%H:%M:%S%.3f"),
-        format!("{:?}", e.actor).to_lowercase(),
-        format!("{:?}", e.kind).to_lowercase(),
-        posting,
-        states,
-        ids.join(" ")
-    )
 }
