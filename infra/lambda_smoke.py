@@ -171,7 +171,7 @@ def operator_commands(world, variables, sqs):
     code, out, err = mlc(["audit", "--aws", "--store", "us", "--order-id", str(world["order_id"]), "--format", "json"], variables)
     story = json.loads(out) if out else {}
     kinds = [e["kind"] for e in story.get("events", [])]
-    require(code == 0 and story.get("order_id") == world["order_id"] and "received" in kinds and "posted" in kinds,
+    require(code == 0 and story.get("order_id") == world["order_id"] and kinds[:1] == ["fetched"] and kinds[-1:] == ["posted"],
             f"audit --aws: {code}\n{out}\n{err}")
     print("lambda smoke: mlc ping, catalog, reconcile, dead-letters, postings and audit --aws agree with the stack")
 
